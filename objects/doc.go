@@ -1,0 +1,26 @@
+// Package objects defines art's content-addressed object model and the
+// object store.
+//
+// # IDs
+//
+// An object's ID is the BLAKE3-256 hash of its bytes exactly as stored,
+// written as 64 lowercase hex characters. A blob is a file's raw bytes, so a
+// blob's ID equals the output of `b3sum FILE`.
+//
+// # Kinds
+//
+// A blob is raw file content with no header. Trees and commits start with a
+// header line naming their kind and format version ("art tree 1",
+// "art commit 1") followed by a canonical body: there is exactly one encoding
+// for every value, so equal content always has an equal ID, and the decoders
+// reject anything that is not canonical.
+//
+// # Store
+//
+// A Store holds immutable objects by ID. FSStore keeps them as loose,
+// read-only files under a directory of an afero.Fs ("ab/cdef…"). Writes are
+// hashed while copied, synced, and renamed into place; reads are hashed on
+// the way and fail with ErrCorrupt when the bytes do not match their ID.
+//
+// This package imports nothing else of art's.
+package objects

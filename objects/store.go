@@ -1,0 +1,121 @@
+package objects
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"time"
+)
+
+// Info describes a stored object.
+type Info struct {
+	ID      ID
+	Size    int64
+	ModTime time.Time // last write or refresh; gc keeps objects younger than its grace period
+}
+
+// Getter reads objects.
+type Getter interface {
+	// Open returns a reader of the object's bytes. The reader hashes what it
+	// returns and, on reaching the end, returns a *CorruptError instead of
+	// io.EOF if the bytes do not match id. A missing object is ErrNotFound.
+	Open(ctx context.Context, id ID) (io.ReadCloser, error)
+	// Stat returns the object's size and modification time without reading
+	// it, or ErrNotFound.
+	Stat(ctx context.Context, id ID) (Info, error)
+}
+
+// Putter writes objects.
+type Putter interface {
+	// Put stores everything read from r and returns its ID and size. The
+	// bytes are hashed while they are copied (r is read once) and are
+	// durable when Put returns. Putting an object that already exists does
+	// not rewrite it but refreshes its modification time, so that a
+	// concurrent gc's grace period covers it. Put is safe to call
+	// concurrently, including for the same content.
+	Put(ctx context.Context, r io.Reader) (ID, int64, error)
+	// PutExpect is Put for content whose ID is known in advance (received
+	// from a remote, say): if the bytes do not hash to want, nothing is
+	// stored and a *CorruptError naming want is returned.
+	PutExpect(ctx context.Context, want ID, r io.Reader) (int64, error)
+}
+
+// Lister enumerates objects.
+type Lister interface {
+	// List calls fn once for every complete object in the store, in no
+	// particular order. Objects being written are not listed. If fn returns
+	// an error, List stops and returns it.
+	List(ctx context.Context, fn func(Info) error) error
+}
+
+// Deleter removes objects.
+type Deleter interface {
+	// Delete removes the object. Deleting a missing object is ErrNotFound.
+	Delete(ctx context.Context, id ID) error
+}
+
+// Store is the full object store.
+type Store interface {
+	Getter
+	Putter
+	Lister
+	Deleter
+}
+
+// PutBytes stores b and returns its ID.
+func PutBytes(ctx context.Context, s Putter, b []byte) (ID, error) {
+	id, _, err := s.Put(ctx, bytes.NewReader(b))
+	return id, err
+}
+
+// ReadAll reads a whole object and verifies it. It refuses objects larger
+// than max bytes (use it only for trees, commits and other small objects).
+func ReadAll(ctx context.Context, s Getter, id ID, max int64) ([]byte, error) {
+	rc, err := s.Open(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(io.LimitReader(rc, max+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > max {
+		return nil, &CorruptError{ID: id, Reason: "larger than expected for its kind"}
+	}
+	// A short read cannot hide corruption: check the hash over what we have.
+	if Hash(b) != id {
+		return nil, &CorruptError{ID: id, Reason: "content hashes to " + Hash(b).String()}
+	}
+	return b, nil
+}
+
+// MaxMetaObjectSize bounds trees and commits read into memory.
+const MaxMetaObjectSize = 64 << 20
+
+// ReadTree reads, verifies and decodes a tree object. Undecodable bytes
+// are reported as a *CorruptError naming id.
+func ReadTree(ctx context.Context, s Getter, id ID) (*Tree, error) {
+	b, err := ReadAll(ctx, s, id, MaxMetaObjectSize)
+	if err != nil {
+		return nil, err
+	}
+	t, err := DecodeTree(b)
+	if err != nil {
+		return nil, &CorruptError{ID: id, Reason: err.Error()}
+	}
+	return t, nil
+}
+
+// ReadCommit reads, verifies and decodes a commit object.
+func ReadCommit(ctx context.Context, s Getter, id ID) (*Commit, error) {
+	b, err := ReadAll(ctx, s, id, MaxMetaObjectSize)
+	if err != nil {
+		return nil, err
+	}
+	c, err := DecodeCommit(b)
+	if err != nil {
+		return nil, &CorruptError{ID: id, Reason: err.Error()}
+	}
+	return c, nil
+}

@@ -1,0 +1,7 @@
+//go:build unix
+
+package objects
+
+import "syscall"
+
+var errEINVAL error = syscall.EINVAL
