@@ -1,0 +1,309 @@
+package repo
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/url"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/spf13/afero"
+
+	"github.com/artvcs/art/objects"
+	"github.com/artvcs/art/refs"
+)
+
+// ErrDuplicatePath is returned when two sources map to one artifact path, or
+// a path is both a file and a directory.
+var ErrDuplicatePath = errors.New("two sources map to one path")
+
+// ErrNotFound is returned when a file, path or object asked for does not
+// exist. Version lookups return refs.ErrNotFound.
+var ErrNotFound = errors.New("not found")
+
+// source is where the content of one artifact path comes from.
+type source struct {
+	local  string     // a local file to read (AddFile, AddDir)
+	blob   objects.ID // content already in the store (NewFile)
+	size   int64
+	exec   bool
+	isRef  bool // AddReference
+	uri    string
+	digest string
+	origin string // for error messages: what call added it
+}
+
+// Artifact is a version being assembled, like wandb.Artifact: add files,
+// directories, new files and references, then log it with Repo.Log. The
+// methods are safe for concurrent use.
+type Artifact struct {
+	Name        string
+	Type        string
+	Description string
+	// Metadata is any JSON object; it is stored in canonical form.
+	Metadata map[string]any
+
+	repo    *Repo
+	mu      sync.Mutex
+	entries map[string]source // by cleaned artifact path
+	dirs    map[string]string // implied directories -> a path under them
+	open    int               // NewFile writers not yet closed
+}
+
+// NewArtifact starts an artifact named name of type typ. The name and type
+// are checked when it is logged.
+func (r *Repo) NewArtifact(name, typ string) *Artifact {
+	return &Artifact{Name: name, Type: typ, repo: r, entries: map[string]source{}, dirs: map[string]string{}}
+}
+
+// add records src at artifact path p, refusing a second source for the same
+// path and a path that is both a file and a directory.
+func (a *Artifact) add(p string, src source) error {
+	p, err := objects.CleanPath(p)
+	if err != nil {
+		return err
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if prev, ok := a.entries[p]; ok {
+		return fmt.Errorf("%w: %q from %s and from %s", ErrDuplicatePath, p, prev.origin, src.origin)
+	}
+	if under, ok := a.dirs[p]; ok {
+		return fmt.Errorf("%w: %q from %s is also a directory holding %q", ErrDuplicatePath, p, src.origin, under)
+	}
+	parts := strings.Split(p, "/")
+	for i := 1; i < len(parts); i++ {
+		d := strings.Join(parts[:i], "/")
+		if prev, ok := a.entries[d]; ok {
+			return fmt.Errorf("%w: %q from %s needs %q to be a directory, but it is a file from %s", ErrDuplicatePath, p, src.origin, d, prev.origin)
+		}
+	}
+	for i := 1; i < len(parts); i++ {
+		d := strings.Join(parts[:i], "/")
+		if _, ok := a.dirs[d]; !ok {
+			a.dirs[d] = p
+		}
+	}
+	a.entries[p] = src
+	return nil
+}
+
+// AddFile adds the local file at localPath. With name "" it is stored under
+// its base name; with a name ending in "/" under that directory and its
+// base name; otherwise at name (which may contain directories).
+func (a *Artifact) AddFile(localPath, name string) error {
+	fi, err := a.repo.fs.Stat(localPath)
+	if err != nil {
+		return fmt.Errorf("add file: %w", err)
+	}
+	if !fi.Mode().IsRegular() {
+		return fmt.Errorf("add file: %s is not a regular file (use AddDir for a directory)", localPath)
+	}
+	switch {
+	case name == "":
+		name = filepath.Base(localPath)
+	case strings.HasSuffix(name, "/"):
+		name += filepath.Base(localPath)
+	}
+	return a.add(name, source{local: localPath, size: fi.Size(), exec: fi.Mode()&0o111 != 0,
+		origin: fmt.Sprintf("file %s", localPath)})
+}
+
+// AddDir adds every regular file under the local directory dir, keeping
+// their relative paths: at the artifact's root with name "", or under name/.
+// Symbolic links to files are followed; a symbolic link to a directory is an
+// error (it could loop or leave the tree).
+func (a *Artifact) AddDir(dir, name string) error {
+	fi, err := a.repo.fs.Stat(dir)
+	if err != nil {
+		return fmt.Errorf("add dir: %w", err)
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("add dir: %s is not a directory (use AddFile for a file)", dir)
+	}
+	prefix := ""
+	if name != "" {
+		clean, err := objects.CleanPath(name)
+		if err != nil {
+			return fmt.Errorf("add dir: %w", err)
+		}
+		prefix = clean + "/"
+	}
+	lstater, _ := a.repo.fs.(afero.Lstater)
+	err = afero.Walk(a.repo.fs, dir, func(p string, info fs.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		if lstater != nil {
+			if li, _, lerr := lstater.LstatIfPossible(p); lerr == nil && li.Mode()&fs.ModeSymlink != 0 {
+				target, serr := a.repo.fs.Stat(p)
+				if serr != nil {
+					return fmt.Errorf("%s is a broken symbolic link: %w", p, serr)
+				}
+				if target.IsDir() {
+					return fmt.Errorf("%s is a symbolic link to a directory; add its target with its own AddDir", p)
+				}
+				info = target
+			}
+		}
+		if info.IsDir() {
+			return nil
+		}
+		if !info.Mode().IsRegular() {
+			return fmt.Errorf("%s is not a regular file", p)
+		}
+		rel, err := filepath.Rel(dir, p)
+		if err != nil {
+			return err
+		}
+		return a.add(prefix+filepath.ToSlash(rel), source{local: p, size: info.Size(),
+			exec: info.Mode()&0o111 != 0, origin: fmt.Sprintf("dir %s", dir)})
+	})
+	if err != nil {
+		return fmt.Errorf("add dir: %w", err)
+	}
+	return nil
+}
+
+// NewFile returns a writer whose content is stored as name in the artifact
+// when it is closed. The artifact cannot be logged while a writer is open.
+func (a *Artifact) NewFile(ctx context.Context, name string) (io.WriteCloser, error) {
+	clean, err := objects.CleanPath(name)
+	if err != nil {
+		return nil, fmt.Errorf("new file: %w", err)
+	}
+	a.mu.Lock()
+	if _, ok := a.entries[clean]; ok {
+		a.mu.Unlock()
+		return nil, fmt.Errorf("%w: %q already added", ErrDuplicatePath, clean)
+	}
+	a.open++
+	a.mu.Unlock()
+	pr, pw := io.Pipe()
+	w := &newFileWriter{pw: pw, done: make(chan struct{})}
+	go func() {
+		defer close(w.done)
+		w.id, w.size, w.err = a.repo.store.Put(ctx, pr)
+		pr.CloseWithError(w.err)
+	}()
+	w.finish = func() error {
+		a.mu.Lock()
+		a.open--
+		a.mu.Unlock()
+		if w.err != nil {
+			return fmt.Errorf("new file %s: %w", clean, w.err)
+		}
+		return a.add(clean, source{blob: w.id, size: w.size, origin: "new file " + clean})
+	}
+	return w, nil
+}
+
+type newFileWriter struct {
+	pw     *io.PipeWriter
+	done   chan struct{}
+	id     objects.ID
+	size   int64
+	err    error
+	finish func() error
+	closed bool
+}
+
+func (w *newFileWriter) Write(p []byte) (int, error) { return w.pw.Write(p) }
+
+func (w *newFileWriter) Close() error {
+	if w.closed {
+		return nil
+	}
+	w.closed = true
+	w.pw.Close()
+	<-w.done
+	return w.finish()
+}
+
+// AddReference adds a reference to content outside the repository. With
+// name "" the entry is named after the last element of the URI's path.
+// For a file:// URI the file's size and BLAKE3 checksum are recorded (and
+// checked when the reference is checked out); for other schemes only the
+// URI is recorded.
+func (a *Artifact) AddReference(ctx context.Context, uri, name string) error {
+	u, err := url.Parse(uri)
+	if err != nil || u.Scheme == "" {
+		return fmt.Errorf("add reference: %q is not a URI with a scheme (e.g. s3://bucket/key, file:///data/x)", uri)
+	}
+	if name == "" {
+		name = path.Base(u.Path)
+		if name == "/" || name == "." || name == "" {
+			name = u.Host
+		}
+	} else if strings.HasSuffix(name, "/") {
+		name += path.Base(u.Path)
+	}
+	src := source{isRef: true, uri: u.String(), size: -1, origin: "reference " + uri}
+	if u.Scheme == "file" {
+		f, err := a.repo.fs.Open(u.Path)
+		if err != nil {
+			return fmt.Errorf("add reference: %w", err)
+		}
+		defer f.Close()
+		h := objects.NewHasher()
+		n, err := io.Copy(h, f)
+		if err != nil {
+			return fmt.Errorf("add reference: %w", err)
+		}
+		src.size, src.digest = n, "blake3:"+h.Sum().String()
+	}
+	return a.add(name, src)
+}
+
+// paths returns the artifact's paths, sorted.
+func (a *Artifact) paths() []string {
+	ps := make([]string, 0, len(a.entries))
+	for p := range a.entries {
+		ps = append(ps, p)
+	}
+	sort.Strings(ps)
+	return ps
+}
+
+// validate checks everything Log needs before any object is written.
+func (a *Artifact) validate(aliases []string) error {
+	if err := refs.ValidateName(a.Name); err != nil {
+		return err
+	}
+	if err := refs.ValidateType(a.Type); err != nil {
+		return err
+	}
+	for _, al := range aliases {
+		if err := refs.ValidateAlias(al); err != nil {
+			return err
+		}
+	}
+	if _, err := objects.CanonicalJSON(a.metadataJSON()); err != nil {
+		return fmt.Errorf("metadata: %w", err)
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.open > 0 {
+		return fmt.Errorf("artifact %s has %d NewFile writer(s) still open; close them before logging", a.Name, a.open)
+	}
+	return nil
+}
+
+func (a *Artifact) metadataJSON() []byte {
+	if len(a.Metadata) == 0 {
+		return nil
+	}
+	b, err := json.Marshal(a.Metadata)
+	if err != nil {
+		return []byte("not json")
+	}
+	return b
+}
+

@@ -1,0 +1,617 @@
+package repo
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+
+	"github.com/spf13/afero"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/artvcs/art/objects"
+)
+
+// ErrLocalChanges is returned when a checkout would overwrite or delete a
+// file that the user changed (or that art did not write), or write through
+// a symbolic link. Nothing is changed; --force (CheckoutOptions.Force)
+// replaces such files.
+var ErrLocalChanges = errors.New("local changes would be lost")
+
+// CheckoutOptions tune a checkout. A nil *CheckoutOptions is the zero value.
+type CheckoutOptions struct {
+	// Path restricts the checkout to one file or directory of the version.
+	Path string
+	// Force overwrites and deletes files the user changed, and replaces
+	// symbolic links and other non-files in the way (never writing through
+	// them).
+	Force bool
+	// Progress, if set, is called as bytes are written.
+	Progress ProgressFunc
+}
+
+// CheckoutResult says what a checkout did.
+type CheckoutResult struct {
+	Version Version
+	Dir     string
+	Files   int // files (and file:// references) the version has in scope
+	Written int // files written
+	Skipped int // files already right, left alone
+	Removed int // files of the previous checkout that the version no longer has
+	// Refs counts references to remote URIs, which are listed in the
+	// manifest but not downloaded.
+	Refs int
+}
+
+// Checkout materialises the version ref names into dir; see Version.Download.
+func (r *Repo) Checkout(ctx context.Context, ref, dir string, opts *CheckoutOptions) (CheckoutResult, error) {
+	v, err := r.Resolve(ctx, ref)
+	if err != nil {
+		return CheckoutResult{}, err
+	}
+	return v.Download(ctx, dir, opts)
+}
+
+// DefaultDir is where a version is checked out when no directory is given:
+// a directory named after the artifact in the current directory.
+func (v Version) DefaultDir() string { return v.Name }
+
+// Download materialises the version into root (W&B's Artifact.download).
+// root "" means DefaultDir.
+//
+// Files already present with the right size and hash are not rewritten.
+// Switching a directory from another checkout updates it in place: files
+// the new version no longer has are removed. A file that the user changed
+// since the last checkout, or that art did not write, is never overwritten
+// or removed unless opts.Force is set; in that case ErrLocalChanges is
+// returned, naming the files, before anything is written.
+//
+// Download never writes outside root and never follows a symbolic link
+// inside it. Every file is written through a temp file and renamed into
+// place only after its bytes hashed to the right ID, so corrupt bytes
+// never reach root.
+func (v Version) Download(ctx context.Context, root string, opts *CheckoutOptions) (CheckoutResult, error) {
+	if opts == nil {
+		opts = &CheckoutOptions{}
+	}
+	if root == "" {
+		root = v.DefaultDir()
+	}
+	r := v.repo
+	res := CheckoutResult{Version: v, Dir: root}
+	scope := ""
+	if opts.Path != "" {
+		clean, err := objects.CleanPath(opts.Path)
+		if err != nil {
+			return res, err
+		}
+		scope = clean
+	}
+	manifest, err := v.Manifest(ctx)
+	if err != nil {
+		return res, err
+	}
+	var want []ManifestEntry
+	for _, e := range manifest {
+		if inScope(e.Path, scope) {
+			want = append(want, e)
+		}
+	}
+	if scope != "" && len(want) == 0 {
+		return res, fmt.Errorf("%w: %s has no file or directory %q", ErrNotFound, v.Ref(), scope)
+	}
+	if err := r.fs.MkdirAll(root, 0o755); err != nil {
+		return res, fmt.Errorf("create %s: %w", root, err)
+	}
+	st, err := r.loadCheckoutState(root)
+	if err != nil {
+		return res, err
+	}
+	wantSet := make(map[string]bool, len(want))
+	for _, e := range want {
+		wantSet[e.Path] = true
+	}
+
+	// Plan: decide, for every path, whether to skip, write or remove, and
+	// collect conflicts, before changing anything.
+	type step struct {
+		e      ManifestEntry
+		write  bool
+		clear  bool // remove what is in the way (forced) before writing
+		remove bool // an old file to delete
+		drop   bool // an old file that is gone or no longer a file: forget it
+		rec    fileState
+	}
+	var steps []step
+	for _, e := range want {
+		if e.IsRef() && !isFileURI(e.Ref) {
+			res.Refs++
+			continue
+		}
+		steps = append(steps, step{e: e})
+	}
+	var oldPaths []string
+	for p := range st.Files {
+		if inScope(p, scope) && !wantSet[p] {
+			oldPaths = append(oldPaths, p)
+		}
+	}
+	sort.Strings(oldPaths)
+	for _, p := range oldPaths {
+		steps = append(steps, step{e: ManifestEntry{Path: p}, remove: true})
+	}
+	res.Files = len(steps) - len(oldPaths)
+
+	var mu sync.Mutex
+	var conflicts []string
+	conflict := func(p, why string) {
+		mu.Lock()
+		conflicts = append(conflicts, p+" ("+why+")")
+		mu.Unlock()
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(2 * runtime.GOMAXPROCS(0))
+	for i := range steps {
+		s := &steps[i]
+		g.Go(func() error {
+			if err := gctx.Err(); err != nil {
+				return err
+			}
+			full := filepath.Join(root, filepath.FromSlash(s.e.Path))
+			if bad, why := r.unsafeParent(root, s.e.Path); bad != "" {
+				switch {
+				case s.remove:
+					s.drop = true // never delete through a link
+				case !opts.Force:
+					conflict(bad, why)
+				default:
+					s.write, s.clear = true, true
+				}
+				return nil
+			}
+			prev, tracked := st.Files[s.e.Path]
+			fi, err := lstat(r.fs, full)
+			if errors.Is(err, fs.ErrNotExist) {
+				s.write, s.drop = !s.remove, s.remove
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			if !fi.Mode().IsRegular() {
+				what := "a directory"
+				if fi.Mode()&fs.ModeSymlink != 0 {
+					what = "a symbolic link"
+				}
+				if s.remove {
+					s.drop = true // not ours any more; leave it
+					return nil
+				}
+				if !opts.Force {
+					conflict(s.e.Path, "is "+what)
+					return nil
+				}
+				s.write, s.clear = true, true
+				return nil
+			}
+			cur := statOf(fi)
+			wantID := s.e.Digest
+			if s.e.IsRef() {
+				wantID = refBlobID(s.e)
+			}
+			// Unchanged since art wrote it?
+			unchanged := tracked && prev.sameStat(cur)
+			if !s.remove && tracked && unchanged && prev.ID == wantID {
+				s.rec = prev
+				return nil // skip: stat cache says it is right
+			}
+			var have objects.ID
+			if !unchanged && (tracked || (!s.remove && cur.Size == s.e.Size)) {
+				if have, err = hashFile(r.fs, full); err != nil {
+					return err
+				}
+			}
+			if !s.remove && !unchanged && have == wantID && cur.Size == s.e.Size {
+				s.rec = fileState{ID: wantID, stat: cur}
+				return nil // skip: already right
+			}
+			if tracked && (unchanged || have == prev.ID) {
+				// Ours and untouched: safe to replace or remove.
+				s.write = !s.remove
+				return nil
+			}
+			if opts.Force {
+				s.write = !s.remove
+				return nil
+			}
+			if tracked {
+				conflict(s.e.Path, "changed since checkout")
+			} else if !s.remove {
+				conflict(s.e.Path, "not written by art")
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return res, err
+	}
+	if len(conflicts) > 0 {
+		sort.Strings(conflicts)
+		more := ""
+		if len(conflicts) > 10 {
+			more = fmt.Sprintf(" and %d more", len(conflicts)-10)
+			conflicts = conflicts[:10]
+		}
+		return res, fmt.Errorf("%w in %s: %s%s; commit or move them, or use --force to overwrite",
+			ErrLocalChanges, root, strings.Join(conflicts, ", "), more)
+	}
+
+	// Execute: write files in parallel, then remove old ones.
+	var total int64
+	for _, s := range steps {
+		if s.write {
+			total += s.e.Size
+		}
+	}
+	var done atomic.Int64
+	g, gctx = errgroup.WithContext(ctx)
+	g.SetLimit(2 * runtime.GOMAXPROCS(0))
+	newState := &checkoutState{Dir: st.Dir, Name: v.Name, Version: v.Version.Version, Files: map[string]fileState{}}
+	for p, fsx := range st.Files {
+		if !inScope(p, scope) {
+			newState.Files[p] = fsx
+		}
+	}
+	var stMu sync.Mutex
+	record := func(p string, f fileState) {
+		stMu.Lock()
+		newState.Files[p] = f
+		stMu.Unlock()
+	}
+	for i := range steps {
+		s := &steps[i]
+		if s.remove || s.drop {
+			continue
+		}
+		if !s.write {
+			res.Skipped++
+			record(s.e.Path, s.rec)
+			continue
+		}
+		res.Written++
+		g.Go(func() error {
+			rec, err := r.writeFile(gctx, root, s.e, s.clear, func(n int64) {
+				if opts.Progress != nil {
+					opts.Progress(done.Add(n), total)
+				}
+			})
+			if err != nil {
+				return fmt.Errorf("checkout %s: %w", s.e.Path, err)
+			}
+			record(s.e.Path, rec)
+			return nil
+		})
+	}
+	werr := g.Wait()
+	if werr == nil {
+		var dirs []string
+		for _, s := range steps {
+			if !s.remove || s.drop {
+				continue
+			}
+			full := filepath.Join(root, filepath.FromSlash(s.e.Path))
+			if err := r.fs.Remove(full); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				werr = fmt.Errorf("remove %s: %w", s.e.Path, err)
+				break
+			}
+			res.Removed++
+			dirs = append(dirs, filepath.Dir(full))
+		}
+		r.removeEmptyDirs(root, dirs)
+	} else {
+		// Keep the old records of files not rewritten, so a retry still
+		// knows they were ours.
+		for _, s := range steps {
+			if _, ok := newState.Files[s.e.Path]; !ok {
+				if prev, ok := st.Files[s.e.Path]; ok {
+					newState.Files[s.e.Path] = prev
+				}
+			}
+		}
+	}
+	if err := r.saveCheckoutState(root, newState); err != nil && werr == nil {
+		werr = err
+	}
+	return res, werr
+}
+
+func inScope(p, scope string) bool {
+	return scope == "" || p == scope || strings.HasPrefix(p, scope+"/")
+}
+
+func isFileURI(uri string) bool { return strings.HasPrefix(uri, "file://") }
+
+// refBlobID returns the BLAKE3 recorded for a file:// reference.
+func refBlobID(e ManifestEntry) objects.ID {
+	id, _ := objects.ParseID(strings.TrimPrefix(e.RefDigest, "blake3:"))
+	return id
+}
+
+// unsafeParent returns the first directory on the way to p (inside root)
+// that is a symbolic link or not a directory, and why.
+func (r *Repo) unsafeParent(root, p string) (string, string) {
+	parts := splitPath(p)
+	cur := root
+	for i, part := range parts[:len(parts)-1] {
+		cur = filepath.Join(cur, part)
+		fi, err := lstat(r.fs, cur)
+		if err != nil {
+			return "", "" // missing: will be created
+		}
+		rel := strings.Join(parts[:i+1], "/")
+		if fi.Mode()&fs.ModeSymlink != 0 {
+			return rel, "is a symbolic link"
+		}
+		if !fi.IsDir() {
+			return rel, "is a file where the version has a directory"
+		}
+	}
+	return "", ""
+}
+
+// writeFile writes one entry under root through a temp file in its
+// directory, renaming it into place only if its content verified.
+func (r *Repo) writeFile(ctx context.Context, root string, e ManifestEntry, clear bool, progress func(int64)) (fileState, error) {
+	full := filepath.Join(root, filepath.FromSlash(e.Path))
+	if err := r.mkdirs(root, e.Path, clear); err != nil {
+		return fileState{}, err
+	}
+	if clear {
+		if err := r.fs.RemoveAll(full); err != nil {
+			return fileState{}, err
+		}
+	}
+	var src io.ReadCloser
+	var id objects.ID
+	if e.IsRef() {
+		u, err := url.Parse(e.Ref)
+		if err != nil {
+			return fileState{}, err
+		}
+		f, err := r.fs.Open(u.Path)
+		if err != nil {
+			return fileState{}, fmt.Errorf("reference %s: %w", e.Ref, err)
+		}
+		id = refBlobID(e)
+		src = objects.NewVerifyingReader(f, id)
+	} else {
+		id = e.Digest
+		rc, err := r.store.Open(ctx, id)
+		if err != nil {
+			return fileState{}, err
+		}
+		src = rc
+	}
+	defer src.Close()
+	dir := filepath.Dir(full)
+	tmp, err := afero.TempFile(r.fs, dir, ".art-tmp-")
+	if err != nil {
+		return fileState{}, err
+	}
+	tmpName := tmp.Name()
+	ok := false
+	defer func() {
+		if !ok {
+			tmp.Close()
+			r.fs.Remove(tmpName)
+		}
+	}()
+	buf := make([]byte, 256<<10)
+	var n int64
+	for {
+		k, rerr := src.Read(buf)
+		if k > 0 {
+			if _, err := tmp.Write(buf[:k]); err != nil {
+				return fileState{}, err
+			}
+			n += int64(k)
+			progress(int64(k))
+		}
+		if rerr == io.EOF {
+			break
+		}
+		if rerr != nil {
+			if e.IsRef() && errors.Is(rerr, objects.ErrCorrupt) {
+				return fileState{}, fmt.Errorf("reference %s changed since it was logged (size or checksum differs)", e.Ref)
+			}
+			return fileState{}, rerr
+		}
+	}
+	if n != e.Size {
+		return fileState{}, &objects.CorruptError{ID: id, Reason: fmt.Sprintf("%d bytes, want %d", n, e.Size)}
+	}
+	mode := os.FileMode(0o644)
+	if e.Exec {
+		mode = 0o755
+	}
+	if err := tmp.Close(); err != nil {
+		return fileState{}, err
+	}
+	if err := r.fs.Chmod(tmpName, mode); err != nil {
+		return fileState{}, err
+	}
+	if err := r.fs.Rename(tmpName, full); err != nil {
+		return fileState{}, err
+	}
+	ok = true
+	fi, err := lstat(r.fs, full)
+	if err != nil {
+		return fileState{}, err
+	}
+	return fileState{ID: id, stat: statOf(fi)}, nil
+}
+
+// mkdirs creates the directories leading to p under root, refusing to pass
+// through a symbolic link (or, when clear is set, replacing it).
+func (r *Repo) mkdirs(root, p string, clear bool) error {
+	parts := splitPath(p)
+	cur := root
+	for _, part := range parts[:len(parts)-1] {
+		cur = filepath.Join(cur, part)
+		fi, err := lstat(r.fs, cur)
+		if err == nil && fi.IsDir() && fi.Mode()&fs.ModeSymlink == 0 {
+			continue
+		}
+		if err == nil {
+			if !clear {
+				return fmt.Errorf("%w: %s is not a directory", ErrLocalChanges, cur)
+			}
+			if err := r.fs.RemoveAll(cur); err != nil {
+				return err
+			}
+		}
+		if err := r.fs.Mkdir(cur, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
+			return err
+		}
+		if fi, err := lstat(r.fs, cur); err != nil || !fi.IsDir() {
+			return fmt.Errorf("%w: %s is not a directory", ErrLocalChanges, cur)
+		}
+	}
+	return nil
+}
+
+// removeEmptyDirs removes directories (below root) left empty by removed
+// files.
+func (r *Repo) removeEmptyDirs(root string, dirs []string) {
+	sort.Sort(sort.Reverse(sort.StringSlice(dirs)))
+	seen := map[string]bool{}
+	for _, d := range dirs {
+		for d != root && strings.HasPrefix(d, root) && !seen[d] {
+			seen[d] = true
+			entries, err := afero.ReadDir(r.fs, d)
+			if err != nil || len(entries) > 0 {
+				break
+			}
+			if r.fs.Remove(d) != nil {
+				break
+			}
+			d = filepath.Dir(d)
+		}
+	}
+}
+
+func lstat(fsys afero.Fs, p string) (fs.FileInfo, error) {
+	if l, ok := fsys.(afero.Lstater); ok {
+		fi, _, err := l.LstatIfPossible(p)
+		return fi, err
+	}
+	return fsys.Stat(p)
+}
+
+func hashFile(fsys afero.Fs, p string) (objects.ID, error) {
+	f, err := fsys.Open(p)
+	if err != nil {
+		return objects.ZeroID, err
+	}
+	defer f.Close()
+	h := objects.NewHasher()
+	buf := make([]byte, 256<<10)
+	if _, err := io.CopyBuffer(h, f, buf); err != nil {
+		return objects.ZeroID, err
+	}
+	return h.Sum(), nil
+}
+
+// fileStat is what the stat cache compares to decide a file is unchanged.
+type fileStat struct {
+	Size  int64  `json:"size"`
+	MTime int64  `json:"mtime"`
+	Ino   uint64 `json:"ino,omitempty"`
+	CTime int64  `json:"ctime,omitempty"`
+}
+
+func statOf(fi fs.FileInfo) fileStat {
+	s := fileStat{Size: fi.Size(), MTime: fi.ModTime().UnixNano()}
+	if sys, ok := fi.Sys().(*syscall.Stat_t); ok {
+		s.Ino = sys.Ino
+		s.CTime = sys.Ctim.Sec*1e9 + sys.Ctim.Nsec
+	}
+	return s
+}
+
+// fileState records a file that a checkout wrote or found right.
+type fileState struct {
+	ID objects.ID `json:"id"`
+	stat
+}
+
+type stat = fileStat
+
+func (f fileState) sameStat(s fileStat) bool { return f.stat == s }
+
+// checkoutState is what a directory was last checked out to, kept in the
+// repository (checkouts/<hash of the directory's absolute path>.json).
+type checkoutState struct {
+	Dir     string               `json:"dir"`
+	Name    string               `json:"name"`
+	Version int64                `json:"version"`
+	Files   map[string]fileState `json:"files"`
+}
+
+func (r *Repo) statePath(root string) (string, string, error) {
+	abs, err := filepath.Abs(root)
+	if err != nil {
+		return "", "", err
+	}
+	key := objects.Hash([]byte(abs)).String()[:32]
+	return filepath.Join(r.dir, "checkouts", key+".json"), abs, nil
+}
+
+func (r *Repo) loadCheckoutState(root string) (*checkoutState, error) {
+	p, abs, err := r.statePath(root)
+	if err != nil {
+		return nil, err
+	}
+	st := &checkoutState{Dir: abs, Files: map[string]fileState{}}
+	b, err := afero.ReadFile(r.fs, p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return st, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal(b, st); err != nil || st.Dir != abs {
+		// A damaged state file only costs re-hashing: start afresh.
+		return &checkoutState{Dir: abs, Files: map[string]fileState{}}, nil
+	}
+	if st.Files == nil {
+		st.Files = map[string]fileState{}
+	}
+	return st, nil
+}
+
+func (r *Repo) saveCheckoutState(root string, st *checkoutState) error {
+	p, _, err := r.statePath(root)
+	if err != nil {
+		return err
+	}
+	if err := r.fs.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return err
+	}
+	b, err := json.Marshal(st)
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(r.fs, p, b, 0o644)
+}

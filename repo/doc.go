@@ -1,0 +1,32 @@
+// Package repo is art's public API: a repository of versioned artifacts on
+// one machine, composed from the object store (package objects), the
+// version index (package refs) and the lineage record (package lineage),
+// which share one SQLite database.
+//
+// # Layout
+//
+// A repository is a directory (".art" inside a project) holding
+//
+//	config       format version and hash algorithm (JSON)
+//	objects/     the loose object store (objects.FSStore)
+//	index.db     SQLite: versions, aliases, runs (an index over objects)
+//	checkouts/   what each checkout directory was last set to
+//
+// # Artifacts and versions
+//
+// An Artifact is built like W&B's wandb.Artifact (AddFile, AddDir, NewFile,
+// AddReference) and logged with Repo.Log, which stores its files, builds
+// its trees and, unless an existing version has the same content, records a
+// new version v0, v1, … in one transaction. A Version is then looked up by
+// any reference refs.Parse accepts and can be checked out, verified, diffed
+// and deleted.
+//
+// # Safety
+//
+// Objects are immutable and durable before a version naming them is
+// recorded. Checkout never writes outside its target directory, never
+// follows a symlink it did not create, never writes bytes that fail their
+// hash, and never overwrites or deletes a file the user changed unless
+// forced. GC keeps everything reachable from a version, and anything
+// younger than its grace period.
+package repo

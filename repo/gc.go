@@ -1,0 +1,139 @@
+package repo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/artvcs/art/objects"
+)
+
+// DefaultGrace is how long GC keeps unreferenced objects by default, so
+// that objects written by a commit still in progress survive.
+const DefaultGrace = time.Hour
+
+// GCOptions tune GC. A nil *GCOptions is the zero value.
+type GCOptions struct {
+	// DryRun reports what would be deleted and deletes nothing.
+	DryRun bool
+	// Grace keeps unreferenced objects younger than this (0 means
+	// DefaultGrace; use a negative value for none).
+	Grace time.Duration
+}
+
+// GCReport says what GC found and did.
+type GCReport struct {
+	Live    int   // objects reachable from a version
+	Garbage int   // unreachable objects older than the grace period
+	Deleted int   // of those, deleted (0 on a dry run)
+	Young   int   // unreachable objects kept because they are young
+	Bytes   int64 // bytes of Garbage
+}
+
+// GC deletes objects that no version uses. It marks everything reachable
+// from every version (its commit, trees and blobs; aliases and runs point
+// at versions, so they are covered), then deletes unmarked objects whose
+// modification time is older than the grace period. Writers refresh the
+// modification time of objects they reuse, so an object written or reused
+// by a commit in flight is kept. GC refuses to run if a tree it must read
+// is missing or corrupt, since it could not know what lies below it.
+func (r *Repo) GC(ctx context.Context, opts *GCOptions) (GCReport, error) {
+	if opts == nil {
+		opts = &GCOptions{}
+	}
+	grace := opts.Grace
+	switch {
+	case grace == 0:
+		grace = DefaultGrace
+	case grace < 0:
+		grace = 0
+	}
+	var rep GCReport
+	live, err := r.mark(ctx)
+	if err != nil {
+		return rep, err
+	}
+	rep.Live = len(live)
+	var candidates []objects.Info
+	cutoff := r.now().Add(-grace)
+	if err := r.store.List(ctx, func(i objects.Info) error {
+		if live[i.ID] {
+			return nil
+		}
+		if !i.ModTime.Before(cutoff) {
+			rep.Young++
+			return nil
+		}
+		candidates = append(candidates, i)
+		return nil
+	}); err != nil {
+		return rep, err
+	}
+	for _, c := range candidates {
+		rep.Garbage++
+		rep.Bytes += c.Size
+		if opts.DryRun {
+			continue
+		}
+		// Re-check just before deleting: a writer may have reused the
+		// object since it was listed.
+		if info, err := r.store.Stat(ctx, c.ID); err != nil || !info.ModTime.Before(cutoff) {
+			rep.Garbage--
+			rep.Bytes -= c.Size
+			rep.Young++
+			continue
+		}
+		if err := r.store.Delete(ctx, c.ID); err != nil && !errors.Is(err, objects.ErrNotFound) {
+			return rep, err
+		}
+		rep.Deleted++
+	}
+	if !opts.DryRun {
+		if _, err := r.store.RemoveStaleTemps(cutoff); err != nil {
+			return rep, err
+		}
+	}
+	return rep, nil
+}
+
+// mark returns the IDs of every object reachable from a version.
+func (r *Repo) mark(ctx context.Context) (map[objects.ID]bool, error) {
+	versions, err := r.index().AllVersions(ctx)
+	if err != nil {
+		return nil, err
+	}
+	live := map[objects.ID]bool{}
+	var walk func(id objects.ID, depth int) error
+	walk = func(id objects.ID, depth int) error {
+		if live[id] {
+			return nil
+		}
+		if depth > objects.MaxPathDepth {
+			return fmt.Errorf("gc: tree %s nests too deep; run `art fsck`", id)
+		}
+		t, err := objects.ReadTree(ctx, r.store, id)
+		if err != nil {
+			return fmt.Errorf("gc: cannot read tree %s (%w); run `art fsck` and repair before collecting garbage", id, err)
+		}
+		live[id] = true
+		for _, e := range t.Entries {
+			switch e.Kind {
+			case objects.KindDir:
+				if err := walk(e.ID, depth+1); err != nil {
+					return err
+				}
+			case objects.KindFile:
+				live[e.ID] = true
+			}
+		}
+		return nil
+	}
+	for _, v := range versions {
+		live[v.Commit] = true
+		if err := walk(v.Tree, 0); err != nil {
+			return nil, err
+		}
+	}
+	return live, nil
+}

@@ -1,0 +1,165 @@
+package repo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/spf13/afero"
+
+	"github.com/artvcs/art/objects"
+)
+
+// ErrVerifyFailed is returned by Verify when a directory does not match
+// its version.
+var ErrVerifyFailed = errors.New("verification failed")
+
+// VerifyProblem is one way a directory differs from a version.
+type VerifyProblem struct {
+	Path    string `json:"path"`
+	Problem string `json:"problem"` // "missing", "modified" or "extra"
+}
+
+// VerifyResult is the outcome of Verify.
+type VerifyResult struct {
+	Version  Version
+	Dir      string
+	Files    int
+	Problems []VerifyProblem
+}
+
+// Verify checks the directory dir against the version ref names; see
+// Version.Verify.
+func (r *Repo) Verify(ctx context.Context, ref, dir string) (VerifyResult, error) {
+	v, err := r.Resolve(ctx, ref)
+	if err != nil {
+		return VerifyResult{}, err
+	}
+	return v.Verify(ctx, dir)
+}
+
+// Verify checksums every file under dir against the version (W&B's
+// Artifact.verify): each file of the version must be present with the
+// right size and BLAKE3 hash, and no other file may be present. References
+// to remote URIs are not checked. The error wraps ErrVerifyFailed when
+// there are problems, which are listed in the result sorted by path.
+func (v Version) Verify(ctx context.Context, dir string) (VerifyResult, error) {
+	res := VerifyResult{Version: v, Dir: dir}
+	fi, err := v.repo.fs.Stat(dir)
+	if err != nil {
+		return res, fmt.Errorf("verify: %w", err)
+	}
+	if !fi.IsDir() {
+		return res, fmt.Errorf("verify: %s is not a directory", dir)
+	}
+	manifest, err := v.Manifest(ctx)
+	if err != nil {
+		return res, err
+	}
+	want := map[string]bool{}
+	for _, e := range manifest {
+		if e.IsRef() && !isFileURI(e.Ref) {
+			continue
+		}
+		want[e.Path] = true
+		res.Files++
+		full := filepath.Join(dir, filepath.FromSlash(e.Path))
+		fi, err := lstat(v.repo.fs, full)
+		if err != nil || !fi.Mode().IsRegular() {
+			res.Problems = append(res.Problems, VerifyProblem{Path: e.Path, Problem: "missing"})
+			continue
+		}
+		wantID := e.Digest
+		if e.IsRef() {
+			wantID = refBlobID(e)
+		}
+		if fi.Size() != e.Size {
+			res.Problems = append(res.Problems, VerifyProblem{Path: e.Path, Problem: "modified"})
+			continue
+		}
+		got, err := hashFile(v.repo.fs, full)
+		if err != nil {
+			return res, err
+		}
+		if got != wantID {
+			res.Problems = append(res.Problems, VerifyProblem{Path: e.Path, Problem: "modified"})
+		}
+	}
+	err = afero.Walk(v.repo.fs, dir, func(p string, info fs.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		if info.IsDir() {
+			return nil
+		}
+		rel, err := filepath.Rel(dir, p)
+		if err != nil {
+			return err
+		}
+		rel = filepath.ToSlash(rel)
+		if !want[rel] && !strings.Contains(filepath.Base(rel), ".art-tmp-") {
+			res.Problems = append(res.Problems, VerifyProblem{Path: rel, Problem: "extra"})
+		}
+		return nil
+	})
+	if err != nil {
+		return res, err
+	}
+	sort.Slice(res.Problems, func(i, j int) bool { return res.Problems[i].Path < res.Problems[j].Path })
+	if len(res.Problems) > 0 {
+		return res, fmt.Errorf("%w: %s differs from %s in %d file(s)", ErrVerifyFailed, dir, v.Ref(), len(res.Problems))
+	}
+	return res, nil
+}
+
+// File downloads a single-file version into root and returns the file's
+// path (W&B's Artifact.file). root "" means DefaultDir.
+func (v Version) File(ctx context.Context, root string) (string, error) {
+	if v.Files != 1 {
+		return "", fmt.Errorf("%s has %d files; File needs exactly one (use Download)", v.Ref(), v.Files)
+	}
+	m, err := v.Manifest(ctx)
+	if err != nil {
+		return "", err
+	}
+	if root == "" {
+		root = v.DefaultDir()
+	}
+	if _, err := v.Download(ctx, root, nil); err != nil {
+		return "", err
+	}
+	return filepath.Join(root, filepath.FromSlash(m[0].Path)), nil
+}
+
+// LocalPath returns where the file key of the version is (or would be)
+// after Download into root, "" meaning DefaultDir (T9k's
+// Artifact.local_path). With key "" it returns the directory itself. A key
+// the version does not have is ErrNotFound.
+func (v Version) LocalPath(ctx context.Context, root, key string) (string, error) {
+	if root == "" {
+		root = v.DefaultDir()
+	}
+	if key == "" {
+		return root, nil
+	}
+	e, err := v.GetPath(ctx, key)
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(root, filepath.FromSlash(e.Path)), nil
+}
+
+// blobIDs returns the IDs of the stored content (not references) of m.
+func blobIDs(m []ManifestEntry) []objects.ID {
+	var ids []objects.ID
+	for _, e := range m {
+		if !e.IsRef() {
+			ids = append(ids, e.Digest)
+		}
+	}
+	return ids
+}

@@ -1,0 +1,252 @@
+package repo
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/artvcs/art/objects"
+	"github.com/artvcs/art/refs"
+)
+
+// Resolve returns the version a reference names ("name", "name:v3",
+// "name:latest", "name:ALIAS", "name@IDPREFIX").
+func (r *Repo) Resolve(ctx context.Context, ref string) (Version, error) {
+	parsed, err := refs.Parse(ref)
+	if err != nil {
+		return Version{}, err
+	}
+	v, err := r.index().Resolve(ctx, parsed)
+	if err != nil {
+		return Version{}, err
+	}
+	return Version{Version: v, repo: r}, nil
+}
+
+// Versions returns every version of an artifact, newest first.
+func (r *Repo) Versions(ctx context.Context, name string) ([]Version, error) {
+	if err := refs.ValidateName(name); err != nil {
+		return nil, err
+	}
+	vs, err := r.index().Versions(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Version, len(vs))
+	for i, v := range vs {
+		out[i] = Version{Version: v, repo: r}
+	}
+	return out, nil
+}
+
+// Artifacts lists the repository's artifacts by name.
+func (r *Repo) Artifacts(ctx context.Context) ([]refs.Artifact, error) {
+	return r.index().Artifacts(ctx)
+}
+
+// AddAlias points alias at the version ref names, moving it from another
+// version of the same artifact if needed. It returns the version now
+// aliased and the version number the alias left (-1 if it is new).
+func (r *Repo) AddAlias(ctx context.Context, ref, alias string) (Version, int64, error) {
+	if err := refs.ValidateAlias(alias); err != nil {
+		return Version{}, -1, err
+	}
+	parsed, err := refs.Parse(ref)
+	if err != nil {
+		return Version{}, -1, err
+	}
+	var out refs.Version
+	prev := int64(-1)
+	err = r.writeTx(ctx, func(tx *sql.Tx) error {
+		idx := refs.NewIndex(tx)
+		v, err := idx.Resolve(ctx, parsed)
+		if err != nil {
+			return err
+		}
+		if prev, err = idx.SetAlias(ctx, v.Name, alias, v.Version); err != nil {
+			return err
+		}
+		out, err = idx.Resolve(ctx, refs.Ref{Name: v.Name, Kind: refs.ByVersion, Version: v.Version})
+		return err
+	})
+	if err != nil {
+		return Version{}, -1, err
+	}
+	return Version{Version: out, repo: r}, prev, nil
+}
+
+// RemoveAlias removes alias from the artifact name.
+func (r *Repo) RemoveAlias(ctx context.Context, name, alias string) error {
+	if err := refs.ValidateName(name); err != nil {
+		return err
+	}
+	return r.writeTx(ctx, func(tx *sql.Tx) error {
+		return refs.NewIndex(tx).RemoveAlias(ctx, name, alias)
+	})
+}
+
+// Delete removes the version ref names. A version with aliases is refused
+// (refs.ErrHasAliases) unless force is set. Its number is never reused, and
+// its objects become garbage for GC once nothing else uses them.
+func (r *Repo) Delete(ctx context.Context, ref string, force bool) (Version, error) {
+	parsed, err := refs.Parse(ref)
+	if err != nil {
+		return Version{}, err
+	}
+	var out refs.Version
+	err = r.writeTx(ctx, func(tx *sql.Tx) error {
+		idx := refs.NewIndex(tx)
+		v, err := idx.Resolve(ctx, parsed)
+		if err != nil {
+			return err
+		}
+		out = v
+		return idx.Delete(ctx, v.Name, v.Version, force)
+	})
+	if err != nil {
+		return Version{}, err
+	}
+	return Version{Version: out, repo: r}, nil
+}
+
+// Commit reads the version's commit object.
+func (v Version) Commit(ctx context.Context) (*objects.Commit, error) {
+	return objects.ReadCommit(ctx, v.repo.store, v.Version.Commit)
+}
+
+// ManifestEntry is one file or reference of a version.
+type ManifestEntry struct {
+	Path   string     `json:"path"`
+	Size   int64      `json:"size"`
+	Digest objects.ID `json:"digest"` // blob ID; zero for a reference
+	Exec   bool       `json:"-"`
+	Ref    string     `json:"ref,omitempty"` // URI of a reference
+	// RefDigest is the checksum or ETag recorded for a reference.
+	RefDigest string `json:"-"`
+}
+
+// IsRef reports whether the entry is a reference rather than stored content.
+func (e ManifestEntry) IsRef() bool { return e.Ref != "" }
+
+// Manifest returns the version's files and references sorted by path.
+func (v Version) Manifest(ctx context.Context) ([]ManifestEntry, error) {
+	return v.repo.manifest(ctx, v.Tree, "")
+}
+
+// manifest walks the tree id and returns its entries under prefix.
+func (r *Repo) manifest(ctx context.Context, id objects.ID, prefix string) ([]ManifestEntry, error) {
+	var out []ManifestEntry
+	err := r.walkTree(ctx, id, prefix, 0, func(p string, e objects.TreeEntry) error {
+		m := ManifestEntry{Path: p, Size: e.Size, Digest: e.ID, Exec: e.Exec}
+		if e.Kind == objects.KindRef {
+			m.Ref, m.RefDigest = e.URI, e.Digest
+		}
+		out = append(out, m)
+		return nil
+	})
+	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
+	return out, err
+}
+
+// walkTree calls fn for every file and reference under tree id, depth
+// first, with its slash-separated path.
+func (r *Repo) walkTree(ctx context.Context, id objects.ID, prefix string, depth int,
+	fn func(path string, e objects.TreeEntry) error) error {
+	if depth > objects.MaxPathDepth {
+		return &objects.CorruptError{ID: id, Reason: fmt.Sprintf("trees nest deeper than %d", objects.MaxPathDepth)}
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	t, err := objects.ReadTree(ctx, r.store, id)
+	if err != nil {
+		return err
+	}
+	for _, e := range t.Entries {
+		p := e.Name
+		if prefix != "" {
+			p = prefix + "/" + e.Name
+		}
+		if e.Kind == objects.KindDir {
+			if err := r.walkTree(ctx, e.ID, p, depth+1, fn); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := fn(p, e); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// GetPath returns the manifest entry stored at name in the version
+// (W&B's Artifact.get_path).
+func (v Version) GetPath(ctx context.Context, name string) (ManifestEntry, error) {
+	clean, err := objects.CleanPath(name)
+	if err != nil {
+		return ManifestEntry{}, err
+	}
+	m, err := v.Manifest(ctx)
+	if err != nil {
+		return ManifestEntry{}, err
+	}
+	i := sort.Search(len(m), func(i int) bool { return m[i].Path >= clean })
+	if i < len(m) && m[i].Path == clean {
+		return m[i], nil
+	}
+	return ManifestEntry{}, fmt.Errorf("%w: %s has no file %q", ErrNotFound, v.Ref(), clean)
+}
+
+// Change is one difference between two versions.
+type Change struct {
+	Path string         `json:"path"`
+	Op   string         `json:"op"` // "added", "removed" or "modified"
+	Old  *ManifestEntry `json:"old,omitempty"`
+	New  *ManifestEntry `json:"new,omitempty"`
+}
+
+// Diff compares the versions a and b name and returns what changed from a
+// to b, sorted by path.
+func (r *Repo) Diff(ctx context.Context, a, b string) ([]Change, error) {
+	va, err := r.Resolve(ctx, a)
+	if err != nil {
+		return nil, err
+	}
+	vb, err := r.Resolve(ctx, b)
+	if err != nil {
+		return nil, err
+	}
+	ma, err := va.Manifest(ctx)
+	if err != nil {
+		return nil, err
+	}
+	mb, err := vb.Manifest(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []Change
+	i, j := 0, 0
+	for i < len(ma) || j < len(mb) {
+		switch {
+		case j >= len(mb) || i < len(ma) && ma[i].Path < mb[j].Path:
+			out = append(out, Change{Path: ma[i].Path, Op: "removed", Old: &ma[i]})
+			i++
+		case i >= len(ma) || mb[j].Path < ma[i].Path:
+			out = append(out, Change{Path: mb[j].Path, Op: "added", New: &mb[j]})
+			j++
+		default:
+			if ma[i] != mb[j] {
+				out = append(out, Change{Path: ma[i].Path, Op: "modified", Old: &ma[i], New: &mb[j]})
+			}
+			i++
+			j++
+		}
+	}
+	return out, nil
+}
+
+// splitPath splits a cleaned artifact path into its components.
+func splitPath(p string) []string { return strings.Split(p, "/") }
