@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math"
 	"sort"
 	"strconv"
@@ -192,7 +193,9 @@ func CanonicalJSON(raw []byte) ([]byte, error) {
 	if err := dec.Decode(&v); err != nil {
 		return nil, fmt.Errorf("%w: metadata: %v", ErrMalformed, err)
 	}
-	if dec.More() {
+	// Decoder.More is false before a stray '}' or ']', so ask for the next
+	// token instead: only the end of the input is acceptable.
+	if _, err := dec.Token(); err != io.EOF {
 		return nil, fmt.Errorf("%w: metadata: trailing data", ErrMalformed)
 	}
 	if _, ok := v.(map[string]any); !ok {

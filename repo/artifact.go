@@ -306,4 +306,3 @@ func (a *Artifact) metadataJSON() []byte {
 	}
 	return b
 }
-
