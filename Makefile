@@ -1,0 +1,46 @@
+# art — see README.md. Every target installs what it needs.
+SHELL := /bin/bash
+export PATH := $(PATH):/usr/local/go/bin:$(shell go env GOPATH 2>/dev/null)/bin
+GO ?= go
+BIN := bin/art
+FUZZTIME ?= 30s
+
+.PHONY: all build test demo fuzz bench bench-go bench-memory lint depcheck clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/art
+
+## test: formatting, vet, package boundaries, then every test (fuzz seed corpora included)
+test: lint depcheck
+	$(GO) test -count=1 -timeout 20m ./...
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+depcheck:
+	@scripts/depcheck.sh
+
+## demo: the main job end to end in a temp dir on the local (embedded) store
+demo: build
+	@ART=$(CURDIR)/$(BIN) scripts/demo.sh
+
+## fuzz: run every fuzz target for FUZZTIME each (found inputs land in testdata/fuzz/)
+fuzz:
+	@scripts/fuzz.sh $(FUZZTIME)
+
+## bench: Go benchmarks of the hot paths, then peak-RSS runs of the built binary
+bench: bench-go bench-memory
+
+bench-go:
+	$(GO) test -run '^$$' -bench . -benchmem ./objects/ ./refs/ ./repo/
+
+bench-memory: build
+	$(GO) build -o bin/peakrss ./tools/peakrss
+	@ART=$(CURDIR)/$(BIN) PEAKRSS=$(CURDIR)/bin/peakrss scripts/bench-memory.sh
+
+clean:
+	rm -rf bin
