@@ -1,0 +1,44 @@
+// Command art versions machine-learning artifacts the way Git versions
+// source. It is a thin shell over package repo: it parses flags, makes the
+// repo call and prints the result as text or, with --json, as one JSON
+// document. See DESIGN.md, "CLI contract".
+package main
+
+import (
+	"context"
+	"errors"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// Exit codes.
+const (
+	exitOK    = 0
+	exitError = 1 // the command failed (or found problems: verify, fsck)
+	exitUsage = 2 // unknown flag, wrong argument count, malformed flag value
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	a := newOSApp()
+	err := a.execute(ctx, os.Args[1:])
+	stop()
+	if err != nil {
+		a.printError(err)
+	}
+	os.Exit(exitCode(err))
+}
+
+// exitCode maps the error a command returned to the process exit code.
+func exitCode(err error) int {
+	var ue *usageError
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.As(err, &ue):
+		return exitUsage
+	default:
+		return exitError
+	}
+}
