@@ -5,7 +5,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/artvcs/art/refs"
 	"github.com/artvcs/art/repo"
 )
 
@@ -55,9 +54,9 @@ func (a *app) runAliasAdd(ctx context.Context, _ aliasOptions, args []string) er
 			return err
 		}
 		if a.global.json {
-			out := aliasJSON{Name: v.Name, Alias: alias, Version: refs.VersionString(v.Version.Version)}
+			out := aliasJSON{Name: v.Name, Alias: alias, Version: versionString(v.Version.Version)}
 			if prev >= 0 {
-				p := refs.VersionString(prev)
+				p := versionString(prev)
 				out.Previous = &p
 			}
 			return a.printJSON(out)
@@ -68,7 +67,7 @@ func (a *app) runAliasAdd(ctx context.Context, _ aliasOptions, args []string) er
 		case prev == v.Version.Version:
 			a.printf("%s:%s -> %s (unchanged)\n", v.Name, alias, v.Ref())
 		default:
-			a.printf("%s:%s -> %s (moved from %s)\n", v.Name, alias, v.Ref(), refs.VersionString(prev))
+			a.printf("%s:%s -> %s (moved from %s)\n", v.Name, alias, v.Ref(), versionString(prev))
 		}
 		return nil
 	})

@@ -5,7 +5,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/artvcs/art/refs"
 	"github.com/artvcs/art/repo"
 )
 
@@ -74,7 +73,7 @@ func (a *app) runCheckout(ctx context.Context, opts checkoutOptions, args []stri
 		if a.global.json {
 			return a.printJSON(checkoutJSON{
 				Name:    res.Version.Name,
-				Version: refs.VersionString(res.Version.Version.Version),
+				Version: versionString(res.Version.Version.Version),
 				Path:    res.Dir,
 				Files:   res.Files,
 				Written: res.Written,

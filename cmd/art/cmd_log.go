@@ -5,7 +5,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/artvcs/art/refs"
 	"github.com/artvcs/art/repo"
 )
 
@@ -38,7 +37,7 @@ func (a *app) runLog(ctx context.Context, _ logOptions, args []string) error {
 		}
 		t := newTable(a.stdout, 2)
 		for _, v := range vs {
-			t.row(refs.VersionString(v.Version.Version), v.Version.Commit.Short(), formatTime(v.Created),
+			t.row(versionString(v.Version.Version), v.Version.Commit.Short(), formatTime(v.Created),
 				plural(v.Files, "file"), formatBytes(v.Size), formatAliases(v.Aliases), oneLine(v.Description))
 		}
 		return t.flush()

@@ -8,7 +8,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/artvcs/art/refs"
 	"github.com/artvcs/art/repo"
 )
 
@@ -46,11 +45,11 @@ func (a *app) runLs(ctx context.Context, _ lsOptions, _ []string) error {
 			for i, art := range arts {
 				out[i] = artifactJSON{Name: art.Name, Type: art.Type, Versions: art.Versions, Aliases: map[string]string{}}
 				if art.Latest >= 0 {
-					l := refs.VersionString(art.Latest)
+					l := versionString(art.Latest)
 					out[i].Latest = &l
 				}
 				for al, n := range art.Aliases {
-					out[i].Aliases[al] = refs.VersionString(n)
+					out[i].Aliases[al] = versionString(n)
 				}
 			}
 			return a.printJSON(out)
@@ -66,7 +65,7 @@ func (a *app) runLs(ctx context.Context, _ lsOptions, _ []string) error {
 		for _, art := range arts {
 			latest := "-"
 			if art.Latest >= 0 {
-				latest = refs.VersionString(art.Latest)
+				latest = versionString(art.Latest)
 			}
 			names := make([]string, 0, len(art.Aliases))
 			for al := range art.Aliases {
@@ -74,7 +73,7 @@ func (a *app) runLs(ctx context.Context, _ lsOptions, _ []string) error {
 			}
 			sort.Strings(names)
 			for i, al := range names {
-				names[i] = al + ":" + refs.VersionString(art.Aliases[al])
+				names[i] = al + ":" + versionString(art.Aliases[al])
 			}
 			t.row(art.Name, art.Type, latest, fmt.Sprint(art.Versions), strings.Join(names, ", "))
 		}

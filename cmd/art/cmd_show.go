@@ -8,7 +8,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/artvcs/art/refs"
 	"github.com/artvcs/art/repo"
 )
 
@@ -53,7 +52,7 @@ func (a *app) runShow(ctx context.Context, _ showOptions, args []string) error {
 		t := newTable(a.stdout, 1)
 		for _, kv := range [][2]string{
 			{"name", v.Name},
-			{"version", refs.VersionString(v.Version.Version)},
+			{"version", versionString(v.Version.Version)},
 			{"type", v.Type},
 			{"id", v.Version.Commit.String()},
 			{"digest", v.Tree.String()},

@@ -7,7 +7,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/artvcs/art/refs"
 	"github.com/artvcs/art/repo"
 )
 
@@ -50,7 +49,7 @@ func (a *app) runVerify(ctx context.Context, _ verifyOptions, args []string) err
 			}
 			if perr := a.printJSON(verifyJSON{
 				Name:     res.Version.Name,
-				Version:  refs.VersionString(res.Version.Version.Version),
+				Version:  versionString(res.Version.Version.Version),
 				Path:     res.Dir,
 				Files:    res.Files,
 				OK:       len(res.Problems) == 0,

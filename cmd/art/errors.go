@@ -7,8 +7,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/artvcs/art/objects"
-	"github.com/artvcs/art/refs"
 	"github.com/artvcs/art/repo"
 )
 
@@ -51,17 +49,19 @@ func hint(err error, msg string) string {
 		}
 	case errors.Is(err, repo.ErrExists):
 		return "use it as it is, or remove it first"
-	case errors.Is(err, refs.ErrAmbiguous):
+	case errors.Is(err, repo.ErrAmbiguous):
 		if !strings.Contains(msg, "more of the ID") {
 			return "give more of the ID"
 		}
-	case errors.Is(err, refs.ErrNotFound):
+	case errors.Is(err, repo.ErrVersionNotFound):
 		return "run `art ls` to list artifacts and `art log NAME` to list an artifact's versions and aliases"
-	case errors.Is(err, refs.ErrHasAliases):
+	case errors.Is(err, repo.ErrNotFound):
+		return "`art show REF` lists a version's files"
+	case errors.Is(err, repo.ErrHasAliases):
 		return "remove them with `art alias rm NAME ALIAS`, or use --force to delete the version and its aliases"
-	case errors.Is(err, refs.ErrInvalidRef):
+	case errors.Is(err, repo.ErrInvalidRef):
 		return "a reference is NAME, NAME:vN, NAME:ALIAS or NAME@IDPREFIX"
-	case errors.Is(err, refs.ErrTypeMismatch):
+	case errors.Is(err, repo.ErrTypeMismatch):
 		return "an artifact's type is fixed by its first version; pass the same -t, or use another name"
 	case errors.Is(err, repo.ErrDuplicatePath):
 		return "give one of them another destination with PATH=DEST"
@@ -69,7 +69,7 @@ func hint(err error, msg string) string {
 		return "check the version out again (with --force to replace changed files)"
 	case errors.Is(err, repo.ErrDamaged):
 		return "restore the damaged objects from another copy of the repository, or delete the affected versions with `art rm --force`"
-	case errors.Is(err, objects.ErrCorrupt):
+	case errors.Is(err, repo.ErrCorrupt):
 		if !strings.Contains(msg, "art fsck") {
 			return "run `art fsck` to list damaged objects and the versions and paths they affect"
 		}

@@ -5,11 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 
-	"github.com/artvcs/art/refs"
 	"github.com/artvcs/art/repo"
 )
 
@@ -33,7 +33,7 @@ func newVersionJSON(v repo.Version) versionJSON {
 	out := versionJSON{
 		Name:        v.Name,
 		Type:        v.Type,
-		Version:     refs.VersionString(v.Version.Version),
+		Version:     versionString(v.Version.Version),
 		ID:          v.Version.Commit.String(),
 		Digest:      v.Tree.String(),
 		Size:        v.Size,
@@ -89,6 +89,9 @@ func newManifestJSON(m []repo.ManifestEntry) []entryJSON {
 	}
 	return out
 }
+
+// versionString formats a version number as "vN".
+func versionString(n int64) string { return "v" + strconv.FormatInt(n, 10) }
 
 // formatBytes formats n bytes for people: "512 B", "12.3 KiB", "4.0 GiB".
 func formatBytes(n int64) string {
