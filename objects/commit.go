@@ -88,10 +88,14 @@ func DecodeCommit(b []byte) (*Commit, error) {
 	if !strings.HasPrefix(s, CommitHeader) {
 		return nil, fmt.Errorf("%w: not a commit (missing %q header)", ErrMalformed, strings.TrimSpace(CommitHeader))
 	}
+	s = s[len(CommitHeader):]
+	if s == "" {
+		return nil, fmt.Errorf("%w: commit: no fields", ErrMalformed)
+	}
 	if !strings.HasSuffix(s, "\n") {
 		return nil, fmt.Errorf("%w: commit: unterminated line", ErrMalformed)
 	}
-	lines := strings.Split(s[len(CommitHeader):len(s)-1], "\n")
+	lines := strings.Split(s[:len(s)-1], "\n")
 	c := &Commit{}
 	next := func(key string, optional bool) (string, bool, error) {
 		if len(lines) == 0 || !strings.HasPrefix(lines[0], key+" ") {

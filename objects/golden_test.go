@@ -1,0 +1,218 @@
+package objects_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/artvcs/art/objects"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in ../testdata/golden")
+
+const goldenDir = "../testdata/golden"
+
+// Known IDs of the golden encodings. They change only with the format, and a
+// format change is a new header version: never edit these to make a test pass.
+const (
+	goldenTreeID   = "9e8ac8845167a5083ccc49e80f0e4ab39a41569731046894d220683e7a6e7cc8"
+	goldenCommitID = "94a9839b514d33644cc3fd66b672801449487c2e5f550d8bb12628386763d000"
+)
+
+// mustID returns the ID of s, a stand-in for some object's bytes.
+func mustID(s string) objects.ID { return objects.Hash([]byte(s)) }
+
+// goldenTree has one entry of every kind and variant.
+func goldenTree() *objects.Tree {
+	return &objects.Tree{Entries: []objects.TreeEntry{
+		// Deliberately unsorted: Encode sorts.
+		{Name: "train.sh", Kind: objects.KindFile, ID: mustID("#!/bin/sh\n"), Size: 10, Exec: true},
+		{Name: "data", Kind: objects.KindDir, ID: mustID("subtree")},
+		{Name: "model.h5", Kind: objects.KindFile, ID: mustID("weights"), Size: 123456789},
+		{Name: "empty", Kind: objects.KindFile, ID: objects.Hash(nil), Size: 0},
+		{Name: "s3-shard", Kind: objects.KindRef, Size: 4096, Digest: `"9b2cf535f27731c974343645a3985328"`, URI: "s3://bucket/path/shard-0001.tar?versionId=3"},
+		{Name: "web ref", Kind: objects.KindRef, Size: -1, URI: "https://example.com/data.csv"},
+		{Name: "ünïcödé.txt", Kind: objects.KindFile, ID: mustID("unicode"), Size: 7},
+		{Name: "README", Kind: objects.KindFile, ID: mustID("readme"), Size: 6},
+	}}
+}
+
+// goldenCommit has every optional field set and a description and metadata
+// that exercise escaping and canonicalisation.
+func goldenCommit() *objects.Commit {
+	return &objects.Commit{
+		Name:        "bike-dataset",
+		Type:        "dataset",
+		Version:     3,
+		Tree:        mustID("tree"),
+		Parent:      mustID("parent"),
+		Created:     time.Date(2024, 5, 17, 12, 34, 56, 789012345, time.UTC),
+		Run:         "run-7f3a9c",
+		Description: "Line one\nLine \"two\" with 'quotes' \\ and <html> & ünïcödé ✓ 😀\ttab",
+		Metadata: json.RawMessage(`{
+			"zeta": 1.0,
+			"alpha": {"nested": {"b": [1, 2.5, "x", true, null], "a": -0.0}},
+			"lr": 0.0003,
+			"big": 12345678901234567890,
+			"epochs": 20,
+			"ratio": 1e-7,
+			"html": "<a href=\"x\">&amp;</a>",
+			"ünï": "cödé"
+		}`),
+	}
+}
+
+func TestGoldenTree(t *testing.T) {
+	tree := goldenTree()
+	enc, err := tree.Encode()
+	if err != nil {
+		t.Fatalf("Encode: %v", err)
+	}
+	checkGolden(t, "tree-v1.golden", enc)
+	if got, want := objects.Hash(enc).String(), goldenTreeID; got != want {
+		t.Errorf("tree ID=%s, want %s", got, want)
+	}
+
+	dec, err := objects.DecodeTree(enc)
+	if err != nil {
+		t.Fatalf("DecodeTree(golden): %v", err)
+	}
+	want := goldenTree()
+	sortEntries(want)
+	if !reflect.DeepEqual(dec, want) {
+		t.Fatalf("DecodeTree(Encode(t))=%+v, want %+v", dec, want)
+	}
+	enc2, err := dec.Encode()
+	if err != nil || !bytes.Equal(enc2, enc) {
+		t.Fatalf("Encode(DecodeTree(b)) differs from b (err %v)", err)
+	}
+	for _, e := range want.Entries {
+		got, ok := dec.Find(e.Name)
+		if !ok || got != e {
+			t.Errorf("Find(%q)=%+v, %v; want %+v", e.Name, got, ok, e)
+		}
+	}
+	if _, ok := dec.Find("missing"); ok {
+		t.Errorf("Find(missing) found something")
+	}
+}
+
+func TestGoldenCommit(t *testing.T) {
+	c := goldenCommit()
+	enc, err := c.Encode()
+	if err != nil {
+		t.Fatalf("Encode: %v", err)
+	}
+	checkGolden(t, "commit-v1.golden", enc)
+	if got, want := objects.Hash(enc).String(), goldenCommitID; got != want {
+		t.Errorf("commit ID=%s, want %s", got, want)
+	}
+
+	dec, err := objects.DecodeCommit(enc)
+	if err != nil {
+		t.Fatalf("DecodeCommit(golden): %v", err)
+	}
+	want := goldenCommit()
+	want.Metadata, err = objects.CanonicalJSON(want.Metadata)
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertCommitEqual(t, dec, want)
+	enc2, err := dec.Encode()
+	if err != nil || !bytes.Equal(enc2, enc) {
+		t.Fatalf("Encode(DecodeCommit(b)) differs from b (err %v)", err)
+	}
+}
+
+// TestCommitMinimal covers the optional fields left out: no parent, no run,
+// empty description and metadata.
+func TestCommitMinimal(t *testing.T) {
+	c := &objects.Commit{Name: "m", Type: "model", Tree: mustID("t"), Created: time.Unix(0, 0)}
+	enc, err := c.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "art commit 1\nname m\ntype model\nversion 0\ntree " + mustID("t").String() +
+		"\ncreated 0\ndescription \"\"\nmetadata {}\n"
+	if got := string(enc); got != want {
+		t.Fatalf("Encode=%q, want %q", got, want)
+	}
+	dec, err := objects.DecodeCommit(enc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Metadata = json.RawMessage("{}")
+	assertCommitEqual(t, dec, c)
+}
+
+func TestTreeEmpty(t *testing.T) {
+	enc, err := (&objects.Tree{}).Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := string(enc), objects.TreeHeader; got != want {
+		t.Fatalf("Encode(empty)=%q, want %q", got, want)
+	}
+	dec, err := objects.DecodeTree(enc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := len(dec.Entries), 0; got != want {
+		t.Fatalf("len(Entries)=%d, want %d", got, want)
+	}
+}
+
+func assertCommitEqual(tb testing.TB, got, want *objects.Commit) {
+	tb.Helper()
+	if !got.Created.Equal(want.Created) {
+		tb.Errorf("Created=%v, want %v", got.Created, want.Created)
+	}
+	if got.Created.Location() != time.UTC {
+		tb.Errorf("Created is in %v, want UTC", got.Created.Location())
+	}
+	g, w := *got, *want
+	g.Created, w.Created = time.Time{}, time.Time{}
+	if !reflect.DeepEqual(g, w) {
+		tb.Errorf("commit=%+v\nwant %+v", g, w)
+	}
+}
+
+func sortEntries(t *objects.Tree) {
+	es := t.Entries
+	for i := 1; i < len(es); i++ {
+		for j := i; j > 0 && es[j].Name < es[j-1].Name; j-- {
+			es[j], es[j-1] = es[j-1], es[j]
+		}
+	}
+}
+
+// checkGolden compares got with the golden file name. With -update it
+// rewrites the file; on a mismatch it writes name.actual beside it.
+func checkGolden(tb testing.TB, name string, got []byte) {
+	tb.Helper()
+	path := filepath.Join(goldenDir, name)
+	actual := path + ".actual"
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			tb.Fatal(err)
+		}
+		os.Remove(actual)
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		tb.Fatalf("read golden file (run go test ./objects -update to create it): %v", err)
+	}
+	if !bytes.Equal(got, want) {
+		if err := os.WriteFile(actual, got, 0o644); err != nil {
+			tb.Errorf("write %s: %v", actual, err)
+		}
+		tb.Fatalf("encoding differs from %s; got written to %s\ngot:\n%s\nwant:\n%s", path, actual, got, want)
+	}
+	os.Remove(actual)
+}
