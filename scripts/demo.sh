@@ -12,7 +12,8 @@ unset ART_DIR
 cd "$work"
 
 say()  { printf '\n\033[1;34m# %s\033[0m\n' "$*"; }
-run()  { printf '\033[1m$ %s\033[0m\n' "$*"; "$@"; }
+show() { printf '\033[1m$'; printf ' %q' "$@"; printf '\033[0m\n'; }
+run()  { show "$@"; "$@"; }
 
 say "a new repository in $work"
 run art init
@@ -46,7 +47,10 @@ run art diff bike-dataset:v0 bike-dataset:v1
 
 say "a local edit is protected: switching back refuses to overwrite it"
 echo "my notes" >> work-copy/README.md
+show art checkout bike-dataset:v0 -o work-copy
 if art checkout bike-dataset:v0 -o work-copy; then echo "expected a refusal" >&2; exit 1; fi
+echo "(refused, exit status 1: the edit is still there)"
+run tail -n 1 work-copy/README.md
 
 say "everything about one version, and the integrity of the whole store"
 run art show bike-dataset:best
