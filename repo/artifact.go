@@ -20,8 +20,8 @@ import (
 	"github.com/artvcs/art/refs"
 )
 
-// ErrDuplicatePath is returned when two sources map to one artifact path, or
-// a path is both a file and a directory.
+// ErrDuplicatePath is returned when two sources map to one artifact path, a
+// path is both a file and a directory, or two paths differ only in case.
 var ErrDuplicatePath = errors.New("two sources map to one path")
 
 // ErrNotFound is returned when a file, path or object asked for does not
@@ -54,24 +54,50 @@ type Artifact struct {
 	mu      sync.Mutex
 	entries map[string]source // by cleaned artifact path
 	dirs    map[string]string // implied directories -> a path under them
+	folded  map[string]string // lower-cased paths and directories -> as added
 	open    int               // NewFile writers not yet closed
 }
 
 // NewArtifact starts an artifact named name of type typ. The name and type
 // are checked when it is logged.
 func (r *Repo) NewArtifact(name, typ string) *Artifact {
-	return &Artifact{Name: name, Type: typ, repo: r, entries: map[string]source{}, dirs: map[string]string{}}
+	return &Artifact{Name: name, Type: typ, repo: r, entries: map[string]source{}, dirs: map[string]string{},
+		folded: map[string]string{}}
 }
 
 // add records src at artifact path p, refusing a second source for the same
 // path and a path that is both a file and a directory.
 func (a *Artifact) add(p string, src source) error {
-	p, err := objects.CleanPath(p)
-	if err != nil {
-		return err
+	return a.addAll([]string{p}, []source{src})
+}
+
+// addAll records srcs[i] at artifact path ps[i], all or none of them.
+func (a *Artifact) addAll(ps []string, srcs []source) error {
+	clean := make([]string, len(ps))
+	for i, p := range ps {
+		c, err := objects.CleanPath(p)
+		if err != nil {
+			return err
+		}
+		clean[i] = c
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	var undo []func()
+	for i, p := range clean {
+		if err := a.addLocked(p, srcs[i], &undo); err != nil {
+			for _, u := range undo {
+				u()
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+// addLocked records src at the cleaned path p, appending to undo what
+// takes it back. a.mu is held.
+func (a *Artifact) addLocked(p string, src source, undo *[]func()) error {
 	if prev, ok := a.entries[p]; ok {
 		return fmt.Errorf("%w: %q from %s and from %s", ErrDuplicatePath, p, prev.origin, src.origin)
 	}
@@ -79,19 +105,30 @@ func (a *Artifact) add(p string, src source) error {
 		return fmt.Errorf("%w: %q from %s is also a directory holding %q", ErrDuplicatePath, p, src.origin, under)
 	}
 	parts := strings.Split(p, "/")
-	for i := 1; i < len(parts); i++ {
+	for i := 1; i <= len(parts); i++ {
 		d := strings.Join(parts[:i], "/")
-		if prev, ok := a.entries[d]; ok {
+		if prev, ok := a.entries[d]; ok && i < len(parts) {
 			return fmt.Errorf("%w: %q from %s needs %q to be a directory, but it is a file from %s", ErrDuplicatePath, p, src.origin, d, prev.origin)
 		}
+		// A tree cannot hold names that differ only in case: they would
+		// be one file on a case-insensitive file system.
+		if other, ok := a.folded[strings.ToLower(d)]; ok && other != d {
+			return fmt.Errorf("%w: %q from %s and %q differ only in case", ErrDuplicatePath, d, src.origin, other)
+		}
 	}
-	for i := 1; i < len(parts); i++ {
+	for i := 1; i <= len(parts); i++ {
 		d := strings.Join(parts[:i], "/")
-		if _, ok := a.dirs[d]; !ok {
+		if _, ok := a.dirs[d]; !ok && i < len(parts) {
 			a.dirs[d] = p
+			*undo = append(*undo, func() { delete(a.dirs, d) })
+		}
+		if f := strings.ToLower(d); a.folded[f] == "" {
+			a.folded[f] = d
+			*undo = append(*undo, func() { delete(a.folded, f) })
 		}
 	}
 	a.entries[p] = src
+	*undo = append(*undo, func() { delete(a.entries, p) })
 	return nil
 }
 
@@ -119,7 +156,8 @@ func (a *Artifact) AddFile(localPath, name string) error {
 // AddDir adds every regular file under the local directory dir, keeping
 // their relative paths: at the artifact's root with name "", or under name/.
 // Symbolic links to files are followed; a symbolic link to a directory is an
-// error (it could loop or leave the tree).
+// error (it could loop or leave the tree). On any error nothing of dir is
+// added.
 func (a *Artifact) AddDir(dir, name string) error {
 	fi, err := a.repo.fs.Stat(dir)
 	if err != nil {
@@ -137,6 +175,8 @@ func (a *Artifact) AddDir(dir, name string) error {
 		prefix = clean + "/"
 	}
 	lstater, _ := a.repo.fs.(afero.Lstater)
+	var paths []string
+	var srcs []source
 	err = afero.Walk(a.repo.fs, dir, func(p string, info fs.FileInfo, err error) error {
 		if err != nil {
 			return err
@@ -163,9 +203,14 @@ func (a *Artifact) AddDir(dir, name string) error {
 		if err != nil {
 			return err
 		}
-		return a.add(prefix+filepath.ToSlash(rel), source{local: p, size: info.Size(),
+		paths = append(paths, prefix+filepath.ToSlash(rel))
+		srcs = append(srcs, source{local: p, size: info.Size(),
 			exec: info.Mode()&0o111 != 0, origin: fmt.Sprintf("dir %s", dir)})
+		return nil
 	})
+	if err == nil {
+		err = a.addAll(paths, srcs)
+	}
 	if err != nil {
 		return fmt.Errorf("add dir: %w", err)
 	}

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -46,7 +47,7 @@ type CheckoutResult struct {
 	Version Version
 	Dir     string
 	Files   int // files (and file:// references) the version has in scope
-	Written int // files written
+	Written int // files written (or whose executable bit was set right)
 	Skipped int // files already right, left alone
 	Removed int // files of the previous checkout that the version no longer has
 	// Refs counts references to remote URIs, which are listed in the
@@ -70,12 +71,20 @@ func (v Version) DefaultDir() string { return v.Name }
 // Download materialises the version into root (W&B's Artifact.download).
 // root "" means DefaultDir.
 //
-// Files already present with the right size and hash are not rewritten.
-// Switching a directory from another checkout updates it in place: files
-// the new version no longer has are removed. A file that the user changed
-// since the last checkout, or that art did not write, is never overwritten
-// or removed unless opts.Force is set; in that case ErrLocalChanges is
-// returned, naming the files, before anything is written.
+// Files already present with the right size and hash are not rewritten
+// (only their executable bit is set right). Switching a directory from
+// another checkout updates it in place: files the new version no longer
+// has are removed, with directories they leave empty, and a file of the
+// old version where the new one has a directory (or the reverse) is
+// replaced. A file that the user changed since the last checkout, or that
+// art did not write, is never overwritten or removed unless opts.Force is
+// set: without it, ErrLocalChanges is returned, naming the files, before
+// anything is written.
+//
+// A stat cache (size, modification time, inode, change time) kept in the
+// repository spares re-hashing files that have not changed since a
+// checkout; a file modified in the same tick of the file system's clock
+// as the cache was saved is hashed all the same.
 //
 // Download never writes outside root and never follows a symbolic link
 // inside it. Every file is written through a temp file and renamed into
@@ -88,6 +97,7 @@ func (v Version) Download(ctx context.Context, root string, opts *CheckoutOption
 	if root == "" {
 		root = v.DefaultDir()
 	}
+	root = filepath.Clean(root)
 	r := v.repo
 	res := CheckoutResult{Version: v, Dir: root}
 	scope := ""
@@ -128,10 +138,16 @@ func (v Version) Download(ctx context.Context, root string, opts *CheckoutOption
 	type step struct {
 		e      ManifestEntry
 		write  bool
-		clear  bool // remove what is in the way (forced) before writing
+		chmod  bool // right bytes, wrong executable bit
 		remove bool // an old file to delete
-		drop   bool // an old file that is gone or no longer a file: forget it
+		drop   bool // an old file that is gone, no longer a file, or removed with what was in the way: forget it
 		rec    fileState
+		// block is what stands where the file or one of its directories
+		// must go (a file, a directory or a symbolic link, root-relative),
+		// and why; decided once every step is planned.
+		block, blockWhy string
+		clear           string // remove this (root-relative) before writing
+		conflict        bool
 	}
 	var steps []step
 	for _, e := range want {
@@ -155,8 +171,9 @@ func (v Version) Download(ctx context.Context, root string, opts *CheckoutOption
 
 	var mu sync.Mutex
 	var conflicts []string
-	conflict := func(p, why string) {
+	conflict := func(s *step, p, why string) {
 		mu.Lock()
+		s.conflict = true
 		conflicts = append(conflicts, p+" ("+why+")")
 		mu.Unlock()
 	}
@@ -170,13 +187,10 @@ func (v Version) Download(ctx context.Context, root string, opts *CheckoutOption
 			}
 			full := filepath.Join(root, filepath.FromSlash(s.e.Path))
 			if bad, why := r.unsafeParent(root, s.e.Path); bad != "" {
-				switch {
-				case s.remove:
+				if s.remove {
 					s.drop = true // never delete through a link
-				case !opts.Force:
-					conflict(bad, why)
-				default:
-					s.write, s.clear = true, true
+				} else {
+					s.block, s.blockWhy = bad, why
 				}
 				return nil
 			}
@@ -190,28 +204,29 @@ func (v Version) Download(ctx context.Context, root string, opts *CheckoutOption
 				return err
 			}
 			if !fi.Mode().IsRegular() {
-				what := "a directory"
-				if fi.Mode()&fs.ModeSymlink != 0 {
-					what = "a symbolic link"
-				}
 				if s.remove {
 					s.drop = true // not ours any more; leave it
 					return nil
 				}
-				if !opts.Force {
-					conflict(s.e.Path, "is "+what)
-					return nil
+				s.block, s.blockWhy = s.e.Path, whyDir
+				if fi.Mode()&fs.ModeSymlink != 0 {
+					s.blockWhy = whyLink
+				} else if !fi.IsDir() {
+					s.blockWhy = "is not a regular file"
 				}
-				s.write, s.clear = true, true
 				return nil
 			}
 			cur := statOf(fi)
+			s.chmod = !s.remove && (fi.Mode()&0o111 != 0) != s.e.Exec
 			wantID := s.e.Digest
 			if s.e.IsRef() {
 				wantID = refBlobID(s.e)
 			}
-			// Unchanged since art wrote it?
-			unchanged := tracked && prev.sameStat(cur)
+			// Unchanged since art wrote it? Only a file last modified
+			// before the state was saved can be trusted by its stat: one
+			// modified within the same tick of the file system's clock
+			// may have changed after art recorded it, keeping its stat.
+			unchanged := tracked && prev.sameStat(cur) && cur.MTime < st.saved
 			if !s.remove && tracked && unchanged && prev.ID == wantID {
 				s.rec = prev
 				return nil // skip: stat cache says it is right
@@ -236,9 +251,9 @@ func (v Version) Download(ctx context.Context, root string, opts *CheckoutOption
 				return nil
 			}
 			if tracked {
-				conflict(s.e.Path, "changed since checkout")
+				conflict(s, s.e.Path, "changed since checkout")
 			} else if !s.remove {
-				conflict(s.e.Path, "not written by art")
+				conflict(s, s.e.Path, "not written by art")
 			}
 			return nil
 		})
@@ -246,8 +261,41 @@ func (v Version) Download(ctx context.Context, root string, opts *CheckoutOption
 	if err := g.Wait(); err != nil {
 		return res, err
 	}
+
+	// Decide what stands in the way of a file. Old files of ours that are
+	// to be removed anyway (a file where the version now has a directory,
+	// a directory of them where it now has a file) are cleared first;
+	// anything else only when forced.
+	removable := map[string]bool{}
+	for _, s := range steps {
+		if s.remove && !s.drop && !s.conflict {
+			removable[s.e.Path] = true
+		}
+	}
+	for i := range steps {
+		s := &steps[i]
+		if s.block == "" {
+			continue
+		}
+		ok := false
+		switch s.blockWhy {
+		case whyFileAsDir:
+			ok = removable[s.block]
+		case whyDir:
+			ok = r.onlyRemovable(root, s.block, removable)
+		}
+		switch {
+		case ok || opts.Force:
+			s.write, s.clear = true, s.block
+		case s.blockWhy == whyDir:
+			conflict(s, s.block, "is a directory holding files art did not write or that changed")
+		default:
+			conflict(s, s.block, s.blockWhy)
+		}
+	}
 	if len(conflicts) > 0 {
 		sort.Strings(conflicts)
+		conflicts = slices.Compact(conflicts)
 		more := ""
 		if len(conflicts) > 10 {
 			more = fmt.Sprintf(" and %d more", len(conflicts)-10)
@@ -257,7 +305,27 @@ func (v Version) Download(ctx context.Context, root string, opts *CheckoutOption
 			ErrLocalChanges, root, strings.Join(conflicts, ", "), more)
 	}
 
-	// Execute: write files in parallel, then remove old ones.
+	// Execute: clear what is in the way (one at a time: several files may
+	// wait on one path), write files in parallel, then remove old ones.
+	var cleared []string
+	for _, s := range steps {
+		if s.clear != "" {
+			cleared = append(cleared, s.clear)
+		}
+	}
+	sort.Strings(cleared)
+	cleared = slices.Compact(cleared)
+	for _, c := range cleared {
+		if err := r.fs.RemoveAll(filepath.Join(root, filepath.FromSlash(c))); err != nil {
+			return res, fmt.Errorf("checkout: remove %s: %w", c, err)
+		}
+		for i := range steps {
+			if s := &steps[i]; s.remove && !s.drop && inScope(s.e.Path, c) {
+				s.drop = true
+				res.Removed++
+			}
+		}
+	}
 	var total int64
 	for _, s := range steps {
 		if s.write {
@@ -284,18 +352,24 @@ func (v Version) Download(ctx context.Context, root string, opts *CheckoutOption
 		if s.remove || s.drop {
 			continue
 		}
-		if !s.write {
+		if !s.write && !s.chmod {
 			res.Skipped++
 			record(s.e.Path, s.rec)
 			continue
 		}
 		res.Written++
 		g.Go(func() error {
-			rec, err := r.writeFile(gctx, root, s.e, s.clear, func(n int64) {
-				if opts.Progress != nil {
-					opts.Progress(done.Add(n), total)
-				}
-			})
+			var rec fileState
+			var err error
+			if s.write {
+				rec, err = r.writeFile(gctx, root, s.e, func(n int64) {
+					if opts.Progress != nil {
+						opts.Progress(done.Add(n), total)
+					}
+				})
+			} else {
+				rec, err = r.setMode(root, s.e, s.rec.ID)
+			}
 			if err != nil {
 				return fmt.Errorf("checkout %s: %w", s.e.Path, err)
 			}
@@ -336,6 +410,37 @@ func (v Version) Download(ctx context.Context, root string, opts *CheckoutOption
 	return res, werr
 }
 
+// onlyRemovable reports whether the directory rel (under root) holds
+// nothing but directories and files in removable: old files of ours that
+// the checkout removes anyway. Symbolic links are never removable.
+func (r *Repo) onlyRemovable(root, rel string, removable map[string]bool) bool {
+	dir := filepath.Join(root, filepath.FromSlash(rel))
+	err := afero.Walk(r.fs, dir, func(p string, info fs.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		if info.IsDir() && info.Mode()&fs.ModeSymlink == 0 {
+			return nil
+		}
+		sub, err := filepath.Rel(root, p)
+		if err != nil {
+			return err
+		}
+		if !info.Mode().IsRegular() || !removable[filepath.ToSlash(sub)] {
+			return fs.ErrExist
+		}
+		return nil
+	})
+	return err == nil
+}
+
+// Why a path is in the way of a checkout.
+const (
+	whyLink      = "is a symbolic link"
+	whyFileAsDir = "is a file where the version has a directory"
+	whyDir       = "is a directory"
+)
+
 func inScope(p, scope string) bool {
 	return scope == "" || p == scope || strings.HasPrefix(p, scope+"/")
 }
@@ -361,10 +466,10 @@ func (r *Repo) unsafeParent(root, p string) (string, string) {
 		}
 		rel := strings.Join(parts[:i+1], "/")
 		if fi.Mode()&fs.ModeSymlink != 0 {
-			return rel, "is a symbolic link"
+			return rel, whyLink
 		}
 		if !fi.IsDir() {
-			return rel, "is a file where the version has a directory"
+			return rel, whyFileAsDir
 		}
 	}
 	return "", ""
@@ -372,15 +477,10 @@ func (r *Repo) unsafeParent(root, p string) (string, string) {
 
 // writeFile writes one entry under root through a temp file in its
 // directory, renaming it into place only if its content verified.
-func (r *Repo) writeFile(ctx context.Context, root string, e ManifestEntry, clear bool, progress func(int64)) (fileState, error) {
+func (r *Repo) writeFile(ctx context.Context, root string, e ManifestEntry, progress func(int64)) (fileState, error) {
 	full := filepath.Join(root, filepath.FromSlash(e.Path))
-	if err := r.mkdirs(root, e.Path, clear); err != nil {
+	if err := r.mkdirs(root, e.Path); err != nil {
 		return fileState{}, err
-	}
-	if clear {
-		if err := r.fs.RemoveAll(full); err != nil {
-			return fileState{}, err
-		}
 	}
 	var src io.ReadCloser
 	var id objects.ID
@@ -441,14 +541,10 @@ func (r *Repo) writeFile(ctx context.Context, root string, e ManifestEntry, clea
 	if n != e.Size {
 		return fileState{}, &objects.CorruptError{ID: id, Reason: fmt.Sprintf("%d bytes, want %d", n, e.Size)}
 	}
-	mode := os.FileMode(0o644)
-	if e.Exec {
-		mode = 0o755
-	}
 	if err := tmp.Close(); err != nil {
 		return fileState{}, err
 	}
-	if err := r.fs.Chmod(tmpName, mode); err != nil {
+	if err := r.fs.Chmod(tmpName, fileMode(e)); err != nil {
 		return fileState{}, err
 	}
 	if err := r.fs.Rename(tmpName, full); err != nil {
@@ -462,9 +558,30 @@ func (r *Repo) writeFile(ctx context.Context, root string, e ManifestEntry, clea
 	return fileState{ID: id, stat: statOf(fi)}, nil
 }
 
+// fileMode is the mode a checkout gives the file of e.
+func fileMode(e ManifestEntry) os.FileMode {
+	if e.Exec {
+		return 0o755
+	}
+	return 0o644
+}
+
+// setMode gives the file of e under root, whose content is id, its mode.
+func (r *Repo) setMode(root string, e ManifestEntry, id objects.ID) (fileState, error) {
+	full := filepath.Join(root, filepath.FromSlash(e.Path))
+	if err := r.fs.Chmod(full, fileMode(e)); err != nil {
+		return fileState{}, err
+	}
+	fi, err := lstat(r.fs, full)
+	if err != nil {
+		return fileState{}, err
+	}
+	return fileState{ID: id, stat: statOf(fi)}, nil
+}
+
 // mkdirs creates the directories leading to p under root, refusing to pass
-// through a symbolic link (or, when clear is set, replacing it).
-func (r *Repo) mkdirs(root, p string, clear bool) error {
+// through a symbolic link or anything else that is not a directory.
+func (r *Repo) mkdirs(root, p string) error {
 	parts := splitPath(p)
 	cur := root
 	for _, part := range parts[:len(parts)-1] {
@@ -474,12 +591,7 @@ func (r *Repo) mkdirs(root, p string, clear bool) error {
 			continue
 		}
 		if err == nil {
-			if !clear {
-				return fmt.Errorf("%w: %s is not a directory", ErrLocalChanges, cur)
-			}
-			if err := r.fs.RemoveAll(cur); err != nil {
-				return err
-			}
+			return fmt.Errorf("%w: %s is not a directory", ErrLocalChanges, cur)
 		}
 		if err := r.fs.Mkdir(cur, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
 			return err
@@ -497,7 +609,11 @@ func (r *Repo) removeEmptyDirs(root string, dirs []string) {
 	sort.Sort(sort.Reverse(sort.StringSlice(dirs)))
 	seen := map[string]bool{}
 	for _, d := range dirs {
-		for d != root && strings.HasPrefix(d, root) && !seen[d] {
+		for !seen[d] {
+			if rel, err := filepath.Rel(root, d); err != nil || rel == "." || rel == ".." ||
+				strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+				break
+			}
 			seen[d] = true
 			entries, err := afero.ReadDir(r.fs, d)
 			if err != nil || len(entries) > 0 {
@@ -567,6 +683,10 @@ type checkoutState struct {
 	Name    string               `json:"name"`
 	Version int64                `json:"version"`
 	Files   map[string]fileState `json:"files"`
+	// saved is when the state was last saved (its file's modification
+	// time, in nanoseconds; 0 if never): see Download's use of the stat
+	// cache.
+	saved int64
 }
 
 func (r *Repo) statePath(root string) (string, string, error) {
@@ -584,10 +704,14 @@ func (r *Repo) loadCheckoutState(root string) (*checkoutState, error) {
 		return nil, err
 	}
 	st := &checkoutState{Dir: abs, Files: map[string]fileState{}}
-	b, err := afero.ReadFile(r.fs, p)
+	fi, err := r.fs.Stat(p)
 	if errors.Is(err, fs.ErrNotExist) {
 		return st, nil
 	}
+	if err != nil {
+		return nil, err
+	}
+	b, err := afero.ReadFile(r.fs, p)
 	if err != nil {
 		return nil, err
 	}
@@ -598,6 +722,7 @@ func (r *Repo) loadCheckoutState(root string) (*checkoutState, error) {
 	if st.Files == nil {
 		st.Files = map[string]fileState{}
 	}
+	st.saved = fi.ModTime().UnixNano()
 	return st, nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/url"
 	"os"
 	"path/filepath"
 	"time"
@@ -125,7 +126,11 @@ func (r *Repo) openDB(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		dsn = "file:" + abs + "?_pragma=busy_timeout(60000)&_pragma=journal_mode(WAL)" +
+		// The path is escaped: SQLite decodes a file: URI's %XX and
+		// would otherwise take a '?' or '#' in a directory name for the
+		// start of the query or fragment, opening another file.
+		u := url.URL{Scheme: "file", Path: filepath.ToSlash(abs)}
+		dsn = u.String() + "?_pragma=busy_timeout(60000)&_pragma=journal_mode(WAL)" +
 			"&_pragma=synchronous(FULL)&_pragma=foreign_keys(1)&_txlock=immediate"
 	} else {
 		r.mem = true
