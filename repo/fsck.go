@@ -33,6 +33,10 @@ type FsckProblem struct {
 	Affects []Affected `json:"affects"`
 }
 
+// affect records that a is damaged by p. The walk that calls it is
+// sequential; only the hashing phase before it runs in parallel.
+func (p *FsckProblem) affect(a Affected) { p.Affects = append(p.Affects, a) }
+
 // FsckReport is the outcome of Fsck.
 type FsckReport struct {
 	Objects  int   // objects checked
@@ -143,7 +147,7 @@ func (r *Repo) Fsck(ctx context.Context, opts *FsckOptions) (FsckReport, error) 
 	var walk func(ref string, id objects.ID, prefix string, depth int) error
 	walk = func(ref string, id objects.ID, prefix string, depth int) error {
 		if p := check(id, -1); p != nil {
-			p.Affects = append(p.Affects, Affected{Version: ref, Path: prefix + "/"})
+			p.affect(Affected{Version: ref, Path: prefix + "/"})
 			return nil
 		}
 		t := trees[id]
@@ -152,7 +156,7 @@ func (r *Repo) Fsck(ctx context.Context, opts *FsckOptions) (FsckReport, error) 
 			if t, err = objects.ReadTree(ctx, r.store, id); err != nil {
 				var ce *objects.CorruptError
 				if errors.As(err, &ce) {
-					addProblem(id, "corrupt", ce.Reason).Affects = append(problems[id].Affects, Affected{Version: ref, Path: prefix + "/"})
+					addProblem(id, "corrupt", ce.Reason).affect(Affected{Version: ref, Path: prefix + "/"})
 					return nil
 				}
 				return err
@@ -175,7 +179,7 @@ func (r *Repo) Fsck(ctx context.Context, opts *FsckOptions) (FsckReport, error) 
 				}
 			case objects.KindFile:
 				if prob := check(e.ID, e.Size); prob != nil {
-					prob.Affects = append(prob.Affects, Affected{Version: ref, Path: p})
+					prob.affect(Affected{Version: ref, Path: p})
 				}
 			}
 		}
@@ -184,20 +188,20 @@ func (r *Repo) Fsck(ctx context.Context, opts *FsckOptions) (FsckReport, error) 
 	for _, v := range versions {
 		ref := v.Ref()
 		if p := check(v.Commit, -1); p != nil {
-			p.Affects = append(p.Affects, Affected{Version: ref})
+			p.affect(Affected{Version: ref})
 			continue
 		}
 		c, err := objects.ReadCommit(ctx, r.store, v.Commit)
 		if err != nil {
 			var ce *objects.CorruptError
 			if errors.As(err, &ce) {
-				addProblem(v.Commit, "corrupt", ce.Reason).Affects = append(problems[v.Commit].Affects, Affected{Version: ref})
+				addProblem(v.Commit, "corrupt", ce.Reason).affect(Affected{Version: ref})
 				continue
 			}
 			return rep, err
 		}
 		if c.Tree != v.Tree || c.Name != v.Name || c.Version != v.Version {
-			addProblem(v.Commit, "corrupt", "commit does not match the index").Affects = append(problems[v.Commit].Affects, Affected{Version: ref})
+			addProblem(v.Commit, "corrupt", "commit does not match the index").affect(Affected{Version: ref})
 			continue
 		}
 		if err := walk(ref, c.Tree, "", 0); err != nil {

@@ -37,7 +37,7 @@ func TestLogVersions(t *testing.T) {
 				t.Errorf("%s: digest %s size %d, want BLAKE3 of %q", p, e.Digest, e.Size, c)
 			}
 		}
-		c0, err := v0.Commit(ctx)
+		c0, err := v0.ReadCommit(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -79,7 +79,7 @@ func TestLogVersions(t *testing.T) {
 		if !created || v1.Version.Version != 1 {
 			t.Fatalf("Log of new content = %s created=%v, want ds:v1", v1.Ref(), created)
 		}
-		c1, err := v1.Commit(ctx)
+		c1, err := v1.ReadCommit(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -175,7 +175,7 @@ func TestLogMetadataAndDescription(t *testing.T) {
 		if v.Description != a.Description {
 			t.Errorf("description %q, want %q", v.Description, a.Description)
 		}
-		c, err := v.Commit(ctx)
+		c, err := v.ReadCommit(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}

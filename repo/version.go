@@ -3,6 +3,7 @@ package repo
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
@@ -111,20 +112,43 @@ func (r *Repo) Delete(ctx context.Context, ref string, force bool) (Version, err
 	return Version{Version: out, repo: r}, nil
 }
 
-// Commit reads the version's commit object.
-func (v Version) Commit(ctx context.Context) (*objects.Commit, error) {
+// ReadCommit reads and verifies the version's commit object.
+func (v Version) ReadCommit(ctx context.Context) (*objects.Commit, error) {
 	return objects.ReadCommit(ctx, v.repo.store, v.Version.Commit)
 }
 
 // ManifestEntry is one file or reference of a version.
 type ManifestEntry struct {
-	Path   string     `json:"path"`
-	Size   int64      `json:"size"`
-	Digest objects.ID `json:"digest"` // blob ID; zero for a reference
-	Exec   bool       `json:"-"`
-	Ref    string     `json:"ref,omitempty"` // URI of a reference
+	Path   string     // slash-separated path inside the version
+	Size   int64      // bytes; -1 for a reference of unknown size
+	Digest objects.ID // blob ID; zero for a reference
+	Exec   bool       // the file is executable
+	Ref    string     // URI of a reference ("" for stored content)
 	// RefDigest is the checksum or ETag recorded for a reference.
-	RefDigest string `json:"-"`
+	RefDigest string
+}
+
+// MarshalJSON encodes the entry in the shape of DESIGN.md's manifest:
+// {"path", "size", "digest"} for a file, {"path", "size", "ref", "digest"}
+// for a reference, whose size and digest are null when unknown.
+func (e ManifestEntry) MarshalJSON() ([]byte, error) {
+	out := struct {
+		Path   string  `json:"path"`
+		Size   *int64  `json:"size"`
+		Ref    string  `json:"ref,omitempty"`
+		Digest *string `json:"digest"`
+	}{Path: e.Path, Ref: e.Ref}
+	if e.Size >= 0 {
+		out.Size = &e.Size
+	}
+	digest := e.Digest.String()
+	if e.IsRef() {
+		digest = e.RefDigest
+	}
+	if digest != "" {
+		out.Digest = &digest
+	}
+	return json.Marshal(out)
 }
 
 // IsRef reports whether the entry is a reference rather than stored content.

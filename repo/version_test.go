@@ -147,7 +147,7 @@ func TestDelete(t *testing.T) {
 		if !created || v.Version.Version != 2 {
 			t.Errorf("log after deleting v0, v1 = %s created=%v, want a new v2", v.Ref(), created)
 		}
-		c, err := v.Commit(ctx)
+		c, err := v.ReadCommit(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -265,7 +265,7 @@ func TestConcurrentLogProcesses(t *testing.T) {
 			t.Fatalf("%d versions indexed, want %d", len(vs), n)
 		}
 		for i, v := range vs {
-			c, err := v.Commit(ctx)
+			c, err := v.ReadCommit(ctx)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -23,14 +23,6 @@ func (a *app) newDiffCommand() *cobra.Command {
 	}
 }
 
-// changeJSON is one change in `art diff --json`.
-type changeJSON struct {
-	Path string     `json:"path"`
-	Op   string     `json:"op"` // "added", "removed" or "modified"
-	Old  *entryJSON `json:"old,omitempty"`
-	New  *entryJSON `json:"new,omitempty"`
-}
-
 func (a *app) runDiff(ctx context.Context, _ diffOptions, args []string) error {
 	return a.withRepo(ctx, func(r *repo.Repo) error {
 		changes, err := r.Diff(ctx, args[0], args[1])
@@ -38,19 +30,10 @@ func (a *app) runDiff(ctx context.Context, _ diffOptions, args []string) error {
 			return err
 		}
 		if a.global.json {
-			out := make([]changeJSON, len(changes))
-			for i, c := range changes {
-				out[i] = changeJSON{Path: c.Path, Op: c.Op}
-				if c.Old != nil {
-					e := newEntryJSON(*c.Old)
-					out[i].Old = &e
-				}
-				if c.New != nil {
-					e := newEntryJSON(*c.New)
-					out[i].New = &e
-				}
+			if changes == nil {
+				changes = []repo.Change{}
 			}
-			return a.printJSON(out)
+			return a.printJSON(changes)
 		}
 		for _, c := range changes {
 			op := "M"

@@ -36,10 +36,13 @@ func (a *app) runShow(ctx context.Context, _ showOptions, args []string) error {
 			return err
 		}
 		if a.global.json {
+			if m == nil {
+				m = []repo.ManifestEntry{}
+			}
 			return a.printJSON(struct {
 				versionJSON
-				Manifest []entryJSON `json:"manifest"`
-			}{newVersionJSON(v), newManifestJSON(m)})
+				Manifest []repo.ManifestEntry `json:"manifest"`
+			}{newVersionJSON(v), m})
 		}
 		producer := v.Producer
 		if producer == "" {

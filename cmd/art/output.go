@@ -56,40 +56,6 @@ func newVersionJSON(v repo.Version) versionJSON {
 	return out
 }
 
-// entryJSON is a manifest entry in --json output: {"path", "size",
-// "digest"} for a file, {"path", "size", "ref", "digest"} for a reference,
-// whose size and digest (checksum or ETag) are null when unknown.
-type entryJSON struct {
-	Path   string  `json:"path"`
-	Size   *int64  `json:"size"`
-	Ref    string  `json:"ref,omitempty"`
-	Digest *string `json:"digest"`
-}
-
-func newEntryJSON(e repo.ManifestEntry) entryJSON {
-	out := entryJSON{Path: e.Path, Ref: e.Ref}
-	if e.Size >= 0 {
-		size := e.Size
-		out.Size = &size
-	}
-	digest := e.Digest.String()
-	if e.IsRef() {
-		digest = e.RefDigest
-	}
-	if digest != "" {
-		out.Digest = &digest
-	}
-	return out
-}
-
-func newManifestJSON(m []repo.ManifestEntry) []entryJSON {
-	out := make([]entryJSON, len(m))
-	for i, e := range m {
-		out[i] = newEntryJSON(e)
-	}
-	return out
-}
-
 // versionString formats a version number as "vN".
 func versionString(n int64) string { return "v" + strconv.FormatInt(n, 10) }
 
