@@ -1,6 +1,7 @@
 package repo
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -711,11 +712,13 @@ func (r *Repo) loadCheckoutState(root string) (*checkoutState, error) {
 	if err != nil {
 		return nil, err
 	}
-	b, err := afero.ReadFile(r.fs, p)
+	f, err := r.fs.Open(p)
 	if err != nil {
 		return nil, err
 	}
-	if err := json.Unmarshal(b, st); err != nil || st.Dir != abs {
+	err = json.NewDecoder(bufio.NewReaderSize(f, 64<<10)).Decode(st)
+	f.Close()
+	if err != nil || st.Dir != abs {
 		// A damaged state file only costs re-hashing: start afresh.
 		return &checkoutState{Dir: abs, Files: map[string]fileState{}}, nil
 	}
@@ -734,9 +737,7 @@ func (r *Repo) saveCheckoutState(root string, st *checkoutState) error {
 	if err := r.fs.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		return err
 	}
-	b, err := json.Marshal(st)
-	if err != nil {
-		return err
-	}
-	return writeFileAtomic(r.fs, p, b, 0o644)
+	return writeFileAtomicFunc(r.fs, p, 0o644, func(w io.Writer) error {
+		return json.NewEncoder(w).Encode(st)
+	})
 }

@@ -1,11 +1,13 @@
 package repo
 
 import (
+	"bufio"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"net/url"
 	"os"
@@ -220,21 +222,36 @@ func Find(fsys afero.Fs, start string) (string, error) {
 
 // writeFileAtomic writes b to name via a synced temp file and a rename.
 func writeFileAtomic(fsys afero.Fs, name string, b []byte, perm os.FileMode) error {
+	return writeFileAtomicFunc(fsys, name, perm, func(w io.Writer) error {
+		_, err := w.Write(b)
+		return err
+	})
+}
+
+// writeFileAtomicFunc streams what write produces to name via a synced temp
+// file in the same directory and a rename, so readers see the old or the
+// new content, never a mix. The temp file is removed on every error path.
+func writeFileAtomicFunc(fsys afero.Fs, name string, perm os.FileMode, write func(io.Writer) error) error {
 	dir := filepath.Dir(name)
 	tmp, err := afero.TempFile(fsys, dir, ".tmp-"+filepath.Base(name))
 	if err != nil {
 		return err
 	}
 	tmpName := tmp.Name()
-	if _, err := tmp.Write(b); err != nil {
+	fail := func(err error) error {
 		tmp.Close()
 		fsys.Remove(tmpName)
 		return err
 	}
+	bw := bufio.NewWriterSize(tmp, 64<<10)
+	if err := write(bw); err != nil {
+		return fail(err)
+	}
+	if err := bw.Flush(); err != nil {
+		return fail(err)
+	}
 	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		fsys.Remove(tmpName)
-		return err
+		return fail(err)
 	}
 	if err := tmp.Close(); err != nil {
 		fsys.Remove(tmpName)
