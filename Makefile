@@ -5,7 +5,7 @@ GO ?= go
 BIN := bin/art
 FUZZTIME ?= 30s
 
-.PHONY: all build test demo fuzz bench bench-go bench-memory lint depcheck clean
+.PHONY: all build test demo fuzz bench bench-go bench-memory bench-peers lint depcheck clean
 
 all: build
 
@@ -32,8 +32,9 @@ demo: build
 fuzz:
 	@scripts/fuzz.sh $(FUZZTIME)
 
-## bench: Go benchmarks of the hot paths, then peak-RSS runs of the built binary
-bench: bench-go bench-memory
+## bench: Go benchmarks of the hot paths, peak-RSS runs of the built binary, and
+## art side by side with git, git-lfs, restic and borg (installed from Debian)
+bench: bench-go bench-memory bench-peers
 
 bench-go:
 	$(GO) test -run '^$$' -bench . -benchmem ./objects/ ./refs/ ./repo/
@@ -41,6 +42,12 @@ bench-go:
 bench-memory: build
 	$(GO) build -o bin/peakrss ./tools/peakrss
 	@ART=$(CURDIR)/$(BIN) PEAKRSS=$(CURDIR)/bin/peakrss scripts/bench-memory.sh
+
+BENCH_RUNS ?= 3
+BENCH_SCALE ?= 1
+bench-peers: build
+	$(GO) build -o bin/peakrss ./tools/peakrss
+	python3 scripts/bench_peers.py --art $(BIN) --peakrss bin/peakrss --runs $(BENCH_RUNS) --scale $(BENCH_SCALE)
 
 clean:
 	rm -rf bin

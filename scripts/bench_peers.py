@@ -11,7 +11,7 @@ Workloads:
   checkpoint  a 512 MiB checkpoint v1; v2 with 1% of its bytes changed in 8
               regions; v3 = v2 with 4 KiB inserted near the start
 
-Usage: bench_peers.py --art BIN [--runs 3] [--workloads large,small,checkpoint]
+Usage: bench_peers.py --art BIN --peakrss BIN [--runs 3] [--workloads large,small,checkpoint]
                       [--tools art,git,git-lfs,restic,borg] [--dir /tmp]
 Scale with --scale 0.1 for a quick run.
 """
@@ -23,7 +23,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 
 MiB = 1 << 20
 PEERS_DEB = {"git": "git", "git-lfs": "git-lfs", "restic": "restic", "borg": "borgbackup", "b3sum": "b3sum"}
@@ -43,20 +42,25 @@ def ensure_peers(tools):
                               stdout=subprocess.DEVNULL)
 
 
+PEAKRSS = None  # path of the peakrss tool, set in main
+
+
 def run(cmd, cwd=None, env=None):
-    """Runs a shell command; returns (wall seconds, peak RSS MiB)."""
+    """Runs a shell command; returns (wall seconds, peak RSS MiB).
+
+    The command is started by the small peakrss tool rather than from this
+    Python process: the kernel's peak-RSS mark survives exec, so a child
+    forked from Python would report Python's own size.
+    """
     full_env = dict(os.environ)
     full_env.update(env or {})
-    start = time.perf_counter()
-    p = subprocess.Popen(["bash", "-c", cmd], cwd=cwd, env=full_env,
-                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, ru = os.wait4(p.pid, 0)
-    wall = time.perf_counter() - start
-    p.returncode = os.waitstatus_to_exitcode(status)
-    err = p.stderr.read().decode(errors="replace")
+    p = subprocess.run([PEAKRSS, "cmd", "--", "bash", "-c", cmd], cwd=cwd, env=full_env,
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     if p.returncode != 0:
+        err = p.stderr.decode(errors="replace")
         raise RuntimeError(f"command failed ({p.returncode}): {cmd}\n{err[-2000:]}")
-    return wall, ru.ru_maxrss / 1024
+    fields = p.stdout.decode().split()
+    return float(fields[-4]), float(fields[-2])
 
 
 def du(path):
@@ -262,6 +266,7 @@ def fmt_s(x):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--art", required=True)
+    ap.add_argument("--peakrss", required=True, help="the tools/peakrss binary")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--workloads", default="large,small,checkpoint")
     ap.add_argument("--tools", default="art,git,git-lfs,restic,borg")
@@ -271,6 +276,8 @@ def main():
     tools = args.tools.split(",")
     ensure_peers([t for t in tools if t != "art"])
     art = os.path.abspath(args.art)
+    global PEAKRSS
+    PEAKRSS = os.path.abspath(args.peakrss)
     work = tempfile.mkdtemp(prefix="art-peers.", dir=args.dir)
     results, rss, sizes, floors = {}, {}, {}, {}
     try:
