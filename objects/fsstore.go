@@ -1,6 +1,7 @@
 package objects
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -86,13 +87,42 @@ func (s *FSStore) Stat(ctx context.Context, id ID) (Info, error) {
 
 // Put implements Putter.
 func (s *FSStore) Put(ctx context.Context, r io.Reader) (ID, int64, error) {
-	return s.put(ctx, r, nil)
+	return s.put(ctx, r, nil, nil)
 }
 
 // PutExpect implements Putter.
 func (s *FSStore) PutExpect(ctx context.Context, want ID, r io.Reader) (int64, error) {
-	_, n, err := s.put(ctx, r, &want)
+	_, n, err := s.put(ctx, r, &want, nil)
 	return n, err
+}
+
+// PutBytes stores b. Its ID is computed first, so an object that already
+// exists costs one stat and a modification-time refresh, not a write.
+func (s *FSStore) PutBytes(ctx context.Context, b []byte) (ID, error) {
+	return s.putBytes(ctx, b, nil)
+}
+
+func (s *FSStore) putBytes(ctx context.Context, b []byte, batch *Batch) (ID, error) {
+	id := Hash(b)
+	if ok, err := s.refresh(id); err != nil || ok {
+		return id, err
+	}
+	_, _, err := s.put(ctx, bytes.NewReader(b), &id, batch)
+	return id, err
+}
+
+// refresh sets the modification time of an existing object to now and
+// reports whether it exists.
+func (s *FSStore) refresh(id ID) (bool, error) {
+	final := s.Path(id)
+	if _, err := s.fs.Stat(final); err != nil {
+		return false, nil
+	}
+	now := s.Now()
+	if err := s.fs.Chtimes(final, now, now); err != nil {
+		return true, fmt.Errorf("refresh object %s: %w", id, err)
+	}
+	return true, nil
 }
 
 // put writes r to a temp file in the store directory while hashing it,
@@ -101,7 +131,8 @@ func (s *FSStore) PutExpect(ctx context.Context, want ID, r io.Reader) (int64, e
 // makes the temp file read-only, renames it into place and syncs the
 // object's directory so the rename itself is durable. The temp file is
 // removed on every error path.
-func (s *FSStore) put(ctx context.Context, r io.Reader, want *ID) (id ID, n int64, err error) {
+func (s *FSStore) put(ctx context.Context, r io.Reader, want *ID, batch *Batch) (id ID, n int64, err error) {
+	sync := !s.NoSync && batch == nil
 	if err := ctx.Err(); err != nil {
 		return id, 0, err
 	}
@@ -128,7 +159,7 @@ func (s *FSStore) put(ctx context.Context, r io.Reader, want *ID) (id ID, n int6
 	if want != nil && id != *want {
 		return id, n, &CorruptError{ID: *want, Reason: "received content hashes to " + id.String()}
 	}
-	if !s.NoSync {
+	if sync {
 		if err := tmp.Sync(); err != nil {
 			return id, n, fmt.Errorf("sync object %s: %w", id, err)
 		}
@@ -137,27 +168,26 @@ func (s *FSStore) put(ctx context.Context, r io.Reader, want *ID) (id ID, n int6
 		return id, n, fmt.Errorf("close object %s: %w", id, err)
 	}
 	final := s.Path(id)
-	if _, err := s.fs.Stat(final); err == nil {
+	if ok, err := s.refresh(id); ok || err != nil {
 		s.fs.Remove(tmpName)
 		done = true
-		now := s.Now()
-		if err := s.fs.Chtimes(final, now, now); err != nil {
-			return id, n, fmt.Errorf("refresh object %s: %w", id, err)
-		}
-		return id, n, nil
+		return id, n, err
 	}
 	if err := s.fs.Chmod(tmpName, 0o444); err != nil {
 		return id, n, fmt.Errorf("chmod object %s: %w", id, err)
 	}
 	sub := filepath.Dir(final)
-	if err := s.mkdir(sub); err != nil {
+	if err := s.mkdir(sub, sync); err != nil {
 		return id, n, err
 	}
 	if err := s.fs.Rename(tmpName, final); err != nil {
 		return id, n, fmt.Errorf("store object %s: %w", id, err)
 	}
 	done = true
-	if !s.NoSync {
+	if batch != nil {
+		batch.written(final)
+	}
+	if sync {
 		if err := SyncDir(s.fs, sub); err != nil {
 			return id, n, fmt.Errorf("sync object dir: %w", err)
 		}
@@ -165,7 +195,7 @@ func (s *FSStore) put(ctx context.Context, r io.Reader, want *ID) (id ID, n int6
 	return id, n, nil
 }
 
-func (s *FSStore) mkdir(dir string) error {
+func (s *FSStore) mkdir(dir string, sync bool) error {
 	s.mu.Lock()
 	made := s.madeDirs[dir]
 	s.mu.Unlock()
@@ -176,7 +206,7 @@ func (s *FSStore) mkdir(dir string) error {
 		if err := s.fs.MkdirAll(dir, 0o755); err != nil {
 			return fmt.Errorf("create object dir: %w", err)
 		}
-		if !s.NoSync {
+		if sync {
 			if err := SyncDir(s.fs, s.dir); err != nil {
 				return fmt.Errorf("sync object dir: %w", err)
 			}

@@ -62,8 +62,18 @@ type Store interface {
 	Deleter
 }
 
-// PutBytes stores b and returns its ID.
+// BytesPutter is an optional interface of a Putter that stores in-memory
+// content faster than Put (hashing first, so an existing object is not
+// rewritten).
+type BytesPutter interface {
+	PutBytes(ctx context.Context, b []byte) (ID, error)
+}
+
+// PutBytes stores b and returns its ID, using s's BytesPutter if it has one.
 func PutBytes(ctx context.Context, s Putter, b []byte) (ID, error) {
+	if bp, ok := s.(BytesPutter); ok {
+		return bp.PutBytes(ctx, b)
+	}
 	id, _, err := s.Put(ctx, bytes.NewReader(b))
 	return id, err
 }

@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/spf13/afero"
 
@@ -31,6 +32,9 @@ var ErrNotFound = errors.New("not found")
 // source is where the content of one artifact path comes from.
 type source struct {
 	local  string     // a local file to read (AddFile, AddDir)
+	abs    string     // its absolute path: the stat cache's key
+	stat   fileStat   // its stat when added, for the stat cache
+	statAt int64      // when that stat was taken (Unix ns), for the racy-file rule
 	blob   objects.ID // content already in the store (NewFile)
 	size   int64
 	exec   bool
@@ -136,6 +140,7 @@ func (a *Artifact) addLocked(p string, src source, undo *[]func()) error {
 // its base name; with a name ending in "/" under that directory and its
 // base name; otherwise at name (which may contain directories).
 func (a *Artifact) AddFile(localPath, name string) error {
+	statAt := time.Now().UnixNano()
 	fi, err := a.repo.fs.Stat(localPath)
 	if err != nil {
 		return fmt.Errorf("add file: %w", err)
@@ -149,8 +154,12 @@ func (a *Artifact) AddFile(localPath, name string) error {
 	case strings.HasSuffix(name, "/"):
 		name += filepath.Base(localPath)
 	}
-	return a.add(name, source{local: localPath, size: fi.Size(), exec: fi.Mode()&0o111 != 0,
-		origin: fmt.Sprintf("file %s", localPath)})
+	abs, err := filepath.Abs(localPath)
+	if err != nil {
+		return fmt.Errorf("add file: %w", err)
+	}
+	return a.add(name, source{local: localPath, abs: abs, stat: statOf(fi), statAt: statAt,
+		size: fi.Size(), exec: fi.Mode()&0o111 != 0, origin: fmt.Sprintf("file %s", localPath)})
 }
 
 // AddDir adds every regular file under the local directory dir, keeping
@@ -174,24 +183,28 @@ func (a *Artifact) AddDir(dir, name string) error {
 		}
 		prefix = clean + "/"
 	}
-	lstater, _ := a.repo.fs.(afero.Lstater)
+	absDir, err := filepath.Abs(dir)
+	if err != nil {
+		return fmt.Errorf("add dir: %w", err)
+	}
+	origin := fmt.Sprintf("dir %s", dir)
+	statAt := time.Now().UnixNano()
 	var paths []string
 	var srcs []source
+	// afero.Walk passes Lstat results where the file system has Lstat.
 	err = afero.Walk(a.repo.fs, dir, func(p string, info fs.FileInfo, err error) error {
 		if err != nil {
 			return err
 		}
-		if lstater != nil {
-			if li, _, lerr := lstater.LstatIfPossible(p); lerr == nil && li.Mode()&fs.ModeSymlink != 0 {
-				target, serr := a.repo.fs.Stat(p)
-				if serr != nil {
-					return fmt.Errorf("%s is a broken symbolic link: %w", p, serr)
-				}
-				if target.IsDir() {
-					return fmt.Errorf("%s is a symbolic link to a directory; add its target with its own AddDir", p)
-				}
-				info = target
+		if info.Mode()&fs.ModeSymlink != 0 {
+			target, serr := a.repo.fs.Stat(p)
+			if serr != nil {
+				return fmt.Errorf("%s is a broken symbolic link: %w", p, serr)
 			}
+			if target.IsDir() {
+				return fmt.Errorf("%s is a symbolic link to a directory; add its target with its own AddDir", p)
+			}
+			info = target
 		}
 		if info.IsDir() {
 			return nil
@@ -204,8 +217,8 @@ func (a *Artifact) AddDir(dir, name string) error {
 			return err
 		}
 		paths = append(paths, prefix+filepath.ToSlash(rel))
-		srcs = append(srcs, source{local: p, size: info.Size(),
-			exec: info.Mode()&0o111 != 0, origin: fmt.Sprintf("dir %s", dir)})
+		srcs = append(srcs, source{local: p, abs: filepath.Join(absDir, rel), stat: statOf(info), statAt: statAt,
+			size: info.Size(), exec: info.Mode()&0o111 != 0, origin: origin})
 		return nil
 	})
 	if err == nil {

@@ -2,6 +2,7 @@ package repo
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"time"
@@ -50,6 +51,21 @@ func (r *Repo) GC(ctx context.Context, opts *GCOptions) (GCReport, error) {
 		grace = 0
 	}
 	var rep GCReport
+	// Invalidate the stat cache first: commits that read it before this
+	// point either record their version before the mark below reads the
+	// index, or see the new generation and store their files again.
+	if err := r.writeTx(ctx, func(tx *sql.Tx) error {
+		if opts.DryRun {
+			return nil
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE settings SET value = value + 1 WHERE key = 'gc_generation'`); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `DELETE FROM stat_cache`)
+		return err
+	}); err != nil {
+		return rep, fmt.Errorf("gc: %w", err)
+	}
 	live, err := r.mark(ctx)
 	if err != nil {
 		return rep, err

@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"sort"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	"golang.org/x/sync/errgroup"
@@ -60,39 +61,60 @@ func (r *Repo) Log(ctx context.Context, a *Artifact, opts *LogOptions) (Version,
 	if typ, err := r.index().ArtifactType(ctx, a.Name); err == nil && typ != a.Type {
 		return Version{}, false, fmt.Errorf("%w: %s has type %q, not %q", refs.ErrTypeMismatch, a.Name, typ, a.Type)
 	}
-	root, size, files, err := r.storeContent(ctx, a, opts.Progress)
-	if err != nil {
-		return Version{}, false, err
-	}
 	meta, _ := objects.CanonicalJSON(a.metadataJSON())
 	var out refs.Version
 	created := false
-	err = r.writeTx(ctx, func(tx *sql.Tx) error {
-		idx := refs.NewIndex(tx)
-		if err := idx.EnsureArtifact(ctx, a.Name, a.Type); err != nil {
-			return err
+	var err error
+	for attempt := 0; attempt < 2; attempt++ {
+		var gen int64
+		if gen, err = gcGeneration(ctx, r.db); err != nil {
+			return Version{}, false, err
 		}
-		existing, err := idx.FindByTree(ctx, a.Name, root)
-		switch {
-		case err == nil:
-			out = existing
-		case errors.Is(err, refs.ErrNotFound):
-			out, err = r.newVersion(ctx, idx, a, root, size, files, meta, opts.Run)
-			if err != nil {
+		var c content
+		if c, err = r.storeContent(ctx, a, opts.Progress, attempt == 0); err != nil {
+			return Version{}, false, fmt.Errorf("log %s: %w", a.Name, err)
+		}
+		err = r.writeTx(ctx, func(tx *sql.Tx) error {
+			if c.cacheHits > 0 {
+				if now, err := gcGeneration(ctx, tx); err != nil {
+					return err
+				} else if now != gen {
+					return errGCRaced
+				}
+			}
+			if err := saveStatCache(ctx, tx, c.toCache); err != nil {
 				return err
 			}
-			created = true
-		default:
-			return err
-		}
-		for _, al := range opts.Aliases {
-			if _, err := idx.SetAlias(ctx, a.Name, al, out.Version); err != nil {
+			idx := refs.NewIndex(tx)
+			if err := idx.EnsureArtifact(ctx, a.Name, a.Type); err != nil {
 				return err
 			}
+			existing, err := idx.FindByTree(ctx, a.Name, c.root)
+			switch {
+			case err == nil:
+				out = existing
+			case errors.Is(err, refs.ErrNotFound):
+				out, err = r.newVersion(ctx, idx, a, c.root, c.size, c.files, meta, opts.Run)
+				if err != nil {
+					return err
+				}
+				created = true
+			default:
+				return err
+			}
+			for _, al := range opts.Aliases {
+				if _, err := idx.SetAlias(ctx, a.Name, al, out.Version); err != nil {
+					return err
+				}
+			}
+			out, err = idx.Resolve(ctx, refs.Ref{Name: a.Name, Kind: refs.ByVersion, Version: out.Version})
+			return err
+		})
+		if !errors.Is(err, errGCRaced) {
+			break
 		}
-		out, err = idx.Resolve(ctx, refs.Ref{Name: a.Name, Kind: refs.ByVersion, Version: out.Version})
-		return err
-	})
+		// A GC began after the cache was read: store the files again.
+	}
 	if err != nil {
 		return Version{}, false, fmt.Errorf("log %s: %w", a.Name, err)
 	}
@@ -128,10 +150,22 @@ func (r *Repo) newVersion(ctx context.Context, idx *refs.Index, a *Artifact, roo
 	return v, idx.Insert(ctx, v)
 }
 
-// storeContent writes every file of a to the store (files in parallel,
-// each streamed, read once) and then its trees, returning the root tree ID,
-// total size and entry count.
-func (r *Repo) storeContent(ctx context.Context, a *Artifact, progress ProgressFunc) (objects.ID, int64, int64, error) {
+// content is what storeContent stored.
+type content struct {
+	root      objects.ID // the root tree: the digest
+	size      int64      // bytes of files and sized references
+	files     int64      // entries
+	cacheHits int        // files taken from the stat cache, unread
+	toCache   []source   // files read now whose stat may be cached
+}
+
+// storeContent writes every file of a to the store and then its trees.
+// Files go through a bounded worker pool, each streamed and read once
+// (hashed while it is copied); files whose stat matches the stat cache are
+// not read at all (when useCache is set). All objects are written as one
+// Batch and made durable by a single Sync before storeContent returns.
+func (r *Repo) storeContent(ctx context.Context, a *Artifact, progress ProgressFunc, useCache bool) (content, error) {
+	var c content
 	a.mu.Lock()
 	paths := a.paths()
 	srcs := make([]source, len(paths))
@@ -144,15 +178,32 @@ func (r *Repo) storeContent(ctx context.Context, a *Artifact, progress ProgressF
 	}
 	a.mu.Unlock()
 
+	var cache map[string]cacheEntry
+	if useCache {
+		var err error
+		if cache, err = r.loadStatCache(ctx, srcs); err != nil {
+			return c, err
+		}
+	}
+	batch := r.store.NewBatch()
 	var done atomic.Int64
+	var mu sync.Mutex
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(2 * runtime.GOMAXPROCS(0))
+	g.SetLimit(storeWorkers())
 	for i := range srcs {
-		if srcs[i].local == "" {
+		src := &srcs[i]
+		if src.local == "" {
+			continue
+		}
+		if e, ok := cache[src.abs]; ok && e.stat == src.stat {
+			src.blob = e.blob
+			c.cacheHits++
+			if progress != nil {
+				progress(done.Add(src.size), total)
+			}
 			continue
 		}
 		g.Go(func() error {
-			src := &srcs[i]
 			f, err := r.fs.Open(src.local)
 			if err != nil {
 				return fmt.Errorf("read %s: %w", src.local, err)
@@ -166,20 +217,24 @@ func (r *Repo) storeContent(ctx context.Context, a *Artifact, progress ProgressF
 					return n, err
 				}
 			}
-			id, n, err := r.store.Put(gctx, rd)
+			id, n, err := batch.Put(gctx, rd)
 			if err != nil {
 				return fmt.Errorf("store %s: %w", src.local, err)
 			}
 			src.blob, src.size = id, n
+			if n == src.stat.Size && cacheable(*src) {
+				mu.Lock()
+				c.toCache = append(c.toCache, *src)
+				mu.Unlock()
+			}
 			return nil
 		})
 	}
 	if err := g.Wait(); err != nil {
-		return objects.ZeroID, 0, 0, err
+		return c, err
 	}
 
 	root := &dirNode{}
-	var size int64
 	for i, p := range paths {
 		src := srcs[i]
 		e := objects.TreeEntry{Kind: objects.KindFile, ID: src.blob, Size: src.size, Exec: src.exec}
@@ -187,13 +242,24 @@ func (r *Repo) storeContent(ctx context.Context, a *Artifact, progress ProgressF
 			e = objects.TreeEntry{Kind: objects.KindRef, Size: src.size, URI: src.uri, Digest: src.digest}
 		}
 		if e.Size > 0 {
-			size += e.Size
+			c.size += e.Size
 		}
 		root.insert(strings.Split(p, "/"), e)
 	}
-	id, err := root.write(ctx, r.store)
-	return id, size, int64(len(paths)), err
+	var err error
+	if c.root, err = root.write(ctx, batch); err != nil {
+		return c, err
+	}
+	if err := batch.Sync(ctx); err != nil {
+		return c, err
+	}
+	c.files = int64(len(paths))
+	return c, nil
 }
+
+// storeWorkers is how many files are stored at once: enough to keep every
+// core hashing while others wait on I/O.
+func storeWorkers() int { return 4 * runtime.GOMAXPROCS(0) }
 
 type readerFunc func(p []byte) (int, error)
 
@@ -223,7 +289,7 @@ func (d *dirNode) insert(parts []string, e objects.TreeEntry) {
 }
 
 // write stores d's subtrees, then d, and returns d's tree ID.
-func (d *dirNode) write(ctx context.Context, s objects.Putter) (objects.ID, error) {
+func (d *dirNode) write(ctx context.Context, s *objects.Batch) (objects.ID, error) {
 	names := make([]string, 0, len(d.subdirs))
 	for name := range d.subdirs {
 		names = append(names, name)
@@ -241,5 +307,5 @@ func (d *dirNode) write(ctx context.Context, s objects.Putter) (objects.ID, erro
 	if err != nil {
 		return objects.ZeroID, err
 	}
-	return objects.PutBytes(ctx, s, enc)
+	return s.PutBytes(ctx, enc)
 }

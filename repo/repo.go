@@ -161,6 +161,10 @@ func (r *Repo) openDB(ctx context.Context) error {
 		db.Close()
 		return err
 	}
+	if err := migrateRepo(ctx, db); err != nil {
+		db.Close()
+		return err
+	}
 	r.db = db
 	return nil
 }

@@ -1,0 +1,106 @@
+package objects
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"path/filepath"
+	"sync"
+
+	"github.com/spf13/afero"
+	"golang.org/x/sync/errgroup"
+)
+
+// Batch writes many objects to an FSStore and makes them durable together:
+// its puts skip the per-object fsync, and Sync then flushes them all at
+// once (one syncfs(2) of the store's file system where there is one, like
+// git's core.fsyncMethod=batch). Objects written by a batch are visible at
+// once but are durable only after Sync returns nil; record nothing that
+// names them before that. A Batch is safe for concurrent use.
+type Batch struct {
+	s     *FSStore
+	mu    sync.Mutex
+	files []string // objects this batch created
+}
+
+// NewBatch starts a batch of writes to s.
+func (s *FSStore) NewBatch() *Batch { return &Batch{s: s} }
+
+// Put is FSStore.Put without the fsync.
+func (b *Batch) Put(ctx context.Context, r io.Reader) (ID, int64, error) {
+	return b.s.put(ctx, r, nil, b)
+}
+
+// PutExpect is FSStore.PutExpect without the fsync.
+func (b *Batch) PutExpect(ctx context.Context, want ID, r io.Reader) (int64, error) {
+	_, n, err := b.s.put(ctx, r, &want, b)
+	return n, err
+}
+
+// PutBytes is FSStore.PutBytes without the fsync.
+func (b *Batch) PutBytes(ctx context.Context, p []byte) (ID, error) {
+	return b.s.putBytes(ctx, p, b)
+}
+
+func (b *Batch) written(path string) {
+	b.mu.Lock()
+	b.files = append(b.files, path)
+	b.mu.Unlock()
+}
+
+// Created returns how many new objects the batch wrote.
+func (b *Batch) Created() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.files)
+}
+
+// Sync makes every object the batch wrote durable: their contents and the
+// directory entries naming them. It returns the first error; an error
+// means the objects may not survive a crash and must not be recorded.
+func (b *Batch) Sync(ctx context.Context) error {
+	b.mu.Lock()
+	files := append([]string(nil), b.files...)
+	b.mu.Unlock()
+	if len(files) == 0 || b.s.NoSync {
+		return nil
+	}
+	if _, ok := b.s.fs.(*afero.OsFs); ok {
+		if err := syncFS(b.s.dir); err == nil {
+			return nil
+		} else if err != errNoSyncfs {
+			return fmt.Errorf("sync objects: %w", err)
+		}
+	}
+	// No syncfs: fsync each file, then each directory, in parallel.
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(16)
+	dirs := map[string]bool{b.s.dir: true}
+	for _, f := range files {
+		dirs[filepath.Dir(f)] = true
+		g.Go(func() error {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			return syncFile(b.s.fs, f)
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return fmt.Errorf("sync objects: %w", err)
+	}
+	for d := range dirs {
+		if err := SyncDir(b.s.fs, d); err != nil {
+			return fmt.Errorf("sync objects: %w", err)
+		}
+	}
+	return nil
+}
+
+func syncFile(fsys afero.Fs, name string) error {
+	f, err := fsys.Open(name)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return f.Sync()
+}
