@@ -32,8 +32,6 @@ type FSStore struct {
 	// NoSync skips fsync calls; callers that sync in a batch set it.
 	NoSync bool
 
-	mu       sync.Mutex
-	madeDirs map[string]bool
 }
 
 var _ Store = (*FSStore)(nil)
@@ -43,7 +41,7 @@ func NewFSStore(fsys afero.Fs, dir string) (*FSStore, error) {
 	if err := fsys.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create object store: %w", err)
 	}
-	return &FSStore{fs: fsys, dir: dir, Now: time.Now, madeDirs: map[string]bool{}}, nil
+	return &FSStore{fs: fsys, dir: dir, Now: time.Now}, nil
 }
 
 // Dir returns the store's root directory.
@@ -125,32 +123,28 @@ func (s *FSStore) refresh(id ID) (bool, error) {
 	return true, nil
 }
 
-// put writes r to a temp file in the store directory while hashing it,
-// then, in order: syncs and closes the temp file; if the object already
-// exists, drops the temp file and refreshes the object's mtime; otherwise
-// makes the temp file read-only, renames it into place and syncs the
-// object's directory so the rename itself is durable. The temp file is
-// removed on every error path.
+// put writes r to a pending file in the store directory while hashing it
+// (one read of r), then, in order: syncs the file (unless batched); links
+// it into place under its ID, which fails if the object already exists, in
+// which case the pending file is dropped and the object's mtime refreshed;
+// and syncs the object's directory so the link itself is durable. A
+// pending file is anonymous where the OS allows (it vanishes on a crash)
+// and otherwise a temp file removed on every error path.
 func (s *FSStore) put(ctx context.Context, r io.Reader, want *ID, batch *Batch) (id ID, n int64, err error) {
 	sync := !s.NoSync && batch == nil
 	if err := ctx.Err(); err != nil {
 		return id, 0, err
 	}
-	tmp, err := afero.TempFile(s.fs, s.dir, tempPrefix)
+	pf, err := CreatePending(s.fs, s.dir, 0o444)
 	if err != nil {
 		return id, 0, fmt.Errorf("create temp object: %w", err)
 	}
-	tmpName := tmp.Name()
-	done := false
-	defer func() {
-		if !done {
-			tmp.Close()
-			s.fs.Remove(tmpName)
-		}
-	}()
-	h := NewHasher()
+	defer pf.Abort()
+	h := hasherPool.Get().(*Hasher)
+	defer hasherPool.Put(h)
+	h.Reset()
 	buf := copyBufPool.Get().(*[]byte)
-	n, err = io.CopyBuffer(io.MultiWriter(tmp, h), ctxReader{ctx, r}, *buf)
+	n, err = io.CopyBuffer(io.MultiWriter(pf, h), ctxReader{ctx, r}, *buf)
 	copyBufPool.Put(buf)
 	if err != nil {
 		return id, n, fmt.Errorf("write object: %w", err)
@@ -160,30 +154,27 @@ func (s *FSStore) put(ctx context.Context, r io.Reader, want *ID, batch *Batch) 
 		return id, n, &CorruptError{ID: *want, Reason: "received content hashes to " + id.String()}
 	}
 	if sync {
-		if err := tmp.Sync(); err != nil {
+		if err := pf.Sync(); err != nil {
 			return id, n, fmt.Errorf("sync object %s: %w", id, err)
 		}
 	}
-	if err := tmp.Close(); err != nil {
-		return id, n, fmt.Errorf("close object %s: %w", id, err)
-	}
 	final := s.Path(id)
-	if ok, err := s.refresh(id); ok || err != nil {
-		s.fs.Remove(tmpName)
-		done = true
-		return id, n, err
-	}
-	if err := s.fs.Chmod(tmpName, 0o444); err != nil {
-		return id, n, fmt.Errorf("chmod object %s: %w", id, err)
-	}
 	sub := filepath.Dir(final)
-	if err := s.mkdir(sub, sync); err != nil {
+	err = pf.Link(final)
+	if errors.Is(err, fs.ErrNotExist) {
+		if err := s.mkdir(sub, sync); err != nil {
+			return id, n, err
+		}
+		err = pf.Link(final)
+	}
+	if errors.Is(err, fs.ErrExist) {
+		// Already stored (by us earlier, or by a concurrent writer).
+		_, err := s.refresh(id)
 		return id, n, err
 	}
-	if err := s.fs.Rename(tmpName, final); err != nil {
+	if err != nil {
 		return id, n, fmt.Errorf("store object %s: %w", id, err)
 	}
-	done = true
 	if batch != nil {
 		batch.written(final)
 	}
@@ -195,26 +186,17 @@ func (s *FSStore) put(ctx context.Context, r io.Reader, want *ID, batch *Batch) 
 	return id, n, nil
 }
 
+var hasherPool = sync.Pool{New: func() any { return NewHasher() }}
+
 func (s *FSStore) mkdir(dir string, sync bool) error {
-	s.mu.Lock()
-	made := s.madeDirs[dir]
-	s.mu.Unlock()
-	if made {
-		return nil
+	if err := s.fs.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("create object dir: %w", err)
 	}
-	if _, err := s.fs.Stat(dir); err != nil {
-		if err := s.fs.MkdirAll(dir, 0o755); err != nil {
-			return fmt.Errorf("create object dir: %w", err)
-		}
-		if sync {
-			if err := SyncDir(s.fs, s.dir); err != nil {
-				return fmt.Errorf("sync object dir: %w", err)
-			}
+	if sync {
+		if err := SyncDir(s.fs, s.dir); err != nil {
+			return fmt.Errorf("sync object dir: %w", err)
 		}
 	}
-	s.mu.Lock()
-	s.madeDirs[dir] = true
-	s.mu.Unlock()
 	return nil
 }
 

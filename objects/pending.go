@@ -1,0 +1,130 @@
+package objects
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/afero"
+)
+
+// PendingFile is a new file that nobody can see until it is published
+// under its final name, complete. On Linux's OS file system it is an
+// anonymous O_TMPFILE that vanishes by itself if the process dies, and
+// Link publishes it with one linkat(2); elsewhere it is a temp file in the
+// same directory, renamed into place.
+type PendingFile struct {
+	fs   afero.Fs
+	f    afero.File
+	dir  string
+	tmp  string // the temp file's name; "" for an anonymous file
+	perm os.FileMode
+}
+
+// CreatePending starts a file in dir that will have permissions perm
+// (subject to the umask) once published.
+func CreatePending(fsys afero.Fs, dir string, perm os.FileMode) (*PendingFile, error) {
+	if _, ok := fsys.(*afero.OsFs); ok {
+		if f, err := openAnonymous(dir, perm); err == nil {
+			return &PendingFile{fs: fsys, f: f, dir: dir, perm: perm}, nil
+		} else if !errors.Is(err, errNoTmpfile) {
+			return nil, err
+		}
+	}
+	f, err := afero.TempFile(fsys, dir, tempPrefix)
+	if err != nil {
+		return nil, err
+	}
+	return &PendingFile{fs: fsys, f: f, dir: dir, tmp: f.Name(), perm: perm}, nil
+}
+
+// Write writes to the file.
+func (p *PendingFile) Write(b []byte) (int, error) { return p.f.Write(b) }
+
+// File returns the open file, for copies the kernel does itself.
+func (p *PendingFile) File() afero.File { return p.f }
+
+// Sync flushes the file's content to stable storage.
+func (p *PendingFile) Sync() error { return p.f.Sync() }
+
+// Link publishes the file as final if nothing has that name yet, and
+// closes it. If the name is taken the error wraps fs.ErrExist and the file
+// is discarded. A missing parent directory is an error wrapping
+// fs.ErrNotExist, after which the file is still pending.
+func (p *PendingFile) Link(final string) error {
+	if p.tmp == "" {
+		err := linkAnonymous(p.f, final)
+		if errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		p.f.Close()
+		return err
+	}
+	if _, err := p.fs.Stat(filepath.Dir(final)); err != nil {
+		return err // still pending: the caller may create the directory
+	}
+	if err := p.f.Close(); err != nil {
+		p.fs.Remove(p.tmp)
+		return err
+	}
+	if _, err := p.fs.Stat(final); err == nil {
+		p.fs.Remove(p.tmp)
+		return fmt.Errorf("%s: %w", final, fs.ErrExist)
+	}
+	if err := p.fs.Chmod(p.tmp, p.perm); err != nil {
+		p.fs.Remove(p.tmp)
+		return err
+	}
+	if err := p.fs.Rename(p.tmp, final); err != nil {
+		p.fs.Remove(p.tmp)
+		return err
+	}
+	return nil
+}
+
+// Replace publishes the file as final, atomically replacing whatever has
+// that name (a rename never follows a symbolic link at final: it replaces
+// the link), and closes it.
+func (p *PendingFile) Replace(final string) error {
+	if p.tmp == "" {
+		// Give the anonymous file a temp name, then rename it over final.
+		f := p.f
+		for i := 0; ; i++ {
+			tmp := filepath.Join(p.dir, fmt.Sprintf("%s%d-%d", tempPrefix, os.Getpid(), randUint()))
+			err := linkAnonymous(f, tmp)
+			if errors.Is(err, fs.ErrExist) && i < 8 {
+				continue
+			}
+			f.Close()
+			if err != nil {
+				return err
+			}
+			p.tmp = tmp
+			break
+		}
+	} else {
+		if err := p.f.Close(); err != nil {
+			p.fs.Remove(p.tmp)
+			return err
+		}
+		if err := p.fs.Chmod(p.tmp, p.perm); err != nil {
+			p.fs.Remove(p.tmp)
+			return err
+		}
+	}
+	if err := p.fs.Rename(p.tmp, final); err != nil {
+		p.fs.Remove(p.tmp)
+		return err
+	}
+	return nil
+}
+
+// Abort discards the file. It is safe to call after Link or Replace.
+func (p *PendingFile) Abort() {
+	p.f.Close()
+	if p.tmp != "" {
+		p.fs.Remove(p.tmp)
+	}
+}

@@ -1,0 +1,19 @@
+//go:build !linux
+
+package objects
+
+import (
+	"errors"
+	"math/rand/v2"
+	"os"
+
+	"github.com/spf13/afero"
+)
+
+var errNoTmpfile = errors.New("O_TMPFILE not supported")
+
+func openAnonymous(dir string, perm os.FileMode) (afero.File, error) { return nil, errNoTmpfile }
+
+func linkAnonymous(f afero.File, final string) error { return errNoTmpfile }
+
+func randUint() uint64 { return rand.Uint64() }
