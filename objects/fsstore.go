@@ -135,7 +135,7 @@ func (s *FSStore) put(ctx context.Context, r io.Reader, want *ID, batch *Batch) 
 	if err := ctx.Err(); err != nil {
 		return id, 0, err
 	}
-	pf, err := CreatePending(s.fs, s.dir, 0o444)
+	pf, err := CreatePending(s.fs, s.dir, tempPrefix, 0o444)
 	if err != nil {
 		return id, 0, fmt.Errorf("create temp object: %w", err)
 	}

@@ -16,28 +16,30 @@ import (
 // Link publishes it with one linkat(2); elsewhere it is a temp file in the
 // same directory, renamed into place.
 type PendingFile struct {
-	fs   afero.Fs
-	f    afero.File
-	dir  string
-	tmp  string // the temp file's name; "" for an anonymous file
-	perm os.FileMode
+	fs     afero.Fs
+	f      afero.File
+	dir    string
+	prefix string
+	tmp    string // the temp file's name; "" for an anonymous file
+	perm   os.FileMode
 }
 
 // CreatePending starts a file in dir that will have permissions perm
-// (subject to the umask) once published.
-func CreatePending(fsys afero.Fs, dir string, perm os.FileMode) (*PendingFile, error) {
+// (subject to the umask) once published. Where it needs a temp name, the
+// name starts with prefix.
+func CreatePending(fsys afero.Fs, dir, prefix string, perm os.FileMode) (*PendingFile, error) {
 	if _, ok := fsys.(*afero.OsFs); ok {
 		if f, err := openAnonymous(dir, perm); err == nil {
-			return &PendingFile{fs: fsys, f: f, dir: dir, perm: perm}, nil
+			return &PendingFile{fs: fsys, f: f, dir: dir, prefix: prefix, perm: perm}, nil
 		} else if !errors.Is(err, errNoTmpfile) {
 			return nil, err
 		}
 	}
-	f, err := afero.TempFile(fsys, dir, tempPrefix)
+	f, err := afero.TempFile(fsys, dir, prefix)
 	if err != nil {
 		return nil, err
 	}
-	return &PendingFile{fs: fsys, f: f, dir: dir, tmp: f.Name(), perm: perm}, nil
+	return &PendingFile{fs: fsys, f: f, dir: dir, prefix: prefix, tmp: f.Name(), perm: perm}, nil
 }
 
 // Write writes to the file.
@@ -92,7 +94,7 @@ func (p *PendingFile) Replace(final string) error {
 		// Give the anonymous file a temp name, then rename it over final.
 		f := p.f
 		for i := 0; ; i++ {
-			tmp := filepath.Join(p.dir, fmt.Sprintf("%s%d-%d", tempPrefix, os.Getpid(), randUint()))
+			tmp := filepath.Join(p.dir, fmt.Sprintf("%s%d-%d", p.prefix, os.Getpid(), randUint()))
 			err := linkAnonymous(f, tmp)
 			if errors.Is(err, fs.ErrExist) && i < 8 {
 				continue

@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"net/url"
 	"os"
+	"path"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -149,6 +150,7 @@ func (v Version) Download(ctx context.Context, root string, opts *CheckoutOption
 		block, blockWhy string
 		clear           string // remove this (root-relative) before writing
 		conflict        bool
+		exists          bool // something is at the path: replace it, don't just link
 	}
 	var steps []step
 	for _, e := range want {
@@ -178,8 +180,9 @@ func (v Version) Download(ctx context.Context, root string, opts *CheckoutOption
 		conflicts = append(conflicts, p+" ("+why+")")
 		mu.Unlock()
 	}
+	parents := &parentChecker{r: r, root: root, m: map[string]parentState{}}
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(2 * runtime.GOMAXPROCS(0))
+	g.SetLimit(checkoutWorkers())
 	for i := range steps {
 		s := &steps[i]
 		g.Go(func() error {
@@ -187,12 +190,19 @@ func (v Version) Download(ctx context.Context, root string, opts *CheckoutOption
 				return err
 			}
 			full := filepath.Join(root, filepath.FromSlash(s.e.Path))
-			if bad, why := r.unsafeParent(root, s.e.Path); bad != "" {
+			ps := parents.check(s.e.Path)
+			if ps.bad != "" {
 				if s.remove {
 					s.drop = true // never delete through a link
 				} else {
-					s.block, s.blockWhy = bad, why
+					s.block, s.blockWhy = ps.bad, ps.why
 				}
+				return nil
+			}
+			if ps.missing {
+				// A directory on the way does not exist yet, so neither
+				// does the file.
+				s.write, s.drop = !s.remove, s.remove
 				return nil
 			}
 			prev, tracked := st.Files[s.e.Path]
@@ -204,6 +214,7 @@ func (v Version) Download(ctx context.Context, root string, opts *CheckoutOption
 			if err != nil {
 				return err
 			}
+			s.exists = true
 			if !fi.Mode().IsRegular() {
 				if s.remove {
 					s.drop = true // not ours any more; leave it
@@ -334,8 +345,9 @@ func (v Version) Download(ctx context.Context, root string, opts *CheckoutOption
 		}
 	}
 	var done atomic.Int64
+	made := &sync.Map{} // directories known to exist and be real directories
 	g, gctx = errgroup.WithContext(ctx)
-	g.SetLimit(2 * runtime.GOMAXPROCS(0))
+	g.SetLimit(checkoutWorkers())
 	newState := &checkoutState{Dir: st.Dir, Name: v.Name, Version: v.Version.Version, Files: map[string]fileState{}}
 	for p, fsx := range st.Files {
 		if !inScope(p, scope) {
@@ -363,7 +375,7 @@ func (v Version) Download(ctx context.Context, root string, opts *CheckoutOption
 			var rec fileState
 			var err error
 			if s.write {
-				rec, err = r.writeFile(gctx, root, s.e, func(n int64) {
+				rec, err = r.writeFile(gctx, root, s.e, s.exists || s.clear != "", made, func(n int64) {
 					if opts.Progress != nil {
 						opts.Progress(done.Add(n), total)
 					}
@@ -476,12 +488,64 @@ func (r *Repo) unsafeParent(root, p string) (string, string) {
 	return "", ""
 }
 
-// writeFile writes one entry under root through a temp file in its
-// directory, renaming it into place only if its content verified.
-func (r *Repo) writeFile(ctx context.Context, root string, e ManifestEntry, progress func(int64)) (fileState, error) {
+// parentState is what lies on the way to a path inside a checkout root.
+type parentState struct {
+	bad, why string // the first directory that is not a real one, and why
+	missing  bool   // a directory on the way does not exist
+}
+
+// parentChecker memoises unsafeParent per directory: every file of a
+// directory shares the answer.
+type parentChecker struct {
+	r    *Repo
+	root string
+	mu   sync.Mutex
+	m    map[string]parentState
+}
+
+func (c *parentChecker) check(p string) parentState {
+	dir := path.Dir(p)
+	if dir == "." {
+		return parentState{}
+	}
+	c.mu.Lock()
+	ps, ok := c.m[dir]
+	c.mu.Unlock()
+	if ok {
+		return ps
+	}
+	ps.bad, ps.why = c.r.unsafeParent(c.root, p)
+	if ps.bad == "" {
+		if _, err := lstat(c.r.fs, filepath.Join(c.root, filepath.FromSlash(dir))); err != nil {
+			ps.missing = true
+		}
+	}
+	c.mu.Lock()
+	c.m[dir] = ps
+	c.mu.Unlock()
+	return ps
+}
+
+// checkoutTempPrefix starts the names of files being written into a
+// checkout where the OS has no anonymous files; Verify ignores them.
+const checkoutTempPrefix = ".art-tmp-"
+
+// checkoutWorkers is how many files a checkout plans or writes at once.
+func checkoutWorkers() int { return 4 * runtime.GOMAXPROCS(0) }
+
+// writeFile writes one entry under root. The bytes go to a pending file
+// in the target directory (anonymous where the OS allows), verified on
+// the way, and the file is published under its name (replacing what is
+// there when replace is set) only after its content hashed right, so
+// corrupt or partial bytes never appear under the file's name.
+func (r *Repo) writeFile(ctx context.Context, root string, e ManifestEntry, replace bool, made *sync.Map, progress func(int64)) (fileState, error) {
 	full := filepath.Join(root, filepath.FromSlash(e.Path))
-	if err := r.mkdirs(root, e.Path); err != nil {
-		return fileState{}, err
+	dir := filepath.Dir(full)
+	if _, ok := made.Load(dir); !ok {
+		if err := r.mkdirs(root, e.Path); err != nil {
+			return fileState{}, err
+		}
+		made.Store(dir, true)
 	}
 	var src io.ReadCloser
 	var id objects.ID
@@ -505,25 +569,19 @@ func (r *Repo) writeFile(ctx context.Context, root string, e ManifestEntry, prog
 		src = rc
 	}
 	defer src.Close()
-	dir := filepath.Dir(full)
-	tmp, err := afero.TempFile(r.fs, dir, ".art-tmp-")
+	pf, err := objects.CreatePending(r.fs, dir, checkoutTempPrefix, fileMode(e))
 	if err != nil {
 		return fileState{}, err
 	}
-	tmpName := tmp.Name()
-	ok := false
-	defer func() {
-		if !ok {
-			tmp.Close()
-			r.fs.Remove(tmpName)
-		}
-	}()
-	buf := make([]byte, 256<<10)
+	defer pf.Abort()
+	bufp := copyBufPool.Get().(*[]byte)
+	defer copyBufPool.Put(bufp)
+	buf := *bufp
 	var n int64
 	for {
 		k, rerr := src.Read(buf)
 		if k > 0 {
-			if _, err := tmp.Write(buf[:k]); err != nil {
+			if _, err := pf.Write(buf[:k]); err != nil {
 				return fileState{}, err
 			}
 			n += int64(k)
@@ -542,16 +600,14 @@ func (r *Repo) writeFile(ctx context.Context, root string, e ManifestEntry, prog
 	if n != e.Size {
 		return fileState{}, &objects.CorruptError{ID: id, Reason: fmt.Sprintf("%d bytes, want %d", n, e.Size)}
 	}
-	if err := tmp.Close(); err != nil {
+	if replace {
+		err = pf.Replace(full)
+	} else if err = pf.Link(full); errors.Is(err, fs.ErrExist) {
+		err = fmt.Errorf("%w: %s appeared during the checkout", ErrLocalChanges, e.Path)
+	}
+	if err != nil {
 		return fileState{}, err
 	}
-	if err := r.fs.Chmod(tmpName, fileMode(e)); err != nil {
-		return fileState{}, err
-	}
-	if err := r.fs.Rename(tmpName, full); err != nil {
-		return fileState{}, err
-	}
-	ok = true
 	fi, err := lstat(r.fs, full)
 	if err != nil {
 		return fileState{}, err
@@ -649,6 +705,8 @@ func hashFile(fsys afero.Fs, p string) (objects.ID, error) {
 	}
 	return h.Sum(), nil
 }
+
+var copyBufPool = sync.Pool{New: func() any { b := make([]byte, 256<<10); return &b }}
 
 // fileStat is what the stat cache compares to decide a file is unchanged.
 type fileStat struct {

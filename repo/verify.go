@@ -101,7 +101,7 @@ func (v Version) Verify(ctx context.Context, dir string) (VerifyResult, error) {
 			return err
 		}
 		rel = filepath.ToSlash(rel)
-		if !want[rel] && !strings.Contains(filepath.Base(rel), ".art-tmp-") {
+		if !want[rel] && !strings.HasPrefix(filepath.Base(rel), checkoutTempPrefix) {
 			res.Problems = append(res.Problems, VerifyProblem{Path: rel, Problem: "extra"})
 		}
 		return nil
