@@ -33,6 +33,7 @@ var ErrNotFound = errors.New("not found")
 type source struct {
 	local  string     // a local file to read (AddFile, AddDir)
 	abs    string     // its absolute path: the stat cache's key
+	root   string     // the absolute directory AddDir walked ("" for AddFile)
 	stat   fileStat   // its stat when added, for the stat cache
 	statAt int64      // when that stat was taken (Unix ns), for the racy-file rule
 	blob   objects.ID // content already in the store (NewFile)
@@ -217,7 +218,7 @@ func (a *Artifact) AddDir(dir, name string) error {
 			return err
 		}
 		paths = append(paths, prefix+filepath.ToSlash(rel))
-		srcs = append(srcs, source{local: p, abs: filepath.Join(absDir, rel), stat: statOf(info), statAt: statAt,
+		srcs = append(srcs, source{local: p, abs: filepath.Join(absDir, rel), root: absDir, stat: statOf(info), statAt: statAt,
 			size: info.Size(), exec: info.Mode()&0o111 != 0, origin: origin})
 		return nil
 	})

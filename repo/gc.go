@@ -61,10 +61,12 @@ func (r *Repo) GC(ctx context.Context, opts *GCOptions) (GCReport, error) {
 		if _, err := tx.ExecContext(ctx, `UPDATE settings SET value = value + 1 WHERE key = 'gc_generation'`); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, `DELETE FROM stat_cache`)
-		return err
+		return nil
 	}); err != nil {
 		return rep, fmt.Errorf("gc: %w", err)
+	}
+	if !opts.DryRun {
+		r.clearStatCache()
 	}
 	live, err := r.mark(ctx)
 	if err != nil {

@@ -8,7 +8,6 @@ import (
 	"runtime"
 	"sort"
 	"strings"
-	"sync"
 	"sync/atomic"
 
 	"golang.org/x/sync/errgroup"
@@ -71,7 +70,7 @@ func (r *Repo) Log(ctx context.Context, a *Artifact, opts *LogOptions) (Version,
 			return Version{}, false, err
 		}
 		var c content
-		if c, err = r.storeContent(ctx, a, opts.Progress, attempt == 0); err != nil {
+		if c, err = r.storeContent(ctx, a, opts.Progress, attempt == 0, gen); err != nil {
 			return Version{}, false, fmt.Errorf("log %s: %w", a.Name, err)
 		}
 		err = r.writeTx(ctx, func(tx *sql.Tx) error {
@@ -81,9 +80,6 @@ func (r *Repo) Log(ctx context.Context, a *Artifact, opts *LogOptions) (Version,
 				} else if now != gen {
 					return errGCRaced
 				}
-			}
-			if err := saveStatCache(ctx, tx, c.toCache); err != nil {
-				return err
 			}
 			idx := refs.NewIndex(tx)
 			if err := idx.EnsureArtifact(ctx, a.Name, a.Type); err != nil {
@@ -110,6 +106,9 @@ func (r *Repo) Log(ctx context.Context, a *Artifact, opts *LogOptions) (Version,
 			out, err = idx.Resolve(ctx, refs.Ref{Name: a.Name, Kind: refs.ByVersion, Version: out.Version})
 			return err
 		})
+		if err == nil {
+			r.saveStatCache(c.srcs, gen)
+		}
 		if !errors.Is(err, errGCRaced) {
 			break
 		}
@@ -156,7 +155,7 @@ type content struct {
 	size      int64      // bytes of files and sized references
 	files     int64      // entries
 	cacheHits int        // files taken from the stat cache, unread
-	toCache   []source   // files read now whose stat may be cached
+	srcs      []source   // every source, with its blob, for the stat cache
 }
 
 // storeContent writes every file of a to the store and then its trees.
@@ -164,7 +163,7 @@ type content struct {
 // (hashed while it is copied); files whose stat matches the stat cache are
 // not read at all (when useCache is set). All objects are written as one
 // Batch and made durable by a single Sync before storeContent returns.
-func (r *Repo) storeContent(ctx context.Context, a *Artifact, progress ProgressFunc, useCache bool) (content, error) {
+func (r *Repo) storeContent(ctx context.Context, a *Artifact, progress ProgressFunc, useCache bool, gen int64) (content, error) {
 	var c content
 	a.mu.Lock()
 	paths := a.paths()
@@ -180,14 +179,10 @@ func (r *Repo) storeContent(ctx context.Context, a *Artifact, progress ProgressF
 
 	var cache map[string]cacheEntry
 	if useCache {
-		var err error
-		if cache, err = r.loadStatCache(ctx, srcs); err != nil {
-			return c, err
-		}
+		cache = r.loadStatCache(srcs, gen)
 	}
 	batch := r.store.NewBatch()
 	var done atomic.Int64
-	var mu sync.Mutex
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(storeWorkers())
 	for i := range srcs {
@@ -221,12 +216,10 @@ func (r *Repo) storeContent(ctx context.Context, a *Artifact, progress ProgressF
 			if err != nil {
 				return fmt.Errorf("store %s: %w", src.local, err)
 			}
-			src.blob, src.size = id, n
-			if n == src.stat.Size && cacheable(*src) {
-				mu.Lock()
-				c.toCache = append(c.toCache, *src)
-				mu.Unlock()
+			if n != src.stat.Size {
+				src.abs = "" // changed since it was added: do not cache
 			}
+			src.blob, src.size = id, n
 			return nil
 		})
 	}
@@ -254,6 +247,7 @@ func (r *Repo) storeContent(ctx context.Context, a *Artifact, progress ProgressF
 		return c, err
 	}
 	c.files = int64(len(paths))
+	c.srcs = srcs
 	return c, nil
 }
 

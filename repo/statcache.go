@@ -1,12 +1,13 @@
 package repo
 
 import (
+	"bufio"
 	"context"
 	"database/sql"
+	"encoding/binary"
 	"errors"
-	"fmt"
-	"sort"
-	"strings"
+	"io"
+	"path/filepath"
 
 	"github.com/artvcs/art/objects"
 	"github.com/artvcs/art/refs"
@@ -32,14 +33,6 @@ import (
 const racyWindow = 20_000_000 // 20 ms in ns
 
 var repoMigrations = []string{
-	`CREATE TABLE stat_cache (
-		path TEXT PRIMARY KEY,
-		size INTEGER NOT NULL,
-		mtime INTEGER NOT NULL,
-		ctime INTEGER NOT NULL,
-		ino INTEGER NOT NULL,
-		blob TEXT NOT NULL
-	) STRICT, WITHOUT ROWID`,
 	`CREATE TABLE settings (key TEXT PRIMARY KEY, value INTEGER NOT NULL) STRICT`,
 	`INSERT INTO settings (key, value) VALUES ('gc_generation', 0)`,
 }
@@ -60,76 +53,160 @@ type cacheEntry struct {
 	blob objects.ID
 }
 
-// loadStatCache returns the cached entries for the absolute paths of srcs.
-// Paths are read by range: one query per directory added, not per file.
-func (r *Repo) loadStatCache(ctx context.Context, srcs []source) (map[string]cacheEntry, error) {
-	var roots []string
-	for _, s := range srcs {
-		if s.abs != "" {
-			roots = append(roots, s.abs)
-		}
-	}
-	sort.Strings(roots)
-	// Collapse to the directories holding the files: siblings share one
-	// range query.
-	var ranges []string
-	for _, p := range roots {
-		d := p[:strings.LastIndexByte(p, '/')+1]
-		if len(ranges) > 0 && strings.HasPrefix(d, ranges[len(ranges)-1]) {
-			continue
-		}
-		ranges = append(ranges, d)
-	}
-	out := map[string]cacheEntry{}
-	for _, d := range ranges {
-		if err := r.scanStatCache(ctx, d, out); err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
+// The cache is kept as one file per local directory that files were
+// committed from (statcache/<hash of the directory's absolute path>):
+// a header with the gc generation it is valid for and the directory, then
+// one record per file below it, in the order written. Reading 20,000
+// records this way takes a few milliseconds.
+const statCacheHeader = "art statcache 1\n"
+
+func (r *Repo) statCachePath(dir string) string {
+	return filepath.Join(r.dir, "statcache", objects.Hash([]byte(dir)).String()[:32])
 }
 
-func (r *Repo) scanStatCache(ctx context.Context, prefix string, out map[string]cacheEntry) error {
-	rows, err := r.db.QueryContext(ctx, `SELECT path, size, mtime, ctime, ino, blob FROM stat_cache
-		WHERE path >= ? AND path < ?`, prefix, prefix+"\xff")
+// cacheRoot is the directory a source's cache entry is filed under.
+func cacheRoot(s source) string {
+	if s.root != "" {
+		return s.root
+	}
+	return filepath.Dir(s.abs)
+}
+
+// loadStatCache returns the entries, valid for gc generation gen, of the
+// directories srcs come from, keyed by absolute path.
+func (r *Repo) loadStatCache(srcs []source, gen int64) map[string]cacheEntry {
+	out := map[string]cacheEntry{}
+	seen := map[string]bool{}
+	for _, s := range srcs {
+		if s.abs == "" || seen[cacheRoot(s)] {
+			continue
+		}
+		root := cacheRoot(s)
+		seen[root] = true
+		r.readStatCache(root, gen, out)
+	}
+	return out
+}
+
+// readStatCache adds the valid entries of root's cache file to out. A
+// missing, stale or damaged file adds nothing: the cache only saves reads.
+func (r *Repo) readStatCache(root string, gen int64, out map[string]cacheEntry) {
+	f, err := r.fs.Open(r.statCachePath(root))
 	if err != nil {
-		return fmt.Errorf("read stat cache: %w", err)
+		return
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var p, blob string
+	defer f.Close()
+	br := bufio.NewReaderSize(f, 64<<10)
+	head := make([]byte, len(statCacheHeader))
+	if _, err := io.ReadFull(br, head); err != nil || string(head) != statCacheHeader {
+		return
+	}
+	g, err := binary.ReadVarint(br)
+	if err != nil || g != gen {
+		return
+	}
+	dir, err := readString(br)
+	if err != nil || dir != root {
+		return
+	}
+	entries := map[string]cacheEntry{}
+	for {
+		rel, err := readString(br)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return
+		}
 		var e cacheEntry
-		if err := rows.Scan(&p, &e.stat.Size, &e.stat.MTime, &e.stat.CTime, &e.stat.Ino, &blob); err != nil {
-			return err
+		var v [4]int64
+		for i := range v {
+			if v[i], err = binary.ReadVarint(br); err != nil {
+				return
+			}
 		}
-		if e.blob, err = objects.ParseID(blob); err != nil {
-			continue // a damaged row only costs a re-read
+		e.stat = fileStat{Size: v[0], MTime: v[1], CTime: v[2], Ino: uint64(v[3])}
+		if _, err := io.ReadFull(br, e.blob[:]); err != nil {
+			return
 		}
-		out[p] = e
+		entries[filepath.Join(root, rel)] = e
 	}
-	return rows.Err()
+	for k, e := range entries {
+		out[k] = e
+	}
+}
+
+func readString(br *bufio.Reader) (string, error) {
+	n, err := binary.ReadUvarint(br)
+	if err != nil {
+		return "", err
+	}
+	if n > 1<<16 {
+		return "", errors.New("stat cache: string too long")
+	}
+	b := make([]byte, n)
+	if _, err := io.ReadFull(br, b); err != nil {
+		return "", io.ErrUnexpectedEOF
+	}
+	return string(b), nil
+}
+
+// saveStatCache rewrites the cache files of the directories srcs come from
+// with the entries of srcs that may be cached, stamped with gc generation
+// gen. Errors are ignored: a missing cache only costs reads next time.
+func (r *Repo) saveStatCache(srcs []source, gen int64) {
+	byRoot := map[string][]source{}
+	for _, s := range srcs {
+		if s.abs != "" && cacheable(s) {
+			root := cacheRoot(s)
+			byRoot[root] = append(byRoot[root], s)
+		}
+	}
+	if len(byRoot) == 0 {
+		return
+	}
+	if err := r.fs.MkdirAll(filepath.Join(r.dir, "statcache"), 0o755); err != nil {
+		return
+	}
+	for root, ss := range byRoot {
+		writeFileAtomicFunc(r.fs, r.statCachePath(root), 0o644, func(w io.Writer) error {
+			var buf [binary.MaxVarintLen64]byte
+			io.WriteString(w, statCacheHeader)
+			w.Write(buf[:binary.PutVarint(buf[:], gen)])
+			writeString(w, root)
+			for _, s := range ss {
+				rel, err := filepath.Rel(root, s.abs)
+				if err != nil {
+					return err
+				}
+				writeString(w, rel)
+				for _, v := range []int64{s.stat.Size, s.stat.MTime, s.stat.CTime, int64(s.stat.Ino)} {
+					w.Write(buf[:binary.PutVarint(buf[:], v)])
+				}
+				if _, err := w.Write(s.blob[:]); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+}
+
+func writeString(w io.Writer, s string) {
+	var buf [binary.MaxVarintLen64]byte
+	w.Write(buf[:binary.PutUvarint(buf[:], uint64(len(s)))])
+	io.WriteString(w, s)
+}
+
+// clearStatCache removes every cache file (GC does, after bumping the gc
+// generation, so stale files do not accumulate).
+func (r *Repo) clearStatCache() {
+	r.fs.RemoveAll(filepath.Join(r.dir, "statcache"))
 }
 
 // cacheable reports whether a file's stat is safe to cache (see racyWindow).
 func cacheable(s source) bool {
 	return s.abs != "" && s.stat.MTime < s.statAt-racyWindow && s.stat.CTime < s.statAt-racyWindow
-}
-
-// saveStatCache records the blobs of the cacheable sources in tx.
-func saveStatCache(ctx context.Context, tx *sql.Tx, srcs []source) error {
-	stmt, err := tx.PrepareContext(ctx, `INSERT INTO stat_cache (path, size, mtime, ctime, ino, blob)
-		VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (path) DO UPDATE SET size = excluded.size,
-		mtime = excluded.mtime, ctime = excluded.ctime, ino = excluded.ino, blob = excluded.blob`)
-	if err != nil {
-		return err
-	}
-	defer stmt.Close()
-	for _, s := range srcs {
-		if _, err := stmt.ExecContext(ctx, s.abs, s.stat.Size, s.stat.MTime, s.stat.CTime, int64(s.stat.Ino), s.blob.String()); err != nil {
-			return fmt.Errorf("write stat cache: %w", err)
-		}
-	}
-	return nil
 }
 
 // errGCRaced is returned inside Log when a GC started after the stat cache
