@@ -31,7 +31,6 @@ type FSStore struct {
 	Now func() time.Time
 	// NoSync skips fsync calls; callers that sync in a batch set it.
 	NoSync bool
-
 }
 
 var _ Store = (*FSStore)(nil)
