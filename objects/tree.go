@@ -2,6 +2,7 @@ package objects
 
 import (
 	"bytes"
+	"encoding/hex"
 	"fmt"
 	"sort"
 	"strconv"
@@ -91,15 +92,28 @@ func (t *Tree) Encode() ([]byte, error) {
 			return nil, fmt.Errorf("%w: tree entries %q and %q differ only in case", ErrInvalidPath, other, e.Name)
 		}
 		folded[f] = e.Name
+		var hex [2 * IDSize]byte
 		switch e.Kind {
 		case KindFile:
-			kind := "file"
 			if e.Exec {
-				kind = "exec"
+				b.WriteString("exec\t")
+			} else {
+				b.WriteString("file\t")
 			}
-			fmt.Fprintf(&b, "%s\t%s\t%d\t%s\n", kind, e.Name, e.Size, e.ID)
+			b.WriteString(e.Name)
+			b.WriteByte('\t')
+			b.Write(strconv.AppendInt(hex[:0], e.Size, 10))
+			b.WriteByte('\t')
+			hexID(hex[:], e.ID)
+			b.Write(hex[:])
+			b.WriteByte('\n')
 		case KindDir:
-			fmt.Fprintf(&b, "dir\t%s\t%s\n", e.Name, e.ID)
+			b.WriteString("dir\t")
+			b.WriteString(e.Name)
+			b.WriteByte('\t')
+			hexID(hex[:], e.ID)
+			b.Write(hex[:])
+			b.WriteByte('\n')
 		case KindRef:
 			size, digest := "-", "-"
 			if e.Size >= 0 {
@@ -113,6 +127,8 @@ func (t *Tree) Encode() ([]byte, error) {
 	}
 	return b.Bytes(), nil
 }
+
+func hexID(dst []byte, id ID) { hex.Encode(dst, id[:]) }
 
 func (e *TreeEntry) validate() error {
 	if err := ValidateName(e.Name); err != nil {

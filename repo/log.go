@@ -106,7 +106,7 @@ func (r *Repo) Log(ctx context.Context, a *Artifact, opts *LogOptions) (Version,
 			out, err = idx.Resolve(ctx, refs.Ref{Name: a.Name, Kind: refs.ByVersion, Version: out.Version})
 			return err
 		})
-		if err == nil {
+		if err == nil && c.reads > 0 {
 			r.saveStatCache(c.srcs, gen)
 		}
 		if !errors.Is(err, errGCRaced) {
@@ -155,6 +155,7 @@ type content struct {
 	size      int64      // bytes of files and sized references
 	files     int64      // entries
 	cacheHits int        // files taken from the stat cache, unread
+	reads     int        // files read
 	srcs      []source   // every source, with its blob, for the stat cache
 }
 
@@ -198,6 +199,7 @@ func (r *Repo) storeContent(ctx context.Context, a *Artifact, progress ProgressF
 			}
 			continue
 		}
+		c.reads++
 		g.Go(func() error {
 			f, err := r.fs.Open(src.local)
 			if err != nil {
