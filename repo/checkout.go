@@ -488,6 +488,54 @@ func (r *Repo) unsafeParent(root, p string) (string, string) {
 	return "", ""
 }
 
+// openEntry opens the content of e for reading, verified against id: the
+// stored blob, or the file a file:// reference names.
+func (r *Repo) openEntry(ctx context.Context, e ManifestEntry, id objects.ID) (io.ReadCloser, error) {
+	if !e.IsRef() {
+		return r.store.Open(ctx, id)
+	}
+	u, err := url.Parse(e.Ref)
+	if err != nil {
+		return nil, err
+	}
+	f, err := r.fs.Open(u.Path)
+	if err != nil {
+		return nil, fmt.Errorf("reference %s: %w", e.Ref, err)
+	}
+	return objects.NewVerifyingReader(f, id), nil
+}
+
+// kernelCopyMin is the size from which checkout lets the kernel copy.
+const kernelCopyMin = 1 << 20
+
+// copyVerified copies src (a verifying reader) into w through a pooled
+// buffer; a hash mismatch surfaces as src's error at the end.
+func copyVerified(w io.Writer, src io.Reader, e ManifestEntry, id objects.ID, progress func(int64)) (int64, error) {
+	bufp := copyBufPool.Get().(*[]byte)
+	defer copyBufPool.Put(bufp)
+	buf := *bufp
+	var n int64
+	for {
+		k, rerr := src.Read(buf)
+		if k > 0 {
+			if _, err := w.Write(buf[:k]); err != nil {
+				return n, err
+			}
+			n += int64(k)
+			progress(int64(k))
+		}
+		if rerr == io.EOF {
+			return n, nil
+		}
+		if rerr != nil {
+			if e.IsRef() && errors.Is(rerr, objects.ErrCorrupt) {
+				return n, fmt.Errorf("reference %s changed since it was logged (size or checksum differs)", e.Ref)
+			}
+			return n, rerr
+		}
+	}
+}
+
 // parentState is what lies on the way to a path inside a checkout root.
 type parentState struct {
 	bad, why string // the first directory that is not a real one, and why
@@ -547,54 +595,33 @@ func (r *Repo) writeFile(ctx context.Context, root string, e ManifestEntry, repl
 		}
 		made.Store(dir, true)
 	}
-	var src io.ReadCloser
-	var id objects.ID
+	id := e.Digest
 	if e.IsRef() {
-		u, err := url.Parse(e.Ref)
-		if err != nil {
-			return fileState{}, err
-		}
-		f, err := r.fs.Open(u.Path)
-		if err != nil {
-			return fileState{}, fmt.Errorf("reference %s: %w", e.Ref, err)
-		}
 		id = refBlobID(e)
-		src = objects.NewVerifyingReader(f, id)
-	} else {
-		id = e.Digest
-		rc, err := r.store.Open(ctx, id)
-		if err != nil {
-			return fileState{}, err
-		}
-		src = rc
 	}
-	defer src.Close()
 	pf, err := objects.CreatePending(r.fs, dir, checkoutTempPrefix, fileMode(e))
 	if err != nil {
 		return fileState{}, err
 	}
 	defer pf.Abort()
-	bufp := copyBufPool.Get().(*[]byte)
-	defer copyBufPool.Put(bufp)
-	buf := *bufp
 	var n int64
-	for {
-		k, rerr := src.Read(buf)
-		if k > 0 {
-			if _, err := pf.Write(buf[:k]); err != nil {
-				return fileState{}, err
-			}
-			n += int64(k)
-			progress(int64(k))
+	copied := false
+	if !e.IsRef() && e.Size >= kernelCopyMin {
+		// Let the kernel move large files (reflink or copy_file_range),
+		// still hashing every byte.
+		if n, copied, err = r.store.CopyTo(ctx, id, pf.File(), progress); err != nil {
+			return fileState{}, err
 		}
-		if rerr == io.EOF {
-			break
+	}
+	if !copied {
+		src, err := r.openEntry(ctx, e, id)
+		if err != nil {
+			return fileState{}, err
 		}
-		if rerr != nil {
-			if e.IsRef() && errors.Is(rerr, objects.ErrCorrupt) {
-				return fileState{}, fmt.Errorf("reference %s changed since it was logged (size or checksum differs)", e.Ref)
-			}
-			return fileState{}, rerr
+		n, err = copyVerified(pf, src, e, id, progress)
+		src.Close()
+		if err != nil {
+			return fileState{}, err
 		}
 	}
 	if n != e.Size {

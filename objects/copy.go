@@ -1,0 +1,46 @@
+package objects
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/spf13/afero"
+)
+
+// errNoKernelCopy means the kernel cannot copy between these files; the
+// caller copies through user space instead.
+var errNoKernelCopy = errors.New("no kernel copy")
+
+// CopyTo writes the object id into dst, which must be empty, letting the
+// kernel move the bytes where it can: a reflink (FICLONE) that shares the
+// object's blocks on copy-on-write file systems (Btrfs, XFS), else
+// copy_file_range(2). Either way the object's bytes are hashed on the way
+// and a mismatch is a *CorruptError, after which dst holds garbage and must
+// be discarded. ok is false, with nothing written, when no kernel copy is
+// possible (another file system type, another OS); the caller then copies
+// from Open. progress, if set, is called with byte counts as they are
+// verified.
+func (s *FSStore) CopyTo(ctx context.Context, id ID, dst afero.File, progress func(int64)) (n int64, ok bool, err error) {
+	if _, isOS := s.fs.(*afero.OsFs); !isOS {
+		return 0, false, nil
+	}
+	out, isFile := dst.(*os.File)
+	if !isFile {
+		return 0, false, nil
+	}
+	src, err := os.Open(s.Path(id))
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return 0, false, fmt.Errorf("%w: %s", ErrNotFound, id)
+		}
+		return 0, false, fmt.Errorf("open object %s: %w", id, err)
+	}
+	defer src.Close()
+	n, err = kernelCopy(ctx, out, src, id, progress)
+	if errors.Is(err, errNoKernelCopy) {
+		return 0, false, nil
+	}
+	return n, true, err
+}

@@ -1,0 +1,12 @@
+//go:build !linux
+
+package objects
+
+import (
+	"context"
+	"os"
+)
+
+func kernelCopy(ctx context.Context, dst, src *os.File, want ID, progress func(int64)) (int64, error) {
+	return 0, errNoKernelCopy
+}

@@ -1,0 +1,46 @@
+package repo_test
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"path/filepath"
+	"testing"
+
+	"github.com/spf13/afero"
+
+	"github.com/artvcs/art/objects"
+)
+
+// TestCheckoutLargeFileVerified: files large enough for the kernel-copy
+// path (reflink or copy_file_range) check out byte-identical, and a
+// damaged object is refused with nothing left under the file's name.
+func TestCheckoutLargeFileVerified(t *testing.T) {
+	forEachFs(t, func(t *testing.T, fsys afero.Fs, root string) {
+		ctx := context.Background()
+		r, _ := newRepo(t, fsys, root)
+		big := make([]byte, 3<<20+17)
+		rand.NewChaCha8([32]byte{7}).Read(big)
+		v, _ := logDir(t, r, "ckpt", files{"model.bin": string(big), "small.txt": "hi"}, nil)
+		out := filepath.Join(root, "out")
+		if _, err := r.Checkout(ctx, "ckpt", out, nil); err != nil {
+			t.Fatalf("checkout: %v", err)
+		}
+		if got := readFile(t, fsys, filepath.Join(out, "model.bin")); got != string(big) {
+			t.Fatal("large file differs after checkout")
+		}
+
+		id := entry(t, v, "model.bin").Digest
+		flipBit(t, r, id)
+		out2 := filepath.Join(root, "out2")
+		_, err := r.Checkout(ctx, "ckpt", out2, nil)
+		var ce *objects.CorruptError
+		if !errors.As(err, &ce) || ce.ID != id {
+			t.Fatalf("checkout of a damaged large object: %v, want a *CorruptError naming %s", err, id.Short())
+		}
+		if _, err := fsys.Stat(filepath.Join(out2, "model.bin")); err == nil {
+			t.Fatal("a damaged large file was written under its name")
+		}
+		noTemps(t, fsys, out2)
+	})
+}
