@@ -60,7 +60,7 @@ func (s *FSStore) Open(ctx context.Context, id ID) (io.ReadCloser, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	f, err := s.fs.Open(s.Path(id))
+	f, err := OpenFile(s.fs, s.Path(id))
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("%w: %s", ErrNotFound, id)

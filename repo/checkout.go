@@ -720,7 +720,7 @@ func lstat(fsys afero.Fs, p string) (fs.FileInfo, error) {
 }
 
 func hashFile(fsys afero.Fs, p string) (objects.ID, error) {
-	f, err := fsys.Open(p)
+	f, err := objects.OpenFile(fsys, p)
 	if err != nil {
 		return objects.ZeroID, err
 	}

@@ -201,7 +201,7 @@ func (r *Repo) storeContent(ctx context.Context, a *Artifact, progress ProgressF
 		}
 		c.reads++
 		g.Go(func() error {
-			f, err := r.fs.Open(src.local)
+			f, err := objects.OpenFile(r.fs, src.local)
 			if err != nil {
 				return fmt.Errorf("read %s: %w", src.local, err)
 			}
