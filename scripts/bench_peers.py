@@ -69,7 +69,12 @@ def du(path):
 
 
 def rand_bytes(rng, n):
-    return rng.randbytes(n)
+    chunks = []
+    while n > 0:
+        k = min(n, 8 * MiB)
+        chunks.append(rng.randbytes(k))
+        n -= k
+    return b"".join(chunks)
 
 
 def gen_large(root, scale):
@@ -284,10 +289,17 @@ def main():
         for kind in args.workloads.split(","):
             print(f"== workload {kind}", file=sys.stderr)
             bench_workload(kind, tools, art, work, args.runs, args.scale, results, rss, sizes, floors)
+            report(args, tools, results, rss, sizes, floors, sys.stderr)
     finally:
         subprocess.call(["chmod", "-R", "u+w", work])
         shutil.rmtree(work, ignore_errors=True)
+    report(args, tools, results, rss, sizes, floors, sys.stdout)
 
+
+def report(args, tools, results, rss, sizes, floors, out):
+    def print(*a):
+        __builtins__.print(*a, file=out)
+    out.flush()
     peers = [t for t in tools if t != "art"]
     print(f"\nMedians of {args.runs} runs, scale {args.scale}, warm page cache, one file system.\n")
     print("| workload | step | " + " | ".join(tools) + " | floor | " + " | ".join(f"art/{p}" for p in peers) + " |")

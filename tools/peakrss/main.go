@@ -28,7 +28,7 @@ func main() {
 		os.Exit(1)
 	}
 	ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
-	fmt.Printf("%-40s %8.2f s %8.1f MiB\n", label, wall.Seconds(), float64(ru.Maxrss)/1024)
+	fmt.Printf("%-40s %9.4f s %8.1f MiB\n", label, wall.Seconds(), float64(ru.Maxrss)/1024)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "peakrss:", label, "failed:", err)
 		os.Exit(1)
