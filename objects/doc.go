@@ -9,11 +9,15 @@
 //
 // # Kinds
 //
-// A blob is raw file content with no header. Trees and commits start with a
-// header line naming their kind and format version ("art tree 1",
-// "art commit 1") followed by a canonical body: there is exactly one encoding
-// for every value, so equal content always has an equal ID, and the decoders
-// reject anything that is not canonical.
+// A blob is raw file content with no header. Trees, commits and runs start
+// with a header line naming their kind and format version ("art tree 1",
+// "art commit 1", "art run 1") followed by a canonical body: there is exactly
+// one encoding for every value, so equal content always has an equal ID, and
+// the decoders reject anything that is not canonical.
+//
+// A run object is written once, when a run ends: its job type, name,
+// config, host, start and finish times, status, and the commits it used
+// (inputs) and logged (outputs), so that lineage travels with the commits.
 //
 // # Store
 //

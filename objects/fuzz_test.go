@@ -74,6 +74,42 @@ func FuzzDecodeCommit(f *testing.F) {
 	})
 }
 
+func FuzzDecodeRun(f *testing.F) {
+	golden := readGolden(f, "run-v1.golden")
+	f.Add(golden)
+	f.Add(bytes.Replace(golden, []byte("config {"), []byte(`config {"b":1, "a":2,`), 1))
+	f.Add([]byte("art run 1\nid a\njob_type eval\nname \"\"\nconfig {}\nhost \"\"\nstarted 5\nfinished 7\nstatus failed\n"))
+	f.Add([]byte("art run 1\nid 0z\njob_type t\nname \"\\u00e9\"\nconfig {}\nhost \"h\"\nstarted -1\nfinished 0\nstatus finished\n" +
+		"input " + idB + "\ninput " + idA + "\noutput " + idA + "\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		r, err := objects.DecodeRun(b)
+		if err != nil {
+			return
+		}
+		enc, err := r.Encode()
+		if err != nil {
+			t.Fatalf("DecodeRun accepted %q but Encode fails: %v", b, err)
+		}
+		if !bytes.Equal(enc, b) {
+			t.Fatalf("DecodeRun(%q) re-encodes to %q", b, enc)
+		}
+		if err := objects.ValidateRunID(r.ID); err != nil {
+			t.Fatalf("decoded run id: %v", err)
+		}
+		for _, ids := range [][]objects.ID{r.Inputs, r.Outputs} {
+			for i := 1; i < len(ids); i++ {
+				if ids[i-1].String() >= ids[i].String() {
+					t.Fatalf("decoded ids not strictly sorted: %s, %s", ids[i-1], ids[i])
+				}
+			}
+		}
+		again, err := objects.DecodeRun(enc)
+		if err != nil || !reflect.DeepEqual(again, r) {
+			t.Fatalf("DecodeRun(Encode(r))=%+v, %v; want %+v", again, err, r)
+		}
+	})
+}
+
 func FuzzCanonicalJSON(f *testing.F) {
 	for _, s := range []string{`{}`, `{"b":1,"a":[1.0,-0.0,1e400]}`, `{"a":1}}`, `{"x":"\u003c"}`, `{"a":12345678901234567890}`} {
 		f.Add([]byte(s))

@@ -3,10 +3,13 @@ package objects_test
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"flag"
 	"os"
 	"path/filepath"
 	"reflect"
+	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -22,6 +25,7 @@ const goldenDir = "../testdata/golden"
 const (
 	goldenTreeID   = "9e8ac8845167a5083ccc49e80f0e4ab39a41569731046894d220683e7a6e7cc8"
 	goldenCommitID = "94a9839b514d33644cc3fd66b672801449487c2e5f550d8bb12628386763d000"
+	goldenRunID    = "c37770f91de5ad30b930def178daf8af6f7a27538eb7785f290c5221af32c132"
 )
 
 // mustID returns the ID of s, a stand-in for some object's bytes.
@@ -64,6 +68,23 @@ func goldenCommit() *objects.Commit {
 			"html": "<a href=\"x\">&amp;</a>",
 			"ünï": "cödé"
 		}`),
+	}
+}
+
+// goldenRun has every field set, inputs and outputs out of order, and a
+// name, host and config that exercise escaping and canonicalisation.
+func goldenRun() *objects.Run {
+	return &objects.Run{
+		ID:       "k3x9q2b7",
+		JobType:  "train",
+		Name:     "baseline \"ünïcödé\" <run> ✓",
+		Config:   json.RawMessage(`{"lr": 0.0003, "epochs": 20.0, "layers": [64, 32], "opt": {"name": "adam", "betas": [0.9, 0.999]}}`),
+		Host:     "gpu-01.example.com",
+		Started:  time.Date(2024, 5, 17, 12, 0, 0, 123456789, time.UTC),
+		Finished: time.Date(2024, 5, 17, 13, 30, 15, 987654321, time.UTC),
+		Status:   objects.RunFinished,
+		Inputs:   []objects.ID{mustID("clean:v1"), mustID("clean:v0"), mustID("tokenizer:v4")},
+		Outputs:  []objects.ID{mustID("model:v7"), mustID("metrics:v2")},
 	}
 }
 
@@ -127,6 +148,124 @@ func TestGoldenCommit(t *testing.T) {
 	if err != nil || !bytes.Equal(enc2, enc) {
 		t.Fatalf("Encode(DecodeCommit(b)) differs from b (err %v)", err)
 	}
+}
+
+func TestGoldenRun(t *testing.T) {
+	r := goldenRun()
+	enc, err := r.Encode()
+	if err != nil {
+		t.Fatalf("Encode: %v", err)
+	}
+	checkGolden(t, "run-v1.golden", enc)
+	if got, want := objects.Hash(enc).String(), goldenRunID; got != want {
+		t.Errorf("run ID=%s, want %s", got, want)
+	}
+	dec, err := objects.DecodeRun(enc)
+	if err != nil {
+		t.Fatalf("DecodeRun(golden): %v", err)
+	}
+	want := goldenRun()
+	if want.Config, err = objects.CanonicalJSON(want.Config); err != nil {
+		t.Fatal(err)
+	}
+	sortIDs(want.Inputs)
+	sortIDs(want.Outputs)
+	assertRunEqual(t, dec, want)
+	enc2, err := dec.Encode()
+	if err != nil || !bytes.Equal(enc2, enc) {
+		t.Fatalf("Encode(DecodeRun(b)) differs from b (err %v)", err)
+	}
+}
+
+// TestRunMinimal covers the empty fields: no name, host, config, inputs or
+// outputs.
+func TestRunMinimal(t *testing.T) {
+	r := &objects.Run{ID: "a", JobType: "eval", Status: objects.RunFailed, Started: time.Unix(0, 5), Finished: time.Unix(0, 7)}
+	enc, err := r.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "art run 1\nid a\njob_type eval\nname \"\"\nconfig {}\nhost \"\"\nstarted 5\nfinished 7\nstatus failed\n"
+	if got := string(enc); got != want {
+		t.Fatalf("Encode=%q, want %q", got, want)
+	}
+	dec, err := objects.DecodeRun(enc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Config = json.RawMessage("{}")
+	assertRunEqual(t, dec, r)
+}
+
+// TestRunRejects covers values Encode refuses and encodings DecodeRun
+// refuses.
+func TestRunRejects(t *testing.T) {
+	base := func() *objects.Run {
+		return &objects.Run{ID: "abc", JobType: "train", Status: objects.RunFinished}
+	}
+	for name, mut := range map[string]func(r *objects.Run){
+		"empty id":        func(r *objects.Run) { r.ID = "" },
+		"uppercase id":    func(r *objects.Run) { r.ID = "ABC" },
+		"long id":         func(r *objects.Run) { r.ID = strings.Repeat("a", objects.MaxRunIDLen+1) },
+		"space job type":  func(r *objects.Run) { r.JobType = "pre process" },
+		"empty job type":  func(r *objects.Run) { r.JobType = "" },
+		"running":         func(r *objects.Run) { r.Status = "running" },
+		"config array":    func(r *objects.Run) { r.Config = json.RawMessage("[1]") },
+		"duplicate input": func(r *objects.Run) { r.Inputs = []objects.ID{mustID("a"), mustID("a")} },
+		"zero output":     func(r *objects.Run) { r.Outputs = []objects.ID{{}} },
+	} {
+		r := base()
+		mut(r)
+		if _, err := r.Encode(); !errors.Is(err, objects.ErrMalformed) {
+			t.Errorf("%s: Encode err=%v, want ErrMalformed", name, err)
+		}
+	}
+	good, err := goldenRun().Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	in0, in1 := mustID("clean:v0").String(), mustID("clean:v1").String()
+	lo, hi := in0, in1
+	if hi < lo {
+		lo, hi = hi, lo
+	}
+	for name, b := range map[string]string{
+		"no header":        strings.TrimPrefix(string(good), objects.RunHeader),
+		"other header":     strings.Replace(string(good), "art run 1", "art run 2", 1),
+		"unsorted inputs":  strings.Replace(strings.Replace(strings.Replace(string(good), lo, "X", 1), hi, lo, 1), "X", hi, 1),
+		"duplicate input":  strings.Replace(string(good), hi, lo, 1),
+		"config spaces":    strings.Replace(string(good), `"epochs":20`, `"epochs": 20`, 1),
+		"config unsorted":  strings.Replace(string(good), `{"epochs":20,"layers":[64,32],`, `{"layers":[64,32],"epochs":20,`, 1),
+		"escaped name":     strings.Replace(string(good), "<run>", `\u003crun\u003e`, 1),
+		"trailing line":    string(good) + "extra 1\n",
+		"no final newline": strings.TrimSuffix(string(good), "\n"),
+		"fields swapped":   strings.Replace(string(good), "id k3x9q2b7\njob_type train\n", "job_type train\nid k3x9q2b7\n", 1),
+		"status running":   strings.Replace(string(good), "status finished", "status running", 1),
+		"started +0":       strings.Replace(string(good), "started 1", "started +1", 1),
+		"uppercase input":  strings.Replace(string(good), "input "+in0, "input "+strings.ToUpper(in0), 1),
+	} {
+		if _, err := objects.DecodeRun([]byte(b)); !errors.Is(err, objects.ErrMalformed) {
+			t.Errorf("%s: DecodeRun err=%v, want ErrMalformed", name, err)
+		}
+	}
+}
+
+func assertRunEqual(tb testing.TB, got, want *objects.Run) {
+	tb.Helper()
+	for _, tt := range [][2]time.Time{{got.Started, want.Started}, {got.Finished, want.Finished}} {
+		if !tt[0].Equal(tt[1]) || tt[0].Location() != time.UTC {
+			tb.Errorf("time=%v, want %v in UTC", tt[0], tt[1])
+		}
+	}
+	g, w := *got, *want
+	g.Started, w.Started, g.Finished, w.Finished = time.Time{}, time.Time{}, time.Time{}, time.Time{}
+	if !reflect.DeepEqual(g, w) {
+		tb.Errorf("run=%+v\nwant %+v", g, w)
+	}
+}
+
+func sortIDs(ids []objects.ID) {
+	sort.Slice(ids, func(i, j int) bool { return ids[i].String() < ids[j].String() })
 }
 
 // TestCommitMinimal covers the optional fields left out: no parent, no run,
