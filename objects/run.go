@@ -21,8 +21,9 @@ const (
 	RunFailed   = "failed"
 )
 
-// MaxRunIDLen is the longest run ID.
-const MaxRunIDLen = 64
+// MaxRunIDLen is the longest run ID. It is shorter than a hex object ID,
+// so a string of 64 hex characters always names a commit, never a run.
+const MaxRunIDLen = 32
 
 // Run is a finished run: the job that consumed its inputs and produced its
 // outputs. It is written once, when the run ends, so lineage can travel

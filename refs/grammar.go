@@ -70,6 +70,10 @@ func ValidateName(name string) error { return validateWord("name", name) }
 // ValidateType checks an artifact type.
 func ValidateType(typ string) error { return validateWord("type", typ) }
 
+// ValidateJobType checks a run's job type ("train", "preprocess"), which
+// follows the rules of names.
+func ValidateJobType(jobType string) error { return validateWord("job type", jobType) }
+
 // ValidateAlias checks an alias that a user wants to set. "latest" and
 // version-like aliases ("v7") are refused with ErrReservedAlias.
 func ValidateAlias(alias string) error {

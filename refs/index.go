@@ -305,6 +305,12 @@ func (x *Index) Resolve(ctx context.Context, r Ref) (Version, error) {
 	return x.Latest(ctx, r.Name)
 }
 
+// ByCommit returns the version whose commit ID is id, or ErrNotFound (the
+// version was deleted, or never indexed).
+func (x *Index) ByCommit(ctx context.Context, id objects.ID) (Version, error) {
+	return x.one(ctx, "version with commit "+id.Short(), `WHERE commit_id = ?`, id.String())
+}
+
 // Versions returns every version of name, newest first.
 func (x *Index) Versions(ctx context.Context, name string) ([]Version, error) {
 	if _, err := x.ArtifactType(ctx, name); err != nil {
@@ -360,6 +366,85 @@ func (x *Index) Artifacts(ctx context.Context) ([]Artifact, error) {
 		}
 	}
 	return out, arows.Err()
+}
+
+// NextVersion returns the number the next version of name will take, or
+// ErrNotFound if the artifact has never existed.
+func (x *Index) NextVersion(ctx context.Context, name string) (int64, error) {
+	var n int64
+	err := x.q.QueryRowContext(ctx, `SELECT next_version FROM artifacts WHERE name = ?`, name).Scan(&n)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, fmt.Errorf("%w: artifact %q", ErrNotFound, name)
+	}
+	return n, err
+}
+
+// RaiseNextVersion makes the next version of name at least n, so numbers
+// used before are never reused (for rebuilding the index).
+func (x *Index) RaiseNextVersion(ctx context.Context, name string, n int64) error {
+	res, err := x.q.ExecContext(ctx, `UPDATE artifacts SET next_version = max(next_version, ?) WHERE name = ?`, n, name)
+	if err != nil {
+		return err
+	}
+	if k, _ := res.RowsAffected(); k == 0 {
+		return fmt.Errorf("%w: artifact %q", ErrNotFound, name)
+	}
+	return nil
+}
+
+// Commits returns the commit ID of each existing version of name, by
+// version number (one query, without aliases: cheaper than Versions).
+func (x *Index) Commits(ctx context.Context, name string) (map[int64]objects.ID, error) {
+	rows, err := x.q.QueryContext(ctx, `SELECT version, commit_id FROM versions WHERE name = ?`, name)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[int64]objects.ID{}
+	for rows.Next() {
+		var v int64
+		var s string
+		if err := rows.Scan(&v, &s); err != nil {
+			return nil, err
+		}
+		id, err := objects.ParseID(s)
+		if err != nil {
+			return nil, fmt.Errorf("index: version %s:v%d: %w", name, v, err)
+		}
+		out[v] = id
+	}
+	return out, rows.Err()
+}
+
+// Aliases returns the aliases set on name's versions ("latest" is not
+// stored, so not listed).
+func (x *Index) Aliases(ctx context.Context, name string) (map[string]int64, error) {
+	rows, err := x.q.QueryContext(ctx, `SELECT alias, version FROM aliases WHERE name = ?`, name)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]int64{}
+	for rows.Next() {
+		var alias string
+		var v int64
+		if err := rows.Scan(&alias, &v); err != nil {
+			return nil, err
+		}
+		out[alias] = v
+	}
+	return out, rows.Err()
+}
+
+// Clear deletes every artifact, version and alias (the first step of
+// rebuilding the index). Call it inside a write transaction.
+func (x *Index) Clear(ctx context.Context) error {
+	for _, q := range []string{`DELETE FROM aliases`, `DELETE FROM versions`, `DELETE FROM artifacts`} {
+		if _, err := x.q.ExecContext(ctx, q); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // SetAlias points alias at version of name, moving it if it pointed

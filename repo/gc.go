@@ -25,20 +25,24 @@ type GCOptions struct {
 
 // GCReport says what GC found and did.
 type GCReport struct {
-	Live    int   // objects reachable from a version
+	Live    int   // objects reachable from a version or a run
 	Garbage int   // unreachable objects older than the grace period
 	Deleted int   // of those, deleted (0 on a dry run)
 	Young   int   // unreachable objects kept because they are young
 	Bytes   int64 // bytes of Garbage
 }
 
-// GC deletes objects that no version uses. It marks everything reachable
-// from every version (its commit, trees and blobs; aliases and runs point
-// at versions, so they are covered), then deletes unmarked objects whose
-// modification time is older than the grace period. Writers refresh the
-// modification time of objects they reuse, so an object written or reused
-// by a commit in flight is kept. GC refuses to run if a tree it must read
-// is missing or corrupt, since it could not know what lies below it.
+// GC deletes objects that no version or run uses. It marks everything
+// reachable from every version (its commit, trees and blobs; aliases point
+// at versions, so they are covered) and from every run (a finished run's
+// object, and the commits of the versions any run used or logged, kept
+// after those versions are deleted so lineage can still name them; a
+// deleted version's trees and blobs are not kept), then deletes unmarked
+// objects whose modification time is older than the grace period. Writers
+// refresh the modification time of objects they reuse, so an object
+// written or reused by a commit in flight is kept. GC refuses to run if a
+// tree or run object it must read is missing or corrupt, since it could
+// not know what lies below it.
 func (r *Repo) GC(ctx context.Context, opts *GCOptions) (GCReport, error) {
 	if opts == nil {
 		opts = &GCOptions{}
@@ -115,7 +119,7 @@ func (r *Repo) GC(ctx context.Context, opts *GCOptions) (GCReport, error) {
 	return rep, nil
 }
 
-// mark returns the IDs of every object reachable from a version.
+// mark returns the IDs of every object reachable from a version or a run.
 func (r *Repo) mark(ctx context.Context) (map[objects.ID]bool, error) {
 	versions, err := r.index().AllVersions(ctx)
 	if err != nil {
@@ -152,6 +156,31 @@ func (r *Repo) mark(ctx context.Context) (map[objects.ID]bool, error) {
 		if err := walk(v.Tree, 0); err != nil {
 			return nil, err
 		}
+	}
+	// Runs are roots too: the run objects the runs table names, and the
+	// commits they list. The edge tables name the same commits, and those
+	// of running runs, which have no object yet.
+	x := r.lineage()
+	runs, err := x.ObjectIDs(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, id := range runs {
+		o, err := objects.ReadRun(ctx, r.store, id)
+		if err != nil {
+			return nil, fmt.Errorf("gc: cannot read run object %s (%w); run `art fsck` and repair before collecting garbage", id, err)
+		}
+		live[id] = true
+		for _, c := range append(o.Inputs, o.Outputs...) {
+			live[c] = true
+		}
+	}
+	commits, err := x.CommitIDs(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range commits {
+		live[c] = true
 	}
 	return live, nil
 }

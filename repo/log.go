@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/artvcs/art/lineage"
 	"github.com/artvcs/art/objects"
 	"github.com/artvcs/art/refs"
 )
@@ -25,7 +26,10 @@ type LogOptions struct {
 	// Aliases to point at the logged version (new or existing).
 	Aliases []string
 	// Run is the ID of the run producing this version, recorded in its
-	// commit ("" for none).
+	// commit ("" for none). It must name a running run: an unknown run
+	// (ErrRunNotFound) or one that has ended (ErrRunNotRunning) is refused
+	// before anything is written. The run's output edge is recorded in the
+	// version's transaction.
 	Run string
 	// Progress, if set, is called as file bytes are stored.
 	Progress ProgressFunc
@@ -46,7 +50,8 @@ type Version struct {
 // Every object is durable before the version is recorded; the version, its
 // number and its aliases are written in one transaction. Nothing is written
 // when the name, type, aliases or metadata are invalid or the type does not
-// match the artifact's first version.
+// match the artifact's first version, or when opts.Run does not name a
+// running run.
 func (r *Repo) Log(ctx context.Context, a *Artifact, opts *LogOptions) (Version, bool, error) {
 	if opts == nil {
 		opts = &LogOptions{}
@@ -59,6 +64,11 @@ func (r *Repo) Log(ctx context.Context, a *Artifact, opts *LogOptions) (Version,
 	}
 	if typ, err := r.index().ArtifactType(ctx, a.Name); err == nil && typ != a.Type {
 		return Version{}, false, fmt.Errorf("%w: %s has type %q, not %q", refs.ErrTypeMismatch, a.Name, typ, a.Type)
+	}
+	if opts.Run != "" {
+		if _, err := r.lineage().Running(ctx, opts.Run); err != nil {
+			return Version{}, false, fmt.Errorf("log %s: %w", a.Name, err)
+		}
 	}
 	meta, _ := objects.CanonicalJSON(a.metadataJSON())
 	var out refs.Version
@@ -82,6 +92,11 @@ func (r *Repo) Log(ctx context.Context, a *Artifact, opts *LogOptions) (Version,
 				}
 			}
 			idx := refs.NewIndex(tx)
+			if opts.Run != "" { // again, now that the run cannot end before we commit
+				if _, err := lineage.NewIndex(tx).Running(ctx, opts.Run); err != nil {
+					return err
+				}
+			}
 			if err := idx.EnsureArtifact(ctx, a.Name, a.Type); err != nil {
 				return err
 			}
@@ -103,6 +118,11 @@ func (r *Repo) Log(ctx context.Context, a *Artifact, opts *LogOptions) (Version,
 					return err
 				}
 			}
+			if opts.Run != "" {
+				if err := lineage.NewIndex(tx).AddOutput(ctx, opts.Run, out.Commit, created); err != nil {
+					return err
+				}
+			}
 			out, err = idx.Resolve(ctx, refs.Ref{Name: a.Name, Kind: refs.ByVersion, Version: out.Version})
 			return err
 		})
@@ -116,6 +136,9 @@ func (r *Repo) Log(ctx context.Context, a *Artifact, opts *LogOptions) (Version,
 	}
 	if err != nil {
 		return Version{}, false, fmt.Errorf("log %s: %w", a.Name, err)
+	}
+	if created || len(opts.Aliases) > 0 {
+		r.saveRefDoc(ctx, a.Name)
 	}
 	return Version{Version: out, repo: r}, created, nil
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/afero"
 	_ "modernc.org/sqlite" // the SQLite driver
 
+	"github.com/artvcs/art/lineage"
 	"github.com/artvcs/art/objects"
 	"github.com/artvcs/art/refs"
 )
@@ -158,6 +159,10 @@ func (r *Repo) openDB(ctx context.Context) error {
 		}
 	}
 	if err := refs.Migrate(ctx, db); err != nil {
+		db.Close()
+		return err
+	}
+	if err := refs.ApplyMigrations(ctx, db, "lineage", lineage.Migrations); err != nil {
 		db.Close()
 		return err
 	}

@@ -75,6 +75,7 @@ func (r *Repo) AddAlias(ctx context.Context, ref, alias string) (Version, int64,
 	if err != nil {
 		return Version{}, -1, err
 	}
+	r.saveRefDoc(ctx, out.Name)
 	return Version{Version: out, repo: r}, prev, nil
 }
 
@@ -83,9 +84,14 @@ func (r *Repo) RemoveAlias(ctx context.Context, name, alias string) error {
 	if err := refs.ValidateName(name); err != nil {
 		return err
 	}
-	return r.writeTx(ctx, func(tx *sql.Tx) error {
+	err := r.writeTx(ctx, func(tx *sql.Tx) error {
 		return refs.NewIndex(tx).RemoveAlias(ctx, name, alias)
 	})
+	if err != nil {
+		return err
+	}
+	r.saveRefDoc(ctx, name)
+	return nil
 }
 
 // Delete removes the version ref names. A version with aliases is refused
@@ -109,6 +115,7 @@ func (r *Repo) Delete(ctx context.Context, ref string, force bool) (Version, err
 	if err != nil {
 		return Version{}, err
 	}
+	r.saveRefDoc(ctx, out.Name)
 	return Version{Version: out, repo: r}, nil
 }
 
