@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/spf13/afero"
 
@@ -251,4 +252,56 @@ func BenchmarkCheckoutLargeFile(b *testing.B) {
 		}
 		b.StartTimer()
 	}
+}
+
+// BenchmarkLogInRun measures what a run adds to a commit: each iteration
+// logs a new version of a one-file artifact outside any run and another
+// inside a running run (the run checked before and inside the version's
+// transaction, and its output edge written in it), timing each, and
+// reports both and their difference (target: under 2 ms).
+func BenchmarkLogInRun(b *testing.B) {
+	e := newBenchEnv(b)
+	run, err := e.r.StartRun(e.ctx, "train", "bench", nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	dir := filepath.Join(e.root, "one")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		b.Fatal(err)
+	}
+	p := filepath.Join(dir, "f.bin")
+	if err := os.WriteFile(p, make([]byte, benchSmallSize), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	logOne := func(name string, opts *repo.LogOptions) time.Duration {
+		a := e.r.NewArtifact(name, "dataset")
+		if err := a.AddDir(dir, ""); err != nil {
+			b.Fatal(err)
+		}
+		start := time.Now()
+		_, created, err := e.r.Log(e.ctx, a, opts)
+		d := time.Since(start)
+		if err != nil || !created {
+			b.Fatalf("Log %s: created=%v, %v", name, created, err)
+		}
+		return d
+	}
+	var seq uint64
+	var outside, inside time.Duration
+	for b.Loop() {
+		b.StopTimer()
+		seq++
+		bump(b, []string{p}, seq)
+		b.StartTimer()
+		outside += logOne("outside", nil)
+		b.StopTimer()
+		seq++
+		bump(b, []string{p}, seq)
+		b.StartTimer()
+		inside += logOne("inside", &repo.LogOptions{Run: run.ID})
+	}
+	n := float64(b.N)
+	b.ReportMetric(float64(outside.Microseconds())/n/1000, "outside-ms")
+	b.ReportMetric(float64(inside.Microseconds())/n/1000, "inside-ms")
+	b.ReportMetric(float64((inside-outside).Microseconds())/n/1000, "extra-ms")
 }
