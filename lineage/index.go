@@ -181,7 +181,7 @@ func (x *Index) running(ctx context.Context, id string) (Run, int64, error) {
 		return Run{}, 0, err
 	}
 	if !r.Running() {
-		return r, 0, fmt.Errorf("%w: %s already %s at %s", ErrNotRunning, id, r.Status, r.Finished.Format(time.RFC3339))
+		return r, 0, fmt.Errorf("%w: %s %s at %s", ErrNotRunning, id, r.Status, r.Finished.Format(time.RFC3339))
 	}
 	return r, n, nil
 }

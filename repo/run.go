@@ -1,12 +1,14 @@
 package repo
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -169,8 +171,7 @@ func (run *Run) UseArtifact(ctx context.Context, ref string) (Version, error) {
 }
 
 // Checkout materialises the version ref names into dir, like
-// Repo.Checkout, and records it as an input of the run. A run that has
-// ended is refused with ErrRunNotRunning before anything is written.
+// Repo.Checkout, and records it as an input of the run; see Download.
 func (run *Run) Checkout(ctx context.Context, ref, dir string, opts *CheckoutOptions) (CheckoutResult, error) {
 	if _, err := run.repo.lineage().Running(ctx, run.ID); err != nil {
 		return CheckoutResult{}, err
@@ -179,10 +180,17 @@ func (run *Run) Checkout(ctx context.Context, ref, dir string, opts *CheckoutOpt
 	if err != nil {
 		return CheckoutResult{}, err
 	}
-	if dir == "" {
-		dir = v.DefaultDir()
+	return run.Download(ctx, v, dir, opts)
+}
+
+// Download materialises the version v into root, like Version.Download,
+// and then records it as an input of the run. A run that has ended is
+// refused with ErrRunNotRunning before anything is written.
+func (run *Run) Download(ctx context.Context, v Version, root string, opts *CheckoutOptions) (CheckoutResult, error) {
+	if _, err := run.repo.lineage().Running(ctx, run.ID); err != nil {
+		return CheckoutResult{}, err
 	}
-	res, err := v.Download(ctx, dir, opts)
+	res, err := v.Download(ctx, root, opts)
 	if err != nil {
 		return res, err
 	}
@@ -258,7 +266,7 @@ func (run *Run) FinishStatus(ctx context.Context, status string) error {
 	return nil
 }
 
-// Inputs returns the versions the run used, by commit ID.
+// Inputs returns the versions the run used, by name and number.
 func (run *Run) Inputs(ctx context.Context) ([]lineage.Node, error) {
 	ids, err := run.repo.lineage().Inputs(ctx, run.ID)
 	if err != nil {
@@ -267,7 +275,7 @@ func (run *Run) Inputs(ctx context.Context) ([]lineage.Node, error) {
 	return run.repo.versionNodes(ctx, ids)
 }
 
-// Outputs returns the versions the run logged, by commit ID.
+// Outputs returns the versions the run logged, by name and number.
 func (run *Run) Outputs(ctx context.Context) ([]lineage.Node, error) {
 	ids, err := run.repo.lineage().Outputs(ctx, run.ID)
 	if err != nil {
@@ -317,6 +325,9 @@ const (
 	BothWays   = lineage.Both
 )
 
+// DefaultLineageDepth is how many runs away Lineage walks by default.
+const DefaultLineageDepth = lineage.DefaultDepth
+
 // Lineage returns the lineage graph of the version ref names: upstream
 // (what it was made from), downstream (what used it) or both, to depth
 // runs away (0 means lineage.DefaultDepth). Version nodes carry their
@@ -341,7 +352,8 @@ func (r *Repo) Lineage(ctx context.Context, ref string, dir lineage.Direction, d
 	return g, nil
 }
 
-// versionNodes returns version nodes for commit IDs, described.
+// versionNodes returns version nodes for commit IDs, described, sorted by
+// name and number.
 func (r *Repo) versionNodes(ctx context.Context, ids []objects.ID) ([]lineage.Node, error) {
 	out := make([]lineage.Node, len(ids))
 	for i, id := range ids {
@@ -350,6 +362,9 @@ func (r *Repo) versionNodes(ctx context.Context, ids []objects.ID) ([]lineage.No
 			return nil, err
 		}
 	}
+	slices.SortFunc(out, func(a, b lineage.Node) int {
+		return cmp.Or(cmp.Compare(a.Name, b.Name), cmp.Compare(a.Version, b.Version), cmp.Compare(a.ID, b.ID))
+	})
 	return out, nil
 }
 

@@ -125,6 +125,9 @@ first .art directory found walking up from the working directory.`,
 		a.newVerifyCommand(),
 		a.newFsckCommand(),
 		a.newGCCommand(),
+		a.newRunCommand(),
+		a.newLineageCommand(),
+		a.newReindexCommand(),
 	)
 	return root
 }

@@ -24,7 +24,10 @@ func (a *app) newCheckoutCommand() *cobra.Command {
 
 Files already right are left alone; switching a directory to another version
 updates it in place, removing files the new version lacks. Files changed
-since the last checkout are never overwritten or removed without --force.`,
+since the last checkout are never overwritten or removed without --force.
+
+With ART_RUN_ID set (see art run start), the version is recorded as an input
+of the run; a run that has finished is refused before anything is written.`,
 		Example: `  art checkout bike-dataset:latest
   art checkout resnet:best -o model --path weights/model.h5`,
 		Args: cobra.ExactArgs(1),
@@ -60,12 +63,21 @@ func (a *app) runCheckout(ctx context.Context, opts checkoutOptions, args []stri
 		if dir == "" {
 			dir = v.DefaultDir()
 		}
+		run, err := a.currentRun(ctx, r)
+		if err != nil {
+			return err
+		}
 		progress, done := a.progress("checking out")
-		res, err := v.Download(ctx, a.abs(dir), &repo.CheckoutOptions{
-			Path:     opts.path,
-			Force:    opts.force,
-			Progress: progress,
-		})
+		coOpts := &repo.CheckoutOptions{Path: opts.path, Force: opts.force, Progress: progress}
+		var res repo.CheckoutResult
+		if run != nil {
+			res, err = run.Download(ctx, v, a.abs(dir), coOpts)
+			if isRunError(err) {
+				err = runEnvError(err)
+			}
+		} else {
+			res, err = v.Download(ctx, a.abs(dir), coOpts)
+		}
 		done()
 		if err != nil {
 			return err

@@ -45,7 +45,10 @@ a URI holding '=' needs an explicit =DEST.
 JSON (numbers, true, objects, "quoted strings"), else taken as a string.
 
 If the content equals an existing version's, nothing new is created: that
-version gets the aliases, and art says "unchanged".`,
+version gets the aliases, and art says "unchanged".
+
+With ART_RUN_ID set (see art run start), the run is recorded as the version's
+producer; a run that has finished is refused.`,
 		Example: `  art commit bike-dataset data/ -m "April export" -a best
   art commit resnet checkpoints/model.h5=models/ -t model --meta epochs=12`,
 		Args: cobra.MinimumNArgs(1),
@@ -102,12 +105,22 @@ func (a *app) runCommit(ctx context.Context, opts commitOptions, args []string) 
 			}
 		}
 
+		run, err := a.currentRun(ctx, r)
+		if err != nil {
+			return err
+		}
 		progress, done := a.progress("storing")
-		v, created, err := r.Log(ctx, art, &repo.LogOptions{
-			Aliases:  opts.aliases,
-			Run:      a.getenv("ART_RUN_ID"),
-			Progress: progress,
-		})
+		logOpts := &repo.LogOptions{Aliases: opts.aliases, Progress: progress}
+		var v repo.Version
+		var created bool
+		if run != nil {
+			v, created, err = run.LogArtifact(ctx, art, logOpts)
+			if isRunError(err) {
+				err = runEnvError(err)
+			}
+		} else {
+			v, created, err = r.Log(ctx, art, logOpts)
+		}
 		done()
 		if err != nil {
 			return err

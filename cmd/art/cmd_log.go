@@ -14,7 +14,7 @@ func (a *app) newLogCommand() *cobra.Command {
 	var opts logOptions
 	return &cobra.Command{
 		Use:   "log NAME",
-		Short: "List the versions of an artifact, newest first",
+		Short: "List the versions of an artifact, newest first, with the run that made each",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.runLog(cmd.Context(), opts, args)
@@ -35,10 +35,24 @@ func (a *app) runLog(ctx context.Context, _ logOptions, args []string) error {
 			}
 			return a.printJSON(out)
 		}
+		// Which run made each version, looked up once per run.
+		producers := map[string]string{}
+		for _, v := range vs {
+			if v.Producer == "" {
+				continue
+			}
+			if _, ok := producers[v.Producer]; !ok {
+				producers[v.Producer] = "run " + v.Producer
+				if run, err := r.Run(ctx, v.Producer); err == nil {
+					producers[v.Producer] = "by " + run.JobType + " run " + run.ID
+				}
+			}
+		}
 		t := newTable(a.stdout, 2)
 		for _, v := range vs {
 			t.row(versionString(v.Version.Version), v.Version.Commit.Short(), formatTime(v.Created),
-				plural(v.Files, "file"), formatBytes(v.Size), formatAliases(v.Aliases), oneLine(v.Description))
+				plural(v.Files, "file"), formatBytes(v.Size), formatAliases(v.Aliases), producers[v.Producer],
+				oneLine(v.Description))
 		}
 		return t.flush()
 	})

@@ -47,6 +47,8 @@ func (a *app) runShow(ctx context.Context, _ showOptions, args []string) error {
 		producer := v.Producer
 		if producer == "" {
 			producer = "-"
+		} else if run, err := r.Run(ctx, v.Producer); err == nil {
+			producer = runSummary(run)
 		}
 		meta := string(v.Metadata)
 		if meta == "" {

@@ -707,13 +707,14 @@ func TestJSONShapes(t *testing.T) {
 		t.Fatalf("checkout %v", co)
 	}
 
-	// Producer comes from ART_RUN_ID.
+	// Producer comes from ART_RUN_ID, which must name a running run.
+	run := p.startRun("--job-type", "train")
 	p.write("data/c.txt", "c")
-	res := p.runIn("", []string{"ART_RUN_ID=run123"}, "commit", "ds", "data", "--json")
+	res := p.runIn("", []string{"ART_RUN_ID=" + run}, "commit", "ds", "data", "--json")
 	var prod map[string]any
 	decodeJSON(t, res.stdout, &prod)
-	if prod["producer"] != "run123" {
-		t.Fatalf("producer %v", prod["producer"])
+	if prod["producer"] != run {
+		t.Fatalf("producer %v, want %s", prod["producer"], run)
 	}
 }
 

@@ -57,6 +57,16 @@ func hint(err error, msg string) string {
 		return "run `art ls` to list artifacts and `art log NAME` to list an artifact's versions and aliases"
 	case errors.Is(err, repo.ErrNotFound):
 		return "`art show REF` lists a version's files"
+	case errors.Is(err, repo.ErrRunNotRunning):
+		if strings.Contains(msg, runIDEnv) {
+			return "start a new run with `art run start` and set " + runIDEnv + " to its ID, or unset " + runIDEnv
+		}
+		return "a run ends only once; `art run show ID` shows it"
+	case errors.Is(err, repo.ErrRunNotFound):
+		if strings.Contains(msg, runIDEnv) {
+			return "`art run ls` lists the runs; unset " + runIDEnv + " to work outside a run"
+		}
+		return "`art run ls` lists the runs"
 	case errors.Is(err, repo.ErrHasAliases):
 		return "remove them with `art alias rm NAME ALIAS`, or use --force to delete the version and its aliases"
 	case errors.Is(err, repo.ErrInvalidRef):
