@@ -5,15 +5,22 @@ GO ?= go
 BIN := bin/art
 FUZZTIME ?= 30s
 
-.PHONY: all build test demo fuzz bench bench-go bench-memory bench-peers lint depcheck clean
+.PHONY: all build deps test demo fuzz bench bench-go bench-memory bench-peers lint depcheck clean
 
 all: build
 
 build:
 	$(GO) build -o $(BIN) ./cmd/art
 
+## deps: what the tests need beyond Go modules: Graphviz's dot, which the
+## lineage tests run on `art lineage --format dot` (from Debian; sudo unless root)
+deps:
+	@command -v dot >/dev/null || { \
+	  sudo=; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+	  ($$sudo apt-get update -qq && $$sudo apt-get install -y -qq graphviz); }
+
 ## test: formatting, vet, package boundaries, then every test (fuzz seed corpora included)
-test: lint depcheck
+test: deps lint depcheck
 	$(GO) test -count=1 -timeout 20m ./...
 
 lint:
@@ -37,7 +44,7 @@ fuzz:
 bench: bench-go bench-memory bench-peers
 
 bench-go:
-	$(GO) test -run '^$$' -bench . -benchmem ./objects/ ./refs/ ./repo/
+	$(GO) test -run '^$$' -bench . -benchmem ./objects/ ./refs/ ./lineage/ ./repo/
 
 bench-memory: build
 	$(GO) build -o bin/peakrss ./tools/peakrss
