@@ -10,6 +10,8 @@
 //	config       format version and hash algorithm (JSON)
 //	objects/     the loose object store (objects.FSStore)
 //	index.db     SQLite: versions, aliases, runs (an index over objects)
+//	refs/        one ref document per artifact: aliases, deleted versions
+//	             and next version number, for Reindex
 //	checkouts/   what each checkout directory was last set to
 //
 // # Artifacts and versions
@@ -21,12 +23,23 @@
 // any reference refs.Parse accepts and can be checked out, verified, diffed
 // and deleted.
 //
+// # Runs and lineage
+//
+// A Run (Repo.StartRun) is a job that uses versions (Run.UseArtifact,
+// Run.Checkout) and logs them (Run.LogArtifact, Repo.Log with
+// LogOptions.Run); its output edge is written in the version's own
+// transaction, and a run that has ended is refused before anything is
+// written. Run.Finish writes the run as an immutable run object.
+// Version.LoggedBy, Version.UsedBy and Repo.Lineage answer from the
+// lineage tables (package lineage), and Repo.Reindex rebuilds every table
+// from the commit and run objects and the ref documents.
+//
 // # Safety
 //
 // Objects are immutable and durable before a version naming them is
 // recorded. Checkout never writes outside its target directory, never
 // follows a symlink it did not create, never writes bytes that fail their
 // hash, and never overwrites or deletes a file the user changed unless
-// forced. GC keeps everything reachable from a version, and anything
-// younger than its grace period.
+// forced. GC keeps everything reachable from a version, every run object
+// and the commits runs name, and anything younger than its grace period.
 package repo

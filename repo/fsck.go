@@ -51,10 +51,11 @@ type FsckOptions struct {
 	Progress ProgressFunc
 }
 
-// Fsck checks the whole repository: every stored object is re-hashed, and
+// Fsck checks the whole repository: every stored object is re-hashed,
 // every version's commit, trees and files must be present, intact and of
-// the recorded size. Each problem names the object and the versions and
-// paths it affects. The error wraps ErrDamaged when there are problems.
+// the recorded size, and so must every finished run's object. Each problem
+// names the object and the versions and paths (or the run object) it
+// affects. The error wraps ErrDamaged when there are problems.
 // Unreferenced objects (garbage for GC) are checked too but are not
 // problems unless corrupt.
 func (r *Repo) Fsck(ctx context.Context, opts *FsckOptions) (FsckReport, error) {
@@ -206,6 +207,26 @@ func (r *Repo) Fsck(ctx context.Context, opts *FsckOptions) (FsckReport, error) 
 		}
 		if err := walk(ref, c.Tree, "", 0); err != nil {
 			return rep, err
+		}
+	}
+	// Run objects: each one the index names must be there and intact
+	// (GC reads them to know which commits to keep).
+	runObjs, err := r.lineage().ObjectIDs(ctx)
+	if err != nil {
+		return rep, err
+	}
+	for _, id := range runObjs {
+		what := Affected{Version: "run object " + id.Short()}
+		if p := check(id, -1); p != nil {
+			p.affect(what)
+			continue
+		}
+		if _, err := objects.ReadRun(ctx, r.store, id); err != nil {
+			var ce *objects.CorruptError
+			if !errors.As(err, &ce) {
+				return rep, err
+			}
+			addProblem(id, "corrupt", ce.Reason).affect(what)
 		}
 	}
 	for _, p := range problems {

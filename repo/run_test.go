@@ -586,3 +586,27 @@ func TestRefDocument(t *testing.T) {
 		}
 	})
 }
+
+func TestFsckRunObject(t *testing.T) {
+	forEachFs(t, func(t *testing.T, fsys afero.Fs, root string) {
+		ctx := context.Background()
+		r, _ := newRepo(t, fsys, root)
+		run := startRun(t, r, "train", "", nil)
+		runLog(t, run, r, "model", "model", files{"w": "weights"})
+		if err := run.Finish(ctx, nil); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := r.Fsck(ctx, nil); err != nil {
+			t.Fatal(err)
+		}
+		flipBit(t, r, run.Object)
+		rep, err := r.Fsck(ctx, nil)
+		wantErr(t, "fsck of a damaged run object", err, repo.ErrDamaged)
+		if len(rep.Problems) != 1 || rep.Problems[0].ID != run.Object || len(rep.Problems[0].Affects) != 1 ||
+			!strings.Contains(rep.Problems[0].Affects[0].Version, "run object") {
+			t.Fatalf("problems %+v", rep.Problems)
+		}
+		_, err = r.GC(ctx, &repo.GCOptions{Grace: -1})
+		wantErr(t, "gc with a damaged run object", err, repo.ErrCorrupt)
+	})
+}
