@@ -230,7 +230,8 @@ func pipeline(t *testing.T) *lineage.Index {
 	return x
 }
 
-// names renders a graph with version nodes named by their stand-in refs.
+// describe names g's version nodes by their stand-in refs, as the caller
+// (package repo) does from the version index.
 func describe(g *lineage.Graph) {
 	refs := map[string]string{}
 	for _, r := range []string{"raw:v0", "clean:v0", "tokenizer:v0", "model:v0", "report:v0"} {
