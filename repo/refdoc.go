@@ -37,6 +37,8 @@ type refDoc struct {
 	Aliases     map[string]int64  `json:"aliases"`
 	Deleted     []int64           `json:"deleted"`
 	Versions    map[string]string `json:"versions"` // "3" -> commit ID
+
+	deleted map[int64]bool // Deleted as a set, filled by readRefDocs
 }
 
 const refDocDir = "refs"
@@ -159,6 +161,10 @@ func (r *Repo) readRefDocs() (docs map[string]*refDoc, bad []string, err error) 
 			bad = append(bad, fname)
 			continue
 		}
+		doc.deleted = make(map[int64]bool, len(doc.Deleted))
+		for _, v := range doc.Deleted {
+			doc.deleted[v] = true
+		}
 		docs[name] = &doc
 	}
 	sort.Strings(bad)
@@ -176,11 +182,4 @@ func (d *refDoc) commitOf(v int64) (objects.ID, bool) {
 }
 
 // isDeleted reports whether the document lists version v as deleted.
-func (d *refDoc) isDeleted(v int64) bool {
-	for _, n := range d.Deleted {
-		if n == v {
-			return true
-		}
-	}
-	return false
-}
+func (d *refDoc) isDeleted(v int64) bool { return d.deleted[v] }
