@@ -5,9 +5,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -608,5 +610,47 @@ func TestFsckRunObject(t *testing.T) {
 		}
 		_, err = r.GC(ctx, &repo.GCOptions{Grace: -1})
 		wantErr(t, "gc with a damaged run object", err, repo.ErrCorrupt)
+	})
+}
+
+// TestRefDocumentConcurrent: with many writers, the ref document ends up
+// describing the final index (the last writer reads the latest state).
+func TestRefDocumentConcurrent(t *testing.T) {
+	forEachFs(t, func(t *testing.T, fsys afero.Fs, root string) {
+		ctx := context.Background()
+		r, _ := newRepo(t, fsys, root)
+		var wg sync.WaitGroup
+		for w := range 6 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := range 4 {
+					a := artifactOf(t, r, "ds", "dataset", files{"f": fmt.Sprintf("%d-%d", w, i)})
+					if _, _, err := r.Log(ctx, a, &repo.LogOptions{Aliases: []string{fmt.Sprintf("w%d", w)}}); err != nil {
+						t.Error(err)
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		b, err := afero.ReadFile(fsys, filepath.Join(r.Dir(), "refs", "ds.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var doc struct {
+			NextVersion int64             `json:"next_version"`
+			Aliases     map[string]int64  `json:"aliases"`
+			Versions    map[string]string `json:"versions"`
+		}
+		if err := json.Unmarshal(b, &doc); err != nil {
+			t.Fatal(err)
+		}
+		arts, err := r.Artifacts(ctx)
+		if err != nil || len(arts) != 1 {
+			t.Fatal(arts, err)
+		}
+		if doc.NextVersion != 24 || len(doc.Versions) != 24 || fmt.Sprint(doc.Aliases) != fmt.Sprint(arts[0].Aliases) {
+			t.Fatalf("ref document %s\ndoes not match the index: %+v", b, arts[0])
+		}
 	})
 }
