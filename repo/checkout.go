@@ -18,7 +18,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 
 	"github.com/spf13/afero"
 	"golang.org/x/sync/errgroup"
@@ -740,15 +739,13 @@ type fileStat struct {
 	Size  int64  `json:"size"`
 	MTime int64  `json:"mtime"`
 	Ino   uint64 `json:"ino,omitempty"`
+	Dev   uint64 `json:"dev,omitempty"`
 	CTime int64  `json:"ctime,omitempty"`
 }
 
 func statOf(fi fs.FileInfo) fileStat {
 	s := fileStat{Size: fi.Size(), MTime: fi.ModTime().UnixNano()}
-	if sys, ok := fi.Sys().(*syscall.Stat_t); ok {
-		s.Ino = sys.Ino
-		s.CTime = sys.Ctim.Sec*1e9 + sys.Ctim.Nsec
-	}
+	sysStat(fi, &s)
 	return s
 }
 

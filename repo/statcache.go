@@ -58,7 +58,7 @@ type cacheEntry struct {
 // a header with the gc generation it is valid for and the directory, then
 // one record per file below it, in the order written. Reading 20,000
 // records this way takes a few milliseconds.
-const statCacheHeader = "art statcache 1\n"
+const statCacheHeader = "art statcache 2\n"
 
 func (r *Repo) statCachePath(dir string) string {
 	return filepath.Join(r.dir, "statcache", objects.Hash([]byte(dir)).String()[:32])
@@ -119,13 +119,13 @@ func (r *Repo) readStatCache(root string, gen int64, out map[string]cacheEntry) 
 			return
 		}
 		var e cacheEntry
-		var v [4]int64
+		var v [5]int64
 		for i := range v {
 			if v[i], err = binary.ReadVarint(br); err != nil {
 				return
 			}
 		}
-		e.stat = fileStat{Size: v[0], MTime: v[1], CTime: v[2], Ino: uint64(v[3])}
+		e.stat = fileStat{Size: v[0], MTime: v[1], CTime: v[2], Ino: uint64(v[3]), Dev: uint64(v[4])}
 		if _, err := io.ReadFull(br, e.blob[:]); err != nil {
 			return
 		}
@@ -180,7 +180,7 @@ func (r *Repo) saveStatCache(srcs []source, gen int64) {
 					return err
 				}
 				writeString(w, rel)
-				for _, v := range []int64{s.stat.Size, s.stat.MTime, s.stat.CTime, int64(s.stat.Ino)} {
+				for _, v := range []int64{s.stat.Size, s.stat.MTime, s.stat.CTime, int64(s.stat.Ino), int64(s.stat.Dev)} {
 					w.Write(buf[:binary.PutVarint(buf[:], v)])
 				}
 				if _, err := w.Write(s.blob[:]); err != nil {

@@ -1,3 +1,5 @@
+//go:build unix
+
 // Command peakrss runs a command and prints its wall time and peak resident
 // set size (from the kernel's rusage), for the memory benchmarks.
 //
