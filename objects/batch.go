@@ -23,6 +23,10 @@ type Batch struct {
 	files []string // objects this batch created
 }
 
+// syncEachMax is the most objects a Batch syncs one by one; above it,
+// Sync uses one syncfs(2).
+const syncEachMax = 64
+
 // NewBatch starts a batch of writes to s.
 func (s *FSStore) NewBatch() *Batch { return &Batch{s: s} }
 
@@ -65,14 +69,18 @@ func (b *Batch) Sync(ctx context.Context) error {
 	if len(files) == 0 || b.s.NoSync {
 		return nil
 	}
-	if _, ok := b.s.fs.(*afero.OsFs); ok {
+	// syncfs flushes everything dirty on the file system, the user's own
+	// fresh files included; for a few objects, fsyncs of just those are
+	// cheaper. Past that, one call beats thousands.
+	if _, ok := b.s.fs.(*afero.OsFs); ok && len(files) > syncEachMax {
 		if err := syncFS(b.s.dir); err == nil {
 			return nil
 		} else if err != errNoSyncfs {
 			return fmt.Errorf("sync objects: %w", err)
 		}
 	}
-	// No syncfs: fsync each file, then each directory, in parallel.
+	// Few objects, or no syncfs: fsync each file, then each directory, in
+	// parallel.
 	g, ctx := errgroup.WithContext(ctx)
 	g.SetLimit(16)
 	dirs := map[string]bool{b.s.dir: true}
