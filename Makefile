@@ -17,7 +17,7 @@ build:
 deps:
 	@command -v dot >/dev/null || { \
 	  sudo=; [ "$$(id -u)" = 0 ] || sudo=sudo; \
-	  ($$sudo apt-get update -qq && $$sudo apt-get install -y -qq graphviz); }
+	  ($$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq graphviz); }
 
 ## test: formatting, vet, package boundaries, then every test (fuzz seed corpora included)
 test: deps lint depcheck
