@@ -43,7 +43,7 @@ type GCReport struct {
 // written or reused by a commit in flight is kept. GC refuses to run if a
 // tree or run object it must read is missing or corrupt, since it could
 // not know what lies below it.
-func (r *Repo) GC(ctx context.Context, opts *GCOptions) (GCReport, error) {
+func (r *Repo) GC(ctx context.Context, opts *GCOptions) (rep GCReport, retErr error) {
 	if opts == nil {
 		opts = &GCOptions{}
 	}
@@ -54,23 +54,24 @@ func (r *Repo) GC(ctx context.Context, opts *GCOptions) (GCReport, error) {
 	case grace < 0:
 		grace = 0
 	}
-	var rep GCReport
-	// Invalidate the stat cache first: commits that read it before this
-	// point either record their version before the mark below reads the
-	// index, or see the new generation and store their files again.
-	if err := r.writeTx(ctx, func(tx *sql.Tx) error {
-		if opts.DryRun {
-			return nil
-		}
-		if _, err := tx.ExecContext(ctx, `UPDATE settings SET value = value + 1 WHERE key = 'gc_generation'`); err != nil {
-			return err
-		}
-		return nil
-	}); err != nil {
-		return rep, fmt.Errorf("gc: %w", err)
-	}
+	// Anything written or refreshed after this moment is kept, whatever
+	// the grace period.
+	cutoff := r.now().Add(-grace)
+	// Bracket the sweep with two bumps of the gc generation (and drop the
+	// stat cache before the first): a commit whose files were stored while
+	// any part of this GC ran sees the generation change when it records
+	// its version, and stores its files again (see Log). Objects written or
+	// refreshed after this GC started are younger than its cutoff.
 	if !opts.DryRun {
 		r.clearStatCache()
+		if err := r.bumpGCGeneration(ctx); err != nil {
+			return rep, err
+		}
+		defer func() {
+			if err := r.bumpGCGeneration(context.WithoutCancel(ctx)); err != nil && retErr == nil {
+				retErr = err
+			}
+		}()
 	}
 	live, err := r.mark(ctx)
 	if err != nil {
@@ -78,7 +79,6 @@ func (r *Repo) GC(ctx context.Context, opts *GCOptions) (GCReport, error) {
 	}
 	rep.Live = len(live)
 	var candidates []objects.Info
-	cutoff := r.now().Add(-grace)
 	if err := r.store.List(ctx, func(i objects.Info) error {
 		if live[i.ID] {
 			return nil
@@ -117,6 +117,17 @@ func (r *Repo) GC(ctx context.Context, opts *GCOptions) (GCReport, error) {
 		}
 	}
 	return rep, nil
+}
+
+func (r *Repo) bumpGCGeneration(ctx context.Context) error {
+	err := r.writeTx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `UPDATE settings SET value = value + 1 WHERE key = 'gc_generation'`)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("gc: %w", err)
+	}
+	return nil
 }
 
 // mark returns the IDs of every object reachable from a version or a run.

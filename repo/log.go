@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"runtime"
 	"sort"
 	"strings"
@@ -74,22 +75,28 @@ func (r *Repo) Log(ctx context.Context, a *Artifact, opts *LogOptions) (Version,
 	var out refs.Version
 	created := false
 	var err error
-	for attempt := 0; attempt < 2; attempt++ {
+	for attempt := 0; ; attempt++ {
 		var gen int64
 		if gen, err = gcGeneration(ctx, r.db); err != nil {
 			return Version{}, false, err
 		}
 		var c content
-		if c, err = r.storeContent(ctx, a, opts.Progress, attempt == 0, gen); err != nil {
+		// The stat cache is used on the first attempt only: a retry
+		// follows a GC, which may have collected what it names.
+		c, err = r.storeContent(ctx, a, opts.Progress, attempt == 0, gen)
+		if errors.Is(err, errGCRaced) && attempt < maxGCRetries {
+			continue
+		}
+		if err != nil {
 			return Version{}, false, fmt.Errorf("log %s: %w", a.Name, err)
 		}
 		err = r.writeTx(ctx, func(tx *sql.Tx) error {
-			if c.cacheHits > 0 {
-				if now, err := gcGeneration(ctx, tx); err != nil {
-					return err
-				} else if now != gen {
-					return errGCRaced
-				}
+			// A GC that ran while the files were stored may have deleted
+			// objects they reused (or the stat cache named): store again.
+			if now, err := gcGeneration(ctx, tx); err != nil {
+				return err
+			} else if now != gen {
+				return errGCRaced
 			}
 			idx := refs.NewIndex(tx)
 			if opts.Run != "" { // again, now that the run cannot end before we commit
@@ -129,10 +136,9 @@ func (r *Repo) Log(ctx context.Context, a *Artifact, opts *LogOptions) (Version,
 		if err == nil && c.reads > 0 {
 			r.saveStatCache(c.srcs, gen)
 		}
-		if !errors.Is(err, errGCRaced) {
+		if !errors.Is(err, errGCRaced) || attempt >= maxGCRetries {
 			break
 		}
-		// A GC began after the cache was read: store the files again.
 	}
 	if err != nil {
 		return Version{}, false, fmt.Errorf("log %s: %w", a.Name, err)
@@ -171,6 +177,11 @@ func (r *Repo) newVersion(ctx context.Context, idx *refs.Index, a *Artifact, roo
 		Files: files, Created: c.Created, Description: a.Description, Metadata: meta, Producer: run}
 	return v, idx.Insert(ctx, v)
 }
+
+// maxGCRetries bounds how often Log stores its files again because GCs
+// kept overlapping it; past that it fails (errGCRaced) rather than record
+// a version whose objects a GC may have collected.
+const maxGCRetries = 8
 
 // content is what storeContent stored.
 type content struct {
@@ -269,6 +280,10 @@ func (r *Repo) storeContent(ctx context.Context, a *Artifact, progress ProgressF
 		return c, err
 	}
 	if err := batch.Sync(ctx); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			// A GC collected an object of ours before it was synced.
+			return c, errGCRaced
+		}
 		return c, err
 	}
 	c.files = int64(len(paths))

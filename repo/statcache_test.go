@@ -2,8 +2,10 @@ package repo_test
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -75,5 +77,75 @@ func TestStatCache(t *testing.T) {
 	}
 	if _, err := r.Fsck(ctx, nil); err != nil {
 		t.Fatalf("fsck after gc: %v", err)
+	}
+}
+
+// hookFs calls hook once, right after the first Chtimes of a path
+// containing trigger (the store refreshing an object it reuses).
+type hookFs struct {
+	afero.Fs
+	trigger string
+	once    sync.Once
+	hook    func()
+}
+
+func (h *hookFs) Chtimes(name string, atime, mtime time.Time) error {
+	err := h.Fs.Chtimes(name, atime, mtime)
+	if strings.Contains(name, h.trigger) && h.hook != nil {
+		h.once.Do(h.hook)
+	}
+	return err
+}
+
+func (h *hookFs) LstatIfPossible(name string) (os.FileInfo, bool, error) {
+	return h.Fs.(afero.Lstater).LstatIfPossible(name)
+}
+
+// TestGCDuringCommit: a GC that runs, with no grace, while a commit is
+// storing its files must not leave the commit's version pointing at
+// objects it collected (the commit reused an object that had become
+// garbage).
+func TestGCDuringCommit(t *testing.T) {
+	ctx := context.Background()
+	root := t.TempDir()
+	hfs := &hookFs{Fs: afero.NewMemMapFs(), trigger: "objects"}
+	r, err := repo.Init(ctx, hfs, filepath.Join(root, ".art"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	old := filepath.Join(root, "old")
+	writeFile(t, hfs.Fs, filepath.Join(old, "a.txt"), "shared content", 0o644)
+	a := r.NewArtifact("old", "dataset")
+	if err := a.AddDir(old, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := r.Log(ctx, a, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Delete(ctx, "old:v0", true); err != nil {
+		t.Fatal(err)
+	}
+	// old:v0's blob and tree are now garbage. Log m with the same content
+	// (so the commit writes no new object but reuses both), and collect
+	// garbage (no grace) right after the commit has refreshed the first
+	// of them.
+	data := filepath.Join(root, "m")
+	writeFile(t, hfs.Fs, filepath.Join(data, "a.txt"), "shared content", 0o644)
+	var gcErr error
+	hfs.hook = func() { _, gcErr = r.GC(ctx, &repo.GCOptions{Grace: -1}) }
+	m := r.NewArtifact("m", "dataset")
+	if err := m.AddDir(data, ""); err != nil {
+		t.Fatal(err)
+	}
+	v, _, err := r.Log(ctx, m, nil)
+	if err != nil {
+		t.Fatalf("Log: %v", err)
+	}
+	if gcErr != nil {
+		t.Fatalf("GC: %v", gcErr)
+	}
+	if rep, err := r.Fsck(ctx, nil); err != nil {
+		t.Fatalf("fsck after a GC raced %s: %v %+v", v.Ref(), err, rep.Problems)
 	}
 }
