@@ -101,7 +101,7 @@ func (s *FSStore) PutBytes(ctx context.Context, b []byte) (ID, error) {
 
 func (s *FSStore) putBytes(ctx context.Context, b []byte, batch *Batch) (ID, error) {
 	id := Hash(b)
-	if ok, err := s.refresh(id); err != nil || ok {
+	if ok, _, err := s.refresh(id); err != nil || ok {
 		return id, err
 	}
 	_, _, err := s.put(ctx, bytes.NewReader(b), &id, batch)
@@ -109,17 +109,21 @@ func (s *FSStore) putBytes(ctx context.Context, b []byte, batch *Batch) (ID, err
 }
 
 // refresh sets the modification time of an existing object to now and
-// reports whether it exists.
-func (s *FSStore) refresh(id ID) (bool, error) {
+// reports whether it exists, and its size.
+func (s *FSStore) refresh(id ID) (bool, int64, error) {
 	final := s.Path(id)
-	if _, err := s.fs.Stat(final); err != nil {
-		return false, nil
+	fi, err := s.fs.Stat(final)
+	if err != nil {
+		return false, 0, nil
 	}
 	now := s.Now()
 	if err := s.fs.Chtimes(final, now, now); err != nil {
-		return true, fmt.Errorf("refresh object %s: %w", id, err)
+		if errors.Is(err, fs.ErrNotExist) {
+			return false, 0, nil
+		}
+		return true, 0, fmt.Errorf("refresh object %s: %w", id, err)
 	}
-	return true, nil
+	return true, fi.Size(), nil
 }
 
 // put writes r to a pending file in the store directory while hashing it
@@ -159,17 +163,42 @@ func (s *FSStore) put(ctx context.Context, r io.Reader, want *ID, batch *Batch) 
 	}
 	final := s.Path(id)
 	sub := filepath.Dir(final)
-	err = pf.Link(final)
-	if errors.Is(err, fs.ErrNotExist) {
-		if err := s.mkdir(sub, sync); err != nil {
+	for attempt := 0; ; attempt++ {
+		err = pf.Link(final)
+		if errors.Is(err, fs.ErrNotExist) && attempt < 3 {
+			if err := s.mkdir(sub, sync); err != nil {
+				return id, n, err
+			}
+			continue
+		}
+		if !errors.Is(err, fs.ErrExist) {
+			break
+		}
+		// Already stored, by us earlier or by a concurrent writer: reuse
+		// it, after refreshing it for gc's grace period.
+		ok, size, err := s.refresh(id)
+		if err != nil {
 			return id, n, err
 		}
-		err = pf.Link(final)
-	}
-	if errors.Is(err, fs.ErrExist) {
-		// Already stored (by us earlier, or by a concurrent writer).
-		_, err := s.refresh(id)
-		return id, n, err
+		if !ok && attempt < 3 {
+			continue // collected meanwhile: publish ours after all
+		}
+		if ok && size != n {
+			// A damaged copy (truncated by a crash of another tool, say):
+			// replace it with the bytes just verified.
+			err = pf.Replace(final)
+			break
+		}
+		// Another writer may not have synced it yet: it is durable only
+		// once we have synced it too.
+		if batch != nil {
+			batch.written(final)
+		} else if sync {
+			if err := syncFile(s.fs, final); err != nil {
+				return id, n, fmt.Errorf("sync object %s: %w", id, err)
+			}
+		}
+		return id, n, nil
 	}
 	if err != nil {
 		return id, n, fmt.Errorf("store object %s: %w", id, err)

@@ -52,35 +52,40 @@ func (p *PendingFile) File() afero.File { return p.f }
 func (p *PendingFile) Sync() error { return p.f.Sync() }
 
 // Link publishes the file as final if nothing has that name yet, and
-// closes it. If the name is taken the error wraps fs.ErrExist and the file
-// is discarded. A missing parent directory is an error wrapping
-// fs.ErrNotExist, after which the file is still pending.
+// closes it. If the name is taken the error wraps fs.ErrExist; if final's
+// directory is missing it wraps fs.ErrNotExist. In both cases the file is
+// still pending: the caller may Link again, Replace, or Abort.
 func (p *PendingFile) Link(final string) error {
 	if p.tmp == "" {
 		err := linkAnonymous(p.f, final)
-		if errors.Is(err, fs.ErrNotExist) {
-			return err
+		if err == nil {
+			p.f.Close()
 		}
-		p.f.Close()
 		return err
 	}
 	if _, err := p.fs.Stat(filepath.Dir(final)); err != nil {
-		return err // still pending: the caller may create the directory
-	}
-	if err := p.f.Close(); err != nil {
-		p.fs.Remove(p.tmp)
 		return err
-	}
-	if _, err := p.fs.Stat(final); err == nil {
-		p.fs.Remove(p.tmp)
-		return fmt.Errorf("%s: %w", final, fs.ErrExist)
 	}
 	if err := p.fs.Chmod(p.tmp, p.perm); err != nil {
-		p.fs.Remove(p.tmp)
 		return err
 	}
-	if err := p.fs.Rename(p.tmp, final); err != nil {
+	if _, ok := p.fs.(*afero.OsFs); ok {
+		// A hard link fails atomically if final exists; then drop the
+		// temp name.
+		if err := os.Link(p.tmp, final); err != nil {
+			return err
+		}
+		p.f.Close()
 		p.fs.Remove(p.tmp)
+		return nil
+	}
+	// Other file systems (in-memory ones in tests) have no hard links:
+	// check, then rename.
+	if _, err := p.fs.Stat(final); err == nil {
+		return fmt.Errorf("%s: %w", final, fs.ErrExist)
+	}
+	p.f.Close()
+	if err := p.fs.Rename(p.tmp, final); err != nil {
 		return err
 	}
 	return nil
