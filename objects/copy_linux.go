@@ -70,11 +70,14 @@ func kernelCopy(ctx context.Context, dst, src *os.File, want ID, progress func(i
 		}
 		roff := off
 		n, err := unix.CopyFileRange(int(src.Fd()), &roff, int(dst.Fd()), nil, int(chunk), 0)
+		if off == 0 && (n == 0 || err != nil && (errors.Is(err, unix.ENOSYS) || errors.Is(err, unix.EXDEV) ||
+			errors.Is(err, unix.EINVAL) || errors.Is(err, unix.EOPNOTSUPP) ||
+			errors.Is(err, unix.EPERM) || errors.Is(err, unix.EIO))) {
+			// Unsupported here (sandboxes answer EPERM, some file systems
+			// EIO, old kernels copy nothing): copy in user space instead.
+			return 0, errNoKernelCopy
+		}
 		if err != nil {
-			if off == 0 && (errors.Is(err, unix.ENOSYS) || errors.Is(err, unix.EXDEV) ||
-				errors.Is(err, unix.EINVAL) || errors.Is(err, unix.EOPNOTSUPP)) {
-				return 0, errNoKernelCopy
-			}
 			return off, err
 		}
 		if n == 0 {

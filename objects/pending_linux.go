@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
 
 	"github.com/spf13/afero"
 	"golang.org/x/sys/unix"
@@ -16,7 +17,17 @@ import (
 
 var errNoTmpfile = errors.New("O_TMPFILE not supported")
 
+// procFdOK reports whether /proc/self/fd is there to name anonymous
+// files by (not in some chroots and sandboxes).
+var procFdOK = sync.OnceValue(func() bool {
+	_, err := os.Stat("/proc/self/fd")
+	return err == nil
+})
+
 func openAnonymous(dir string, perm os.FileMode) (afero.File, error) {
+	if !procFdOK() {
+		return nil, errNoTmpfile
+	}
 	fd, err := unix.Open(dir, unix.O_TMPFILE|unix.O_RDWR|unix.O_CLOEXEC, uint32(perm.Perm()))
 	if err != nil {
 		if errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, unix.EISDIR) || errors.Is(err, unix.EINVAL) {

@@ -4,7 +4,9 @@ package objects
 
 import (
 	"errors"
+	"fmt"
 	"os"
+	"sync"
 
 	"golang.org/x/sys/unix"
 )
@@ -14,6 +16,9 @@ var errNoSyncfs = errors.New("syncfs not supported")
 // syncFS flushes the whole file system holding dir (syncfs(2)): every
 // dirty file and directory on it, in one call.
 func syncFS(dir string) error {
+	if !syncfsReportsErrors() {
+		return errNoSyncfs
+	}
 	f, err := os.Open(dir)
 	if err != nil {
 		return err
@@ -27,3 +32,18 @@ func syncFS(dir string) error {
 	}
 	return nil
 }
+
+// syncfsReportsErrors reports whether the kernel is 5.8 or later: before
+// that, syncfs(2) returned 0 even when writing back failed, so a batch
+// must fsync its files one by one.
+var syncfsReportsErrors = sync.OnceValue(func() bool {
+	var u unix.Utsname
+	if unix.Uname(&u) != nil {
+		return false
+	}
+	var major, minor int
+	if _, err := fmt.Sscanf(unix.ByteSliceToString(u.Release[:]), "%d.%d", &major, &minor); err != nil {
+		return false
+	}
+	return major > 5 || major == 5 && minor >= 8
+})
