@@ -237,7 +237,7 @@ func (v Version) Download(ctx context.Context, root string, opts *CheckoutOption
 			// before the state was saved can be trusted by its stat: one
 			// modified within the same tick of the file system's clock
 			// may have changed after art recorded it, keeping its stat.
-			unchanged := tracked && prev.sameStat(cur) && cur.MTime < st.saved
+			unchanged := tracked && prev.sameStat(cur) && settled(cur.MTime, st.saved)
 			if !s.remove && tracked && unchanged && prev.ID == wantID {
 				s.rec = prev
 				return nil // skip: stat cache says it is right

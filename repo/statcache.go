@@ -206,9 +206,21 @@ func (r *Repo) clearStatCache() {
 
 // cacheable reports whether a file's stat is safe to cache (see racyWindow).
 func cacheable(s source) bool {
-	return s.abs != "" && s.stat.MTime < s.statAt-racyWindow && s.stat.CTime < s.statAt-racyWindow
+	return s.abs != "" && settled(s.stat.MTime, s.statAt) && settled(s.stat.CTime, s.statAt)
 }
 
-// errGCRaced is returned inside Log when a GC started after the stat cache
-// was read; Log then stores the files again without the cache.
-var errGCRaced = errors.New("gc started during commit")
+// settled reports whether a file time t is far enough before the moment
+// at which it was read that a later write would have changed it. Times
+// with no sub-second part come from a file system with whole-second (or
+// two-second) timestamps, and need a wider margin.
+func settled(t, at int64) bool {
+	window := int64(racyWindow)
+	if t%1_000_000_000 == 0 {
+		window = 2_000_000_000
+	}
+	return t < at-window
+}
+
+// errGCRaced is returned inside Log when a GC ran while its files were
+// being stored; Log then stores them again without the cache.
+var errGCRaced = errors.New("a gc kept running during the commit; try again")
