@@ -44,7 +44,7 @@ fuzz:
 bench: bench-go bench-memory bench-peers
 
 bench-go:
-	$(GO) test -run '^$$' -bench . -benchmem ./objects/ ./refs/ ./lineage/ ./repo/
+	$(GO) test -run '^$$' -bench . -benchmem ./objects/ ./objects/chunker/ ./refs/ ./lineage/ ./repo/
 
 bench-memory: build
 	$(GO) build -o bin/peakrss ./tools/peakrss
