@@ -18,6 +18,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/spf13/afero"
 	"golang.org/x/sync/errgroup"
@@ -316,6 +317,16 @@ func (v Version) Download(ctx context.Context, root string, opts *CheckoutOption
 			ErrLocalChanges, root, strings.Join(conflicts, ", "), more)
 	}
 
+	dirSet := map[string]bool{".": true}
+	for i := range steps {
+		dirSet[path.Dir(steps[i].e.Path)] = true
+	}
+	dirs := make([]string, 0, len(dirSet))
+	for d := range dirSet {
+		dirs = append(dirs, d)
+	}
+	r.removeStaleTemps(root, dirs)
+
 	// Execute: clear what is in the way (one at a time: several files may
 	// wait on one path), write files in parallel, then remove old ones.
 	var cleared []string
@@ -502,6 +513,36 @@ func (r *Repo) openEntry(ctx context.Context, e ManifestEntry, id objects.ID) (i
 		return nil, fmt.Errorf("reference %s: %w", e.Ref, err)
 	}
 	return objects.NewVerifyingReader(f, id), nil
+}
+
+// staleTempAge is how old a temp file left in a checkout directory must be
+// before a later checkout removes it (younger ones may belong to a
+// checkout still running).
+const staleTempAge = 10 * time.Minute
+
+// removeStaleTemps deletes files named like checkout temp files in dirs
+// (root-relative, "." for root) that an interrupted checkout left behind.
+// Names are listed without stat'ing every file; only candidates are.
+func (r *Repo) removeStaleTemps(root string, dirs []string) {
+	cutoff := r.now().Add(-staleTempAge)
+	for _, d := range dirs {
+		dir := filepath.Join(root, filepath.FromSlash(d))
+		f, err := r.fs.Open(dir)
+		if err != nil {
+			continue
+		}
+		names, _ := f.Readdirnames(-1)
+		f.Close()
+		for _, n := range names {
+			if !strings.HasPrefix(n, checkoutTempPrefix) {
+				continue
+			}
+			p := filepath.Join(dir, n)
+			if fi, err := lstat(r.fs, p); err == nil && fi.Mode().IsRegular() && fi.ModTime().Before(cutoff) {
+				r.fs.Remove(p)
+			}
+		}
+	}
 }
 
 // kernelCopyMin is the size from which checkout lets the kernel copy.

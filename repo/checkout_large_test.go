@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/spf13/afero"
 
@@ -42,5 +43,37 @@ func TestCheckoutLargeFileVerified(t *testing.T) {
 			t.Fatal("a damaged large file was written under its name")
 		}
 		noTemps(t, fsys, out2)
+	})
+}
+
+// TestCheckoutRemovesStaleTemps: temp files an interrupted checkout left in
+// the target's directories are removed by the next checkout once they are
+// old enough not to belong to a checkout still running; young ones stay.
+func TestCheckoutRemovesStaleTemps(t *testing.T) {
+	forEachFs(t, func(t *testing.T, fsys afero.Fs, root string) {
+		ctx := context.Background()
+		r, _ := newRepo(t, fsys, root)
+		logDir(t, r, "ds", files{"a.txt": "a", "sub/b.txt": "b"}, nil)
+		out := filepath.Join(root, "out")
+		if _, err := r.Checkout(ctx, "ds", out, nil); err != nil {
+			t.Fatal(err)
+		}
+		stale := filepath.Join(out, "sub", ".art-tmp-123-456")
+		young := filepath.Join(out, ".art-tmp-789-1")
+		writeFile(t, fsys, stale, "partial", 0o644)
+		writeFile(t, fsys, young, "partial", 0o644)
+		old := time.Now().Add(-time.Hour)
+		if err := fsys.Chtimes(stale, old, old); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := r.Checkout(ctx, "ds", out, nil); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := fsys.Stat(stale); err == nil {
+			t.Error("a stale temp file was left in the checkout")
+		}
+		if _, err := fsys.Stat(young); err != nil {
+			t.Error("a young temp file (maybe another checkout's) was removed")
+		}
 	})
 }

@@ -140,10 +140,16 @@ type countingFs struct {
 	opens atomic.Int64
 }
 
+// count counts opens of files (not directories, which are only listed)
+// under c.under.
 func (c *countingFs) count(name string) {
-	if strings.HasPrefix(name, c.under) {
-		c.opens.Add(1)
+	if !strings.HasPrefix(name, c.under) {
+		return
 	}
+	if fi, err := c.Fs.Stat(name); err == nil && fi.IsDir() {
+		return
+	}
+	c.opens.Add(1)
 }
 
 func (c *countingFs) Open(name string) (afero.File, error) {
