@@ -79,6 +79,9 @@ func (a *app) runCommit(ctx context.Context, opts commitOptions, args []string) 
 		art.Metadata = opts.metadata
 		for _, arg := range args[1:] {
 			src, dest := a.splitSource(arg)
+			if strings.HasSuffix(arg, "=") && !exists(a.abs(arg)) {
+				return fmt.Errorf("commit %s: nothing after '='; give PATH=DEST, or just PATH for its own name", arg)
+			}
 			fi, err := os.Stat(src)
 			if errors.Is(err, fs.ErrNotExist) {
 				return fmt.Errorf("commit: %s: no such file or directory", arg)
@@ -99,6 +102,9 @@ func (a *app) runCommit(ctx context.Context, opts commitOptions, args []string) 
 			uri, dest := arg, ""
 			if i := strings.LastIndexByte(arg, '='); i >= 0 {
 				uri, dest = arg[:i], arg[i+1:]
+				if dest == "" {
+					return fmt.Errorf("commit --ref %s: nothing after '='; give URI=DEST, or just URI", arg)
+				}
 			}
 			if err := art.AddReference(ctx, uri, dest); err != nil {
 				return fmt.Errorf("commit --ref %s: %w", arg, err)

@@ -87,6 +87,16 @@ func TestTwoSourcesToOnePathRefused(t *testing.T) {
 	if got := p.artifactNames(); len(got) != 0 {
 		t.Fatalf("artifacts after refused commit: %v", got)
 	}
+	// An empty DEST after '=' is a mistake, not a request for the default name.
+	for _, args := range [][]string{{"commit", "x", "a.txt="}, {"commit", "x", "--ref", "file:///etc/hostname="}} {
+		res := p.fail(1, args...)
+		if !strings.Contains(res.stderr, "nothing after '='") {
+			t.Fatalf("%v: %v, want a complaint about the empty DEST", args, res)
+		}
+	}
+	if got := p.artifactNames(); len(got) != 0 {
+		t.Fatalf("artifacts after refused commit: %v", got)
+	}
 }
 
 func TestReferenceAndMetadata(t *testing.T) {
