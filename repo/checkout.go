@@ -766,8 +766,9 @@ func hashFile(fsys afero.Fs, p string) (objects.ID, error) {
 	}
 	defer f.Close()
 	h := objects.NewHasher()
-	buf := make([]byte, 256<<10)
-	if _, err := io.CopyBuffer(h, f, buf); err != nil {
+	bufp := copyBufPool.Get().(*[]byte)
+	defer copyBufPool.Put(bufp)
+	if _, err := io.CopyBuffer(h, f, *bufp); err != nil {
 		return objects.ZeroID, err
 	}
 	return h.Sum(), nil

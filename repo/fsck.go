@@ -99,7 +99,9 @@ func (r *Repo) Fsck(ctx context.Context, opts *FsckOptions) (FsckReport, error) 
 				return nil
 			}
 			defer rc.Close()
-			buf := make([]byte, 256<<10)
+			bufp := copyBufPool.Get().(*[]byte)
+			defer copyBufPool.Put(bufp)
+			buf := *bufp
 			for {
 				n, err := rc.Read(buf)
 				if opts.Progress != nil {

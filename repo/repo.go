@@ -237,41 +237,28 @@ func writeFileAtomic(fsys afero.Fs, name string, b []byte, perm os.FileMode) err
 	})
 }
 
-// writeFileAtomicFunc streams what write produces to name via a synced temp
-// file in the same directory and a rename, so readers see the old or the
-// new content, never a mix. The temp file is removed on every error path.
+// writeFileAtomicFunc streams what write produces to name through a
+// pending file in the same directory (objects.PendingFile), synced and
+// then renamed over name, so readers see the old or the new content, never
+// a mix, and a crash leaves at most a temp file.
 func writeFileAtomicFunc(fsys afero.Fs, name string, perm os.FileMode, write func(io.Writer) error) error {
 	dir := filepath.Dir(name)
-	tmp, err := afero.TempFile(fsys, dir, ".tmp-"+filepath.Base(name))
+	pf, err := objects.CreatePending(fsys, dir, ".tmp-"+filepath.Base(name), perm)
 	if err != nil {
 		return err
 	}
-	tmpName := tmp.Name()
-	fail := func(err error) error {
-		tmp.Close()
-		fsys.Remove(tmpName)
-		return err
-	}
-	bw := bufio.NewWriterSize(tmp, 64<<10)
+	defer pf.Abort()
+	bw := bufio.NewWriterSize(pf, 64<<10)
 	if err := write(bw); err != nil {
-		return fail(err)
+		return err
 	}
 	if err := bw.Flush(); err != nil {
-		return fail(err)
-	}
-	if err := tmp.Sync(); err != nil {
-		return fail(err)
-	}
-	if err := tmp.Close(); err != nil {
-		fsys.Remove(tmpName)
 		return err
 	}
-	if err := fsys.Chmod(tmpName, perm); err != nil {
-		fsys.Remove(tmpName)
+	if err := pf.Sync(); err != nil {
 		return err
 	}
-	if err := fsys.Rename(tmpName, name); err != nil {
-		fsys.Remove(tmpName)
+	if err := pf.Replace(name); err != nil {
 		return err
 	}
 	return objects.SyncDir(fsys, dir)
