@@ -4,12 +4,17 @@
 set -euo pipefail
 mod=$(go list -m)
 declare -A allowed=(
-  [objects]=""
+  [objects]="objects/chunker"
   [objects/chunker]=""
   [refs]="objects"
   [lineage]="objects"
-  [repo]="objects refs lineage objects/chunker"
-  [cmd/art]="repo"
+  [repo]="objects refs lineage objects/chunker repo/remote"
+  [repo/remote]="objects refs"
+  [repo/remote/dirremote]="repo/remote objects refs"
+  [repo/remote/s3remote]="repo/remote objects refs"
+  [repo/remote/httpremote]="repo/remote objects refs"
+  [repo/remote/all]="repo/remote repo/remote/dirremote repo/remote/s3remote repo/remote/httpremote"
+  [cmd/art]="repo repo/remote repo/remote/all repo/remote/httpremote"
   [tools/peakrss]=""
 )
 fail=0
