@@ -20,7 +20,9 @@ import (
 type Batch struct {
 	s     *FSStore
 	mu    sync.Mutex
-	files []string // objects this batch created
+	files []string // objects this batch created or reused unsynced
+	added int64    // bytes of the objects this batch created
+	made  int      // how many objects this batch created
 }
 
 // syncEachMax is the most objects a Batch syncs one by one; above it,
@@ -41,22 +43,47 @@ func (b *Batch) PutExpect(ctx context.Context, want ID, r io.Reader) (int64, err
 	return n, err
 }
 
+// PutSized is FSStore.PutSized without the fsync.
+func (b *Batch) PutSized(ctx context.Context, r io.Reader, size int64) (ID, int64, error) {
+	return b.s.putSized(ctx, r, size, b)
+}
+
 // PutBytes is FSStore.PutBytes without the fsync.
 func (b *Batch) PutBytes(ctx context.Context, p []byte) (ID, error) {
 	return b.s.putBytes(ctx, p, b)
 }
 
-func (b *Batch) written(path string) {
+// written records a file the batch created, of n bytes.
+func (b *Batch) written(path string, n int64) {
+	b.mu.Lock()
+	b.files = append(b.files, path)
+	b.added += n
+	b.made++
+	b.mu.Unlock()
+}
+
+// reused records an existing file the batch relies on, which another
+// writer may not have synced yet.
+func (b *Batch) reused(path string) {
 	b.mu.Lock()
 	b.files = append(b.files, path)
 	b.mu.Unlock()
 }
 
-// Created returns how many new objects the batch wrote.
+// Created returns how many new objects (chunk lists included) the batch
+// wrote.
 func (b *Batch) Created() int {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return len(b.files)
+	return b.made
+}
+
+// Added returns how many bytes the batch added to the store: the sizes of
+// the objects and chunk lists it created.
+func (b *Batch) Added() int64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.added
 }
 
 // Sync makes every object the batch wrote durable: their contents and the

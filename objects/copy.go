@@ -31,10 +31,26 @@ func (s *FSStore) CopyTo(ctx context.Context, id ID, dst afero.File, progress fu
 		return 0, false, nil
 	}
 	src, err := os.Open(s.Path(id))
-	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
+	if errors.Is(err, os.ErrNotExist) {
+		// A chunked blob: copy it chunk by chunk, after checking that
+		// every chunk is there with the right size.
+		l, err := s.ReadChunkList(ctx, id)
+		if errors.Is(err, ErrNotFound) {
 			return 0, false, fmt.Errorf("%w: %s", ErrNotFound, id)
 		}
+		if err != nil {
+			return 0, false, err
+		}
+		if err := s.checkChunks(ctx, l); err != nil {
+			return 0, false, err
+		}
+		n, err = s.copyChunks(ctx, out, l, progress)
+		if errors.Is(err, errNoKernelCopy) {
+			return 0, false, nil
+		}
+		return n, true, err
+	}
+	if err != nil {
 		return 0, false, fmt.Errorf("open object %s: %w", id, err)
 	}
 	defer src.Close()

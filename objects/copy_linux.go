@@ -5,6 +5,7 @@ package objects
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 
@@ -24,41 +25,57 @@ func kernelCopy(ctx context.Context, dst, src *os.File, want ID, progress func(i
 	h := hasherPool.Get().(*Hasher)
 	defer hasherPool.Put(h)
 	h.Reset()
-	bufp := copyBufPool.Get().(*[]byte)
-	defer copyBufPool.Put(bufp)
-	buf := *bufp
-
-	// hash reads [off, off+n) of src into the hasher.
-	hash := func(off, n int64) error {
-		for n > 0 {
-			k := int64(len(buf))
-			if k > n {
-				k = n
-			}
-			m, err := src.ReadAt(buf[:k], off)
-			h.Write(buf[:m])
-			if progress != nil {
-				progress(int64(m))
-			}
-			off += int64(m)
-			n -= int64(m)
-			if err == io.EOF && n > 0 {
-				return &CorruptError{ID: want, Reason: "object shrank while being read"}
-			}
-			if err != nil && err != io.EOF {
-				return err
-			}
-		}
-		return nil
-	}
-
 	if size > 0 && unix.IoctlFileClone(int(dst.Fd()), int(src.Fd())) == nil {
 		// The blocks are shared; verify what they hold.
-		if err := hash(0, size); err != nil {
+		if err := hashFile(src, size, want, h.Write, progress); err != nil {
 			return 0, err
 		}
 		return size, verify(h, want)
 	}
+	n, err := copyRange(ctx, dst, src, size, want, h.Write, progress)
+	if err != nil {
+		return n, err
+	}
+	return n, verify(h, want)
+}
+
+// hashFile reads [0, size) of src into sink.
+func hashFile(src *os.File, size int64, id ID, sink func([]byte) (int, error), progress func(int64)) error {
+	return hashRange(src, 0, size, id, sink, progress)
+}
+
+// hashRange reads [off, off+n) of src (the object id) into sink.
+func hashRange(src *os.File, off, n int64, id ID, sink func([]byte) (int, error), progress func(int64)) error {
+	bufp := copyBufPool.Get().(*[]byte)
+	defer copyBufPool.Put(bufp)
+	buf := *bufp
+	for n > 0 {
+		k := int64(len(buf))
+		if k > n {
+			k = n
+		}
+		m, err := src.ReadAt(buf[:k], off)
+		sink(buf[:m])
+		if progress != nil {
+			progress(int64(m))
+		}
+		off += int64(m)
+		n -= int64(m)
+		if err == io.EOF && n > 0 {
+			return &CorruptError{ID: id, Reason: "object shrank while being read"}
+		}
+		if err != nil && err != io.EOF {
+			return err
+		}
+	}
+	return nil
+}
+
+// copyRange appends the first size bytes of src (the object id) to dst
+// with copy_file_range(2), feeding them to sink as they are copied (read
+// back from the page cache). It returns errNoKernelCopy, having written
+// nothing, if the kernel cannot copy between these files.
+func copyRange(ctx context.Context, dst, src *os.File, size int64, id ID, sink func([]byte) (int, error), progress func(int64)) (int64, error) {
 	var off int64
 	for off < size {
 		if err := ctx.Err(); err != nil {
@@ -81,15 +98,75 @@ func kernelCopy(ctx context.Context, dst, src *os.File, want ID, progress func(i
 			return off, err
 		}
 		if n == 0 {
-			return off, &CorruptError{ID: want, Reason: "object shrank while being copied"}
+			return off, &CorruptError{ID: id, Reason: "object shrank while being copied"}
 		}
-		if err := hash(off, int64(n)); err != nil {
+		if err := hashRange(src, off, int64(n), id, sink, progress); err != nil {
 			return off, err
 		}
 		off += int64(n)
 	}
-	return off, verify(h, want)
+	return off, nil
 }
+
+// copyChunks appends the chunks of l to dst, each by copy_file_range(2)
+// where the kernel can (else through user space), checking each chunk
+// against its ID and the whole against the blob's.
+func (s *FSStore) copyChunks(ctx context.Context, dst *os.File, l *ChunkList, progress func(int64)) (int64, error) {
+	whole := hasherPool.Get().(*Hasher)
+	defer hasherPool.Put(whole)
+	whole.Reset()
+	part := NewHasher()
+	sink := func(p []byte) (int, error) {
+		whole.Write(p)
+		return part.Write(p)
+	}
+	kernel := true
+	var total int64
+	for _, c := range l.Chunks {
+		src, err := os.Open(s.Path(c.ID))
+		if err != nil {
+			if errors.Is(err, os.ErrNotExist) {
+				return total, fmt.Errorf("%w: chunk %s of blob %s", ErrNotFound, c.ID, l.Blob)
+			}
+			return total, fmt.Errorf("open chunk %s: %w", c.ID, err)
+		}
+		part.Reset()
+		var n int64
+		if kernel {
+			n, err = copyRange(ctx, dst, src, c.Size, c.ID, sink, progress)
+			if errors.Is(err, errNoKernelCopy) {
+				kernel = false
+			}
+		}
+		if !kernel {
+			buf := copyBufPool.Get().(*[]byte)
+			n, err = io.CopyBuffer(io.MultiWriter(dst, writerFunc(sink)), io.LimitReader(ctxReader{ctx, src}, c.Size), *buf)
+			copyBufPool.Put(buf)
+			if progress != nil {
+				progress(n)
+			}
+		}
+		src.Close()
+		total += n
+		if err != nil {
+			return total, err
+		}
+		if n != c.Size {
+			return total, &CorruptError{ID: c.ID, Reason: fmt.Sprintf("chunk of blob %s is shorter than its %d bytes", l.Blob, c.Size)}
+		}
+		if got := part.Sum(); got != c.ID {
+			return total, &CorruptError{ID: c.ID, Reason: fmt.Sprintf("chunk of blob %s hashes to %s", l.Blob, got)}
+		}
+	}
+	if got := whole.Sum(); got != l.Blob {
+		return total, &CorruptError{ID: l.Blob, Reason: "chunks join into content that hashes to " + got.String()}
+	}
+	return total, nil
+}
+
+type writerFunc func(p []byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
 
 func verify(h *Hasher, want ID) error {
 	if got := h.Sum(); got != want {

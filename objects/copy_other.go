@@ -10,3 +10,7 @@ import (
 func kernelCopy(ctx context.Context, dst, src *os.File, want ID, progress func(int64)) (int64, error) {
 	return 0, errNoKernelCopy
 }
+
+func (s *FSStore) copyChunks(ctx context.Context, dst *os.File, l *ChunkList, progress func(int64)) (int64, error) {
+	return 0, errNoKernelCopy
+}

@@ -1,7 +1,6 @@
 package objects
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -31,6 +30,11 @@ type FSStore struct {
 	Now func() time.Time
 	// NoSync skips fsync calls; callers that sync in a batch set it.
 	NoSync bool
+	// Chunking, if set, makes PutSized store content of at least
+	// Chunking.MinFileSize as a chunked blob (see ChunkList). It must be
+	// valid (Chunking.Validate). Reads understand chunked blobs whatever
+	// it is set to.
+	Chunking *Chunking
 }
 
 var _ Store = (*FSStore)(nil)
@@ -63,23 +67,60 @@ func (s *FSStore) Open(ctx context.Context, id ID) (io.ReadCloser, error) {
 	f, err := OpenFile(s.fs, s.Path(id))
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("%w: %s", ErrNotFound, id)
+			l, lerr := s.ReadChunkList(ctx, id)
+			if errors.Is(lerr, ErrNotFound) {
+				return nil, fmt.Errorf("%w: %s", ErrNotFound, id)
+			}
+			if lerr != nil {
+				return nil, lerr
+			}
+			return s.openChunked(ctx, l)
 		}
 		return nil, fmt.Errorf("open object %s: %w", id, err)
 	}
 	return NewVerifyingReader(f, id), nil
 }
 
-// Stat implements Getter.
+// Stat implements Getter. For a chunked blob it reads the chunk list's
+// header for the size; Info.Chunked is set and Info.Stored is the list's
+// own size.
 func (s *FSStore) Stat(ctx context.Context, id ID) (Info, error) {
 	fi, err := s.fs.Stat(s.Path(id))
-	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return Info{}, fmt.Errorf("%w: %s", ErrNotFound, id)
-		}
+	if err == nil {
+		return Info{ID: id, Size: fi.Size(), Stored: fi.Size(), ModTime: fi.ModTime()}, nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
 		return Info{}, fmt.Errorf("stat object %s: %w", id, err)
 	}
-	return Info{ID: id, Size: fi.Size(), ModTime: fi.ModTime()}, nil
+	info, err := s.statList(id, s.ListPath(id))
+	if errors.Is(err, fs.ErrNotExist) {
+		return Info{}, fmt.Errorf("%w: %s", ErrNotFound, id)
+	}
+	return info, err
+}
+
+// statList returns the Info of the chunk list file name, for blob id,
+// reading the size from the list's header.
+func (s *FSStore) statList(id ID, name string) (Info, error) {
+	f, err := OpenFile(s.fs, name)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return Info{}, err
+		}
+		return Info{}, fmt.Errorf("stat chunk list %s: %w", id, err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return Info{}, fmt.Errorf("stat chunk list %s: %w", id, err)
+	}
+	var head [len(ChunkListHeader) + 2*IDSize + 32]byte
+	k, _ := io.ReadFull(f, head[:])
+	size, ok := chunkListSize(head[:k])
+	if !ok {
+		return Info{}, &CorruptError{ID: id, Reason: "chunk list has no valid header"}
+	}
+	return Info{ID: id, Size: size, Stored: fi.Size(), ModTime: fi.ModTime(), Chunked: true}, nil
 }
 
 // Put implements Putter.
@@ -101,17 +142,55 @@ func (s *FSStore) PutBytes(ctx context.Context, b []byte) (ID, error) {
 
 func (s *FSStore) putBytes(ctx context.Context, b []byte, batch *Batch) (ID, error) {
 	id := Hash(b)
-	if ok, _, err := s.refresh(id); err != nil || ok {
-		return id, err
+	return id, s.putHashed(ctx, id, b, batch)
+}
+
+// putHashed stores b, whose ID the caller has just computed as id. An
+// object that exists costs a stat and a modification-time refresh.
+func (s *FSStore) putHashed(ctx context.Context, id ID, b []byte, batch *Batch) error {
+	if ok, size, err := s.refresh(id); err != nil {
+		return err
+	} else if ok && size == int64(len(b)) {
+		return s.reuse(s.Path(id), batch)
 	}
-	_, _, err := s.put(ctx, bytes.NewReader(b), &id, batch)
-	return id, err
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	pf, err := CreatePending(s.fs, s.dir, tempPrefix, 0o444)
+	if err != nil {
+		return fmt.Errorf("create temp object: %w", err)
+	}
+	defer pf.Abort()
+	if _, err := pf.Write(b); err != nil {
+		return fmt.Errorf("write object: %w", err)
+	}
+	return s.publish(pf, id, int64(len(b)), batch)
+}
+
+// reuse makes an existing object file, which another writer may not have
+// synced yet, durable before the caller records anything naming it: now
+// if there is no batch, else when the batch syncs.
+func (s *FSStore) reuse(final string, batch *Batch) error {
+	if batch != nil {
+		batch.reused(final)
+		return nil
+	}
+	if s.NoSync {
+		return nil
+	}
+	if err := syncFile(s.fs, final); err != nil {
+		return fmt.Errorf("sync object %s: %w", filepath.Base(final), err)
+	}
+	return nil
 }
 
 // refresh sets the modification time of an existing object to now and
 // reports whether it exists, and its size.
 func (s *FSStore) refresh(id ID) (bool, int64, error) {
-	final := s.Path(id)
+	return s.refreshFile(id, s.Path(id))
+}
+
+func (s *FSStore) refreshFile(id ID, final string) (bool, int64, error) {
 	fi, err := s.fs.Stat(final)
 	if err != nil {
 		return false, 0, nil
@@ -127,14 +206,10 @@ func (s *FSStore) refresh(id ID) (bool, int64, error) {
 }
 
 // put writes r to a pending file in the store directory while hashing it
-// (one read of r), then, in order: syncs the file (unless batched); links
-// it into place under its ID, which fails if the object already exists, in
-// which case the pending file is dropped and the object's mtime refreshed;
-// and syncs the object's directory so the link itself is durable. A
+// (one read of r), then publishes it under its ID (see publish). A
 // pending file is anonymous where the OS allows (it vanishes on a crash)
 // and otherwise a temp file removed on every error path.
 func (s *FSStore) put(ctx context.Context, r io.Reader, want *ID, batch *Batch) (id ID, n int64, err error) {
-	sync := !s.NoSync && batch == nil
 	if err := ctx.Err(); err != nil {
 		return id, 0, err
 	}
@@ -156,18 +231,33 @@ func (s *FSStore) put(ctx context.Context, r io.Reader, want *ID, batch *Batch) 
 	if want != nil && id != *want {
 		return id, n, &CorruptError{ID: *want, Reason: "received content hashes to " + id.String()}
 	}
+	return id, n, s.publish(pf, id, n, batch)
+}
+
+// publish makes the pending file pf, holding the n bytes of object id,
+// the object, in order: syncs the file (unless batched); links it into
+// place under its ID, which fails if the object already exists, in which
+// case pf is dropped and the object's mtime refreshed (or, if the
+// existing copy has the wrong size, replaced); and syncs the object's
+// directory so the link itself is durable.
+func (s *FSStore) publish(pf *PendingFile, id ID, n int64, batch *Batch) error {
+	return s.publishAt(pf, id, s.Path(id), n, batch)
+}
+
+func (s *FSStore) publishAt(pf *PendingFile, id ID, final string, n int64, batch *Batch) error {
+	sync := !s.NoSync && batch == nil
 	if sync {
 		if err := pf.Sync(); err != nil {
-			return id, n, fmt.Errorf("sync object %s: %w", id, err)
+			return fmt.Errorf("sync object %s: %w", id, err)
 		}
 	}
-	final := s.Path(id)
 	sub := filepath.Dir(final)
+	var err error
 	for attempt := 0; ; attempt++ {
 		err = pf.Link(final)
 		if errors.Is(err, fs.ErrNotExist) && attempt < 3 {
 			if err := s.mkdir(sub, sync); err != nil {
-				return id, n, err
+				return err
 			}
 			continue
 		}
@@ -176,9 +266,9 @@ func (s *FSStore) put(ctx context.Context, r io.Reader, want *ID, batch *Batch) 
 		}
 		// Already stored, by us earlier or by a concurrent writer: reuse
 		// it, after refreshing it for gc's grace period.
-		ok, size, err := s.refresh(id)
+		ok, size, err := s.refreshFile(id, final)
 		if err != nil {
-			return id, n, err
+			return err
 		}
 		if !ok && attempt < 3 {
 			continue // collected meanwhile: publish ours after all
@@ -186,32 +276,25 @@ func (s *FSStore) put(ctx context.Context, r io.Reader, want *ID, batch *Batch) 
 		if ok && size != n {
 			// A damaged copy (truncated by a crash of another tool, say):
 			// replace it with the bytes just verified.
-			err = pf.Replace(final)
+			if err = pf.Replace(final); err == nil && batch != nil {
+				batch.written(final, n)
+			}
 			break
 		}
-		// Another writer may not have synced it yet: it is durable only
-		// once we have synced it too.
-		if batch != nil {
-			batch.written(final)
-		} else if sync {
-			if err := syncFile(s.fs, final); err != nil {
-				return id, n, fmt.Errorf("sync object %s: %w", id, err)
-			}
-		}
-		return id, n, nil
+		return s.reuse(final, batch)
 	}
 	if err != nil {
-		return id, n, fmt.Errorf("store object %s: %w", id, err)
+		return fmt.Errorf("store object %s: %w", id, err)
 	}
 	if batch != nil {
-		batch.written(final)
+		batch.written(final, n)
 	}
 	if sync {
 		if err := SyncDir(s.fs, sub); err != nil {
-			return id, n, fmt.Errorf("sync object dir: %w", err)
+			return fmt.Errorf("sync object dir: %w", err)
 		}
 	}
-	return id, n, nil
+	return nil
 }
 
 var hasherPool = sync.Pool{New: func() any { return NewHasher() }}
@@ -246,11 +329,28 @@ func (s *FSStore) List(ctx context.Context, fn func(Info) error) error {
 			return fmt.Errorf("list objects: %w", err)
 		}
 		for _, f := range files {
-			id, err := ParseID(sub.Name() + f.Name())
-			if err != nil || f.IsDir() {
+			if f.IsDir() {
+				continue
+			}
+			name, chunked := strings.CutSuffix(f.Name(), ChunkListSuffix)
+			id, err := ParseID(sub.Name() + name)
+			if err != nil {
 				continue // not an object file
 			}
-			if err := fn(Info{ID: id, Size: f.Size(), ModTime: f.ModTime()}); err != nil {
+			info := Info{ID: id, Size: f.Size(), Stored: f.Size(), ModTime: f.ModTime()}
+			if chunked {
+				if info, err = s.statList(id, filepath.Join(s.dir, sub.Name(), f.Name())); err != nil {
+					var ce *CorruptError
+					if errors.Is(err, fs.ErrNotExist) {
+						continue // deleted meanwhile
+					} else if !errors.As(err, &ce) {
+						return err
+					}
+					// Listed with an unknown size; readers report the damage.
+					info = Info{ID: id, Size: -1, Stored: f.Size(), ModTime: f.ModTime(), Chunked: true}
+				}
+			}
+			if err := fn(info); err != nil {
 				return err
 			}
 		}
@@ -258,17 +358,26 @@ func (s *FSStore) List(ctx context.Context, fn func(Info) error) error {
 	return nil
 }
 
-// Delete implements Deleter.
+// Delete implements Deleter. For a chunked blob it removes the chunk list
+// (and a whole copy, if both are stored); the chunks are objects of their
+// own, deleted by their IDs.
 func (s *FSStore) Delete(ctx context.Context, id ID) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	err := s.fs.Remove(s.Path(id))
-	if errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("%w: %s", ErrNotFound, id)
+	found := false
+	for _, name := range []string{s.Path(id), s.ListPath(id)} {
+		err := s.fs.Remove(name)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("delete object %s: %w", id, err)
+		}
+		found = true
 	}
-	if err != nil {
-		return fmt.Errorf("delete object %s: %w", id, err)
+	if !found {
+		return fmt.Errorf("%w: %s", ErrNotFound, id)
 	}
 	return nil
 }

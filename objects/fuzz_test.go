@@ -177,3 +177,35 @@ func FuzzCleanPath(f *testing.F) {
 		}
 	})
 }
+
+func FuzzDecodeChunkList(f *testing.F) {
+	a, b := objects.Hash([]byte("a")), objects.Hash([]byte("bc"))
+	l := &objects.ChunkList{Blob: objects.Hash([]byte("abc")), Size: 3, Chunks: []objects.Chunk{{ID: a, Size: 1}, {ID: b, Size: 2}}}
+	enc, _ := l.Encode()
+	f.Add(enc)
+	f.Add([]byte("art chunks 1\nblob " + a.String() + "\nsize 1\n" + a.String() + " 1\n"))
+	f.Add([]byte("art chunks 1\nblob x\nsize 01\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		l, err := objects.DecodeChunkList(b)
+		if err != nil {
+			return
+		}
+		enc, err := l.Encode()
+		if err != nil {
+			t.Fatalf("DecodeChunkList accepted %q but Encode fails: %v", b, err)
+		}
+		if !bytes.Equal(enc, b) {
+			t.Fatalf("DecodeChunkList(%q) re-encodes to %q", b, enc)
+		}
+		var sum int64
+		for _, c := range l.Chunks {
+			if c.Size <= 0 {
+				t.Fatalf("decoded a chunk of size %d", c.Size)
+			}
+			sum += c.Size
+		}
+		if sum != l.Size || len(l.Chunks) == 0 {
+			t.Fatalf("decoded list of size %d with chunks adding to %d", l.Size, sum)
+		}
+	})
+}

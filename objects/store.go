@@ -10,8 +10,14 @@ import (
 // Info describes a stored object.
 type Info struct {
 	ID      ID
-	Size    int64
+	Size    int64     // bytes Open returns (-1 if a damaged chunk list hides it)
 	ModTime time.Time // last write or refresh; gc keeps objects younger than its grace period
+	// Chunked is set for a blob stored as a chunk list (see ChunkList);
+	// its chunks are objects of their own.
+	Chunked bool
+	// Stored is how many bytes the entry itself takes: the object's
+	// size, or for a chunked blob its chunk list's.
+	Stored int64
 }
 
 // Getter reads objects.
