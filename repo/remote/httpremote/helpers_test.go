@@ -135,3 +135,7 @@ func sameSnapshot(tb testing.TB, before, after map[string]string) {
 		}
 	}
 }
+
+func slogText(w io.Writer) *slog.Logger {
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}

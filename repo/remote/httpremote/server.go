@@ -335,11 +335,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // before it could be decoded, cleaned or redirected into another key.
 func parseKey(raw string) (string, *statusError) {
 	if err := remote.ValidateKey(raw); err != nil {
-		shown := raw
-		if dec, derr := url.PathUnescape(raw); derr == nil {
-			shown = dec
-		}
-		return "", refuse(http.StatusBadRequest, codeInvalidKey, "invalid key %q: keys are slash-separated segments of letters, digits, '.', '_' and '-', with no empty, '.' or '..' segment, sent unescaped", trunc(shown))
+		return "", refuse(http.StatusBadRequest, codeInvalidKey, "invalid key %q: keys are slash-separated segments of letters, digits, '.', '_' and '-', with no empty, '.' or '..' segment, sent unescaped", trunc(raw))
 	}
 	if _, isObject, err := objectID(raw); isObject && err != nil {
 		return "", refuse(http.StatusBadRequest, codeInvalidKey, "invalid key %q: an object key is objects/xx/<62 lowercase hex>", trunc(raw))
