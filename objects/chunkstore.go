@@ -196,7 +196,6 @@ type chunkerPool struct {
 var (
 	chunkerPoolsMu sync.Mutex
 	chunkerPools   = map[chunker.Params]*chunkerPool{}
-	chunkBufPools  sync.Map // chunk max size → *sync.Pool of *[]byte
 )
 
 func getChunker(r io.Reader, p chunker.Params) (*chunker.Chunker, func(), error) {
@@ -216,14 +215,6 @@ func getChunker(r io.Reader, p chunker.Params) (*chunker.Chunker, func(), error)
 		return nil, nil, err
 	}
 	return c, func() { c.Reset(nil); cp.pool.Put(c) }, nil
-}
-
-func chunkBufPool(max int) *sync.Pool {
-	if p, ok := chunkBufPools.Load(max); ok {
-		return p.(*sync.Pool)
-	}
-	p, _ := chunkBufPools.LoadOrStore(max, &sync.Pool{New: func() any { b := make([]byte, max); return &b }})
-	return p.(*sync.Pool)
 }
 
 // putChunked stores what r yields as a chunked blob: it cuts the stream
@@ -248,10 +239,16 @@ func (s *FSStore) putChunked(ctx context.Context, r io.Reader, batch *Batch) (ID
 	whole := hasherPool.Get().(*Hasher)
 	defer hasherPool.Put(whole)
 	whole.Reset()
-	bufs := chunkBufPool(s.Chunking.Max)
+	// Each worker holds one chunk: a free list of as many buffers as
+	// workers, so memory is fixed whatever the size.
+	workers := runtime.GOMAXPROCS(0)
+	free := make(chan []byte, workers)
+	for range workers {
+		free <- make([]byte, 0, s.Chunking.Max)
+	}
 
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(runtime.GOMAXPROCS(0))
+	g.SetLimit(workers)
 	var chunks []*Chunk
 	var n int64
 	for {
@@ -267,10 +264,9 @@ func (s *FSStore) putChunked(ctx context.Context, r io.Reader, batch *Batch) (ID
 		n += int64(len(b))
 		c := &Chunk{Size: int64(len(b))}
 		chunks = append(chunks, c)
-		bp := bufs.Get().(*[]byte)
-		buf := append((*bp)[:0], b...)
+		buf := append((<-free)[:0], b...)
 		g.Go(func() error {
-			defer bufs.Put(bp)
+			defer func() { free <- buf }()
 			c.ID = Hash(buf)
 			return s.putHashed(gctx, c.ID, buf, batch)
 		})

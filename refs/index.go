@@ -23,13 +23,18 @@ type Queryer interface {
 
 // Version is the index record of one artifact version.
 type Version struct {
-	Name        string
-	Type        string
-	Version     int64
-	Commit      objects.ID // the version's ID
-	Tree        objects.ID // the version's digest
-	Size        int64      // bytes of all files (and references of known size)
-	Files       int64      // number of files and references
+	Name    string
+	Type    string
+	Version int64
+	Commit  objects.ID // the version's ID
+	Tree    objects.ID // the version's digest
+	Size    int64      // bytes of all files (and references of known size)
+	Files   int64      // number of files and references
+	// Added is how many bytes the version added to the object store when
+	// it was recorded (new chunks, whole blobs, chunk lists, trees and its
+	// commit); content it shares with what was stored before costs
+	// nothing. -1 when unknown (a version rebuilt by reindex).
+	Added       int64
 	Created     time.Time
 	Description string
 	Metadata    json.RawMessage // canonical JSON object
@@ -84,6 +89,7 @@ var migrations = []string{
 		PRIMARY KEY (name, alias),
 		FOREIGN KEY (name, version) REFERENCES versions(name, version) ON DELETE CASCADE
 	) STRICT`,
+	`ALTER TABLE versions ADD COLUMN added INTEGER NOT NULL DEFAULT -1`,
 }
 
 // Migrate creates or upgrades the index tables in db. Each step runs in its
@@ -183,10 +189,10 @@ func (x *Index) Insert(ctx context.Context, v Version) error {
 		producer = v.Producer
 	}
 	_, err = x.q.ExecContext(ctx, `INSERT INTO versions
-		(name, version, commit_id, tree_id, size, files, created_at, description, metadata, producer)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		(name, version, commit_id, tree_id, size, files, created_at, description, metadata, producer, added)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		v.Name, v.Version, v.Commit.String(), v.Tree.String(), v.Size, v.Files,
-		v.Created.UnixNano(), v.Description, string(meta), producer)
+		v.Created.UnixNano(), v.Description, string(meta), producer, v.Added)
 	if err != nil {
 		return fmt.Errorf("index version %s: %w", v.Ref(), err)
 	}
@@ -194,7 +200,7 @@ func (x *Index) Insert(ctx context.Context, v Version) error {
 }
 
 const versionCols = `name, (SELECT type FROM artifacts a WHERE a.name = v.name), version, commit_id, tree_id,
-	size, files, created_at, description, metadata, coalesce(producer, '')`
+	size, files, created_at, description, metadata, coalesce(producer, ''), added`
 
 func (x *Index) scanVersions(ctx context.Context, query string, args ...any) ([]Version, error) {
 	rows, err := x.q.QueryContext(ctx, `SELECT `+versionCols+` FROM versions v `+query, args...)
@@ -207,7 +213,7 @@ func (x *Index) scanVersions(ctx context.Context, query string, args ...any) ([]
 		var commit, tree, meta string
 		var created int64
 		if err := rows.Scan(&v.Name, &v.Type, &v.Version, &commit, &tree, &v.Size, &v.Files,
-			&created, &v.Description, &meta, &v.Producer); err != nil {
+			&created, &v.Description, &meta, &v.Producer, &v.Added); err != nil {
 			rows.Close()
 			return nil, err
 		}

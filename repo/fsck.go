@@ -63,17 +63,24 @@ func (r *Repo) Fsck(ctx context.Context, opts *FsckOptions) (FsckReport, error) 
 		opts = &FsckOptions{}
 	}
 	var rep FsckReport
-	var infos []objects.Info
+	var infos, lists []objects.Info
 	var total int64
 	if err := r.store.List(ctx, func(i objects.Info) error {
+		if i.Chunked {
+			lists = append(lists, i)
+			return nil
+		}
 		infos = append(infos, i)
 		total += i.Size
 		return nil
 	}); err != nil {
 		return rep, err
 	}
-	sizes := make(map[objects.ID]int64, len(infos))
+	sizes := make(map[objects.ID]int64, len(infos)+len(lists))
 	for _, i := range infos {
+		sizes[i.ID] = i.Size
+	}
+	for _, i := range lists {
 		sizes[i.ID] = i.Size
 	}
 	problems := map[objects.ID]*FsckProblem{}
@@ -89,9 +96,49 @@ func (r *Repo) Fsck(ctx context.Context, opts *FsckOptions) (FsckReport, error) 
 		return p
 	}
 	var done atomic.Int64
+	progress := func(n int64) {
+		if opts.Progress != nil {
+			opts.Progress(done.Add(n), total)
+		}
+	}
+
+	// Chunked blobs first: each chunk is hashed on its own and into the
+	// whole blob's hash in one read; the chunks checked here are not read
+	// again below.
+	chunkLists := map[objects.ID]*objects.ChunkList{}
+	var checked sync.Map // chunk ID → true once hashed
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(runtime.GOMAXPROCS(0))
+	for _, info := range lists {
+		g.Go(func() error {
+			l, err := r.store.ReadChunkList(gctx, info.ID)
+			if err != nil {
+				var ce *objects.CorruptError
+				if errors.As(err, &ce) {
+					addProblem(info.ID, "corrupt", ce.Reason)
+					return nil
+				}
+				if errors.Is(err, objects.ErrNotFound) {
+					return nil // deleted since it was listed
+				}
+				return err
+			}
+			mu.Lock()
+			chunkLists[info.ID] = l
+			mu.Unlock()
+			return r.fsckChunks(gctx, l, sizes, &checked, addProblem, progress)
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return rep, err
+	}
+
+	g, gctx = errgroup.WithContext(ctx)
+	g.SetLimit(runtime.GOMAXPROCS(0))
 	for _, info := range infos {
+		if _, ok := checked.Load(info.ID); ok {
+			continue
+		}
 		g.Go(func() error {
 			rc, err := r.store.Open(gctx, info.ID)
 			if err != nil {
@@ -99,33 +146,19 @@ func (r *Repo) Fsck(ctx context.Context, opts *FsckOptions) (FsckReport, error) 
 				return nil
 			}
 			defer rc.Close()
-			bufp := copyBufPool.Get().(*[]byte)
-			defer copyBufPool.Put(bufp)
-			buf := *bufp
-			for {
-				n, err := rc.Read(buf)
-				if opts.Progress != nil {
-					opts.Progress(done.Add(int64(n)), total)
-				}
-				if err == io.EOF {
-					break
-				}
-				var ce *objects.CorruptError
-				if errors.As(err, &ce) {
-					addProblem(info.ID, "corrupt", ce.Reason)
-					break
-				}
-				if err != nil {
-					return err
-				}
+			_, err = hashThrough(rc, nil, progress)
+			var ce *objects.CorruptError
+			if errors.As(err, &ce) {
+				addProblem(info.ID, "corrupt", ce.Reason)
+				return nil
 			}
-			return nil
+			return err
 		})
 	}
 	if err := g.Wait(); err != nil {
 		return rep, err
 	}
-	rep.Objects, rep.Bytes = len(infos), total
+	rep.Objects, rep.Bytes = len(infos)+len(lists), total
 
 	// Walk every version and charge each damaged object to what uses it.
 	versions, err := r.index().AllVersions(ctx)
@@ -184,6 +217,16 @@ func (r *Repo) Fsck(ctx context.Context, opts *FsckOptions) (FsckReport, error) 
 				if prob := check(e.ID, e.Size); prob != nil {
 					prob.affect(Affected{Version: ref, Path: p})
 				}
+				// A damaged chunk damages every file made of it.
+				if l := chunkLists[e.ID]; l != nil {
+					seen := map[objects.ID]bool{}
+					for _, c := range l.Chunks {
+						if prob := problems[c.ID]; prob != nil && !seen[c.ID] {
+							seen[c.ID] = true
+							prob.affect(Affected{Version: ref, Path: p})
+						}
+					}
+				}
 			}
 		}
 		return nil
@@ -241,4 +284,87 @@ func (r *Repo) Fsck(ctx context.Context, opts *FsckOptions) (FsckReport, error) 
 		return rep, fmt.Errorf("%w: %d damaged object(s)", ErrDamaged, len(rep.Problems))
 	}
 	return rep, nil
+}
+
+// hashThrough reads r to the end (through a pooled buffer), passing the
+// bytes to sink if set and their count to progress, and returns how many
+// bytes it read and the first error other than io.EOF.
+func hashThrough(r io.Reader, sink io.Writer, progress func(int64)) (int64, error) {
+	bufp := copyBufPool.Get().(*[]byte)
+	defer copyBufPool.Put(bufp)
+	buf := *bufp
+	var total int64
+	for {
+		n, err := r.Read(buf)
+		if n > 0 {
+			if sink != nil {
+				sink.Write(buf[:n])
+			}
+			if progress != nil {
+				progress(int64(n))
+			}
+			total += int64(n)
+		}
+		if err == io.EOF {
+			return total, nil
+		}
+		if err != nil {
+			return total, err
+		}
+	}
+}
+
+// fsckChunks checks the chunks of l, each against its ID and size, and the
+// whole against the blob's ID, reading each chunk once. Problems are
+// charged to the chunk (the walk then charges them to every file made of
+// it), or to the blob when every chunk is sound but they do not join into
+// it.
+func (r *Repo) fsckChunks(ctx context.Context, l *objects.ChunkList, sizes map[objects.ID]int64,
+	checked *sync.Map, addProblem func(objects.ID, string, string) *FsckProblem, progress func(int64)) error {
+	whole := objects.NewHasher()
+	sound := true
+	for _, c := range l.Chunks {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		size, ok := sizes[c.ID]
+		if !ok {
+			addProblem(c.ID, "missing", "chunk of blob "+l.Blob.String()+" is not in the object store")
+			sound = false
+			continue
+		}
+		if size != c.Size {
+			addProblem(c.ID, "corrupt", fmt.Sprintf("chunk has %d bytes, the chunk list of blob %s says %d", size, l.Blob, c.Size))
+			checked.Store(c.ID, true)
+			sound = false
+			continue
+		}
+		rc, err := r.store.Open(ctx, c.ID)
+		if err != nil {
+			addProblem(c.ID, "missing", err.Error())
+			sound = false
+			continue
+		}
+		var count func(int64)
+		if _, again := checked.LoadOrStore(c.ID, true); !again {
+			count = progress // first time these bytes are verified
+		}
+		_, err = hashThrough(rc, whole, count)
+		rc.Close()
+		var ce *objects.CorruptError
+		if errors.As(err, &ce) {
+			addProblem(c.ID, "corrupt", ce.Reason)
+			sound = false
+			continue
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if sound {
+		if got := whole.Sum(); got != l.Blob {
+			addProblem(l.Blob, "corrupt", "its chunks join into content that hashes to "+got.String())
+		}
+	}
+	return nil
 }

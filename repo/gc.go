@@ -29,7 +29,7 @@ type GCReport struct {
 	Garbage int   // unreachable objects older than the grace period
 	Deleted int   // of those, deleted (0 on a dry run)
 	Young   int   // unreachable objects kept because they are young
-	Bytes   int64 // bytes of Garbage
+	Bytes   int64 // bytes of Garbage (chunk lists count their own size; chunks are objects)
 }
 
 // GC deletes objects that no version or run uses. It marks everything
@@ -73,28 +73,39 @@ func (r *Repo) GC(ctx context.Context, opts *GCOptions) (rep GCReport, retErr er
 			}
 		}()
 	}
-	live, err := r.mark(ctx)
+	// List before marking, to learn which blobs are chunked: an entry
+	// written after the listing is younger than the cutoff anyway, and so
+	// is every chunk a writer reused (it refreshes them).
+	var infos []objects.Info
+	chunked := map[objects.ID]bool{}
+	if err := r.store.List(ctx, func(i objects.Info) error {
+		infos = append(infos, i)
+		if i.Chunked {
+			chunked[i.ID] = true
+		}
+		return nil
+	}); err != nil {
+		return rep, err
+	}
+	live, err := r.mark(ctx, chunked)
 	if err != nil {
 		return rep, err
 	}
 	rep.Live = len(live)
 	var candidates []objects.Info
-	if err := r.store.List(ctx, func(i objects.Info) error {
+	for _, i := range infos {
 		if live[i.ID] {
-			return nil
+			continue
 		}
 		if !i.ModTime.Before(cutoff) {
 			rep.Young++
-			return nil
+			continue
 		}
 		candidates = append(candidates, i)
-		return nil
-	}); err != nil {
-		return rep, err
 	}
 	for _, c := range candidates {
 		rep.Garbage++
-		rep.Bytes += c.Size
+		rep.Bytes += c.Stored
 		if opts.DryRun {
 			continue
 		}
@@ -102,7 +113,7 @@ func (r *Repo) GC(ctx context.Context, opts *GCOptions) (rep GCReport, retErr er
 		// object since it was listed.
 		if info, err := r.store.Stat(ctx, c.ID); err != nil || !info.ModTime.Before(cutoff) {
 			rep.Garbage--
-			rep.Bytes -= c.Size
+			rep.Bytes -= c.Stored
 			rep.Young++
 			continue
 		}
@@ -131,7 +142,9 @@ func (r *Repo) bumpGCGeneration(ctx context.Context) error {
 }
 
 // mark returns the IDs of every object reachable from a version or a run.
-func (r *Repo) mark(ctx context.Context) (map[objects.ID]bool, error) {
+// The blobs in chunked are stored as chunk lists: their chunks are marked
+// too.
+func (r *Repo) mark(ctx context.Context, chunked map[objects.ID]bool) (map[objects.ID]bool, error) {
 	versions, err := r.index().AllVersions(ctx)
 	if err != nil {
 		return nil, err
@@ -157,7 +170,23 @@ func (r *Repo) mark(ctx context.Context) (map[objects.ID]bool, error) {
 					return err
 				}
 			case objects.KindFile:
+				if live[e.ID] {
+					continue
+				}
 				live[e.ID] = true
+				if !chunked[e.ID] {
+					continue
+				}
+				l, err := r.store.ReadChunkList(ctx, e.ID)
+				if errors.Is(err, objects.ErrNotFound) {
+					continue
+				}
+				if err != nil {
+					return fmt.Errorf("gc: cannot read chunk list %s (%w); run `art fsck` and repair before collecting garbage", e.ID, err)
+				}
+				for _, c := range l.Chunks {
+					live[c.ID] = true
+				}
 			}
 		}
 		return nil

@@ -112,7 +112,7 @@ func (r *Repo) Log(ctx context.Context, a *Artifact, opts *LogOptions) (Version,
 			case err == nil:
 				out = existing
 			case errors.Is(err, refs.ErrNotFound):
-				out, err = r.newVersion(ctx, idx, a, c.root, c.size, c.files, meta, opts.Run)
+				out, err = r.newVersion(ctx, idx, a, c, meta, opts.Run)
 				if err != nil {
 					return err
 				}
@@ -151,8 +151,7 @@ func (r *Repo) Log(ctx context.Context, a *Artifact, opts *LogOptions) (Version,
 
 // newVersion allocates the next number, writes the commit object and
 // indexes it. It runs inside Log's write transaction.
-func (r *Repo) newVersion(ctx context.Context, idx *refs.Index, a *Artifact, root objects.ID,
-	size, files int64, meta []byte, run string) (refs.Version, error) {
+func (r *Repo) newVersion(ctx context.Context, idx *refs.Index, a *Artifact, c content, meta []byte, run string) (refs.Version, error) {
 	n, err := idx.AllocateVersion(ctx, a.Name)
 	if err != nil {
 		return refs.Version{}, err
@@ -163,9 +162,9 @@ func (r *Repo) newVersion(ctx context.Context, idx *refs.Index, a *Artifact, roo
 	} else if !errors.Is(err, refs.ErrNotFound) {
 		return refs.Version{}, err
 	}
-	c := &objects.Commit{Name: a.Name, Type: a.Type, Version: n, Tree: root, Parent: parent,
+	cm := &objects.Commit{Name: a.Name, Type: a.Type, Version: n, Tree: c.root, Parent: parent,
 		Created: r.now().UTC(), Run: run, Description: a.Description, Metadata: meta}
-	enc, err := c.Encode()
+	enc, err := cm.Encode()
 	if err != nil {
 		return refs.Version{}, err
 	}
@@ -173,8 +172,9 @@ func (r *Repo) newVersion(ctx context.Context, idx *refs.Index, a *Artifact, roo
 	if err != nil {
 		return refs.Version{}, err
 	}
-	v := refs.Version{Name: a.Name, Type: a.Type, Version: n, Commit: id, Tree: root, Size: size,
-		Files: files, Created: c.Created, Description: a.Description, Metadata: meta, Producer: run}
+	v := refs.Version{Name: a.Name, Type: a.Type, Version: n, Commit: id, Tree: c.root, Size: c.size,
+		Files: c.files, Added: c.added + int64(len(enc)), Created: cm.Created, Description: a.Description,
+		Metadata: meta, Producer: run}
 	return v, idx.Insert(ctx, v)
 }
 
@@ -190,6 +190,7 @@ type content struct {
 	files     int64      // entries
 	cacheHits int        // files taken from the stat cache, unread
 	reads     int        // files read
+	added     int64      // bytes of the objects this store created
 	srcs      []source   // every source, with its blob, for the stat cache
 }
 
@@ -248,7 +249,7 @@ func (r *Repo) storeContent(ctx context.Context, a *Artifact, progress ProgressF
 					return n, err
 				}
 			}
-			id, n, err := batch.Put(gctx, rd)
+			id, n, err := batch.PutSized(gctx, rd, src.stat.Size)
 			if err != nil {
 				return fmt.Errorf("store %s: %w", src.local, err)
 			}
@@ -288,6 +289,7 @@ func (r *Repo) storeContent(ctx context.Context, a *Artifact, progress ProgressF
 	}
 	c.files = int64(len(paths))
 	c.srcs = srcs
+	c.added = batch.Added()
 	return c, nil
 }
 

@@ -37,6 +37,9 @@ type refDoc struct {
 	Aliases     map[string]int64  `json:"aliases"`
 	Deleted     []int64           `json:"deleted"`
 	Versions    map[string]string `json:"versions"` // "3" -> commit ID
+	// Added is what each version added to the store when it was
+	// recorded ("3" -> bytes), which no object holds.
+	Added map[string]int64 `json:"added,omitempty"`
 
 	deleted map[int64]bool // Deleted as a set, filled by readRefDocs
 }
@@ -112,16 +115,24 @@ func (r *Repo) buildRefDoc(ctx context.Context, name string) (*refDoc, error) {
 	if err != nil {
 		return nil, err
 	}
-	commits, err := idx.Commits(ctx, name)
+	vs, err := idx.Versions(ctx, name)
 	if err != nil {
 		return nil, err
+	}
+	commits := make(map[int64]objects.ID, len(vs))
+	added := make(map[string]int64, len(vs))
+	for _, v := range vs {
+		commits[v.Version] = v.Commit
+		if v.Added >= 0 {
+			added[strconv.FormatInt(v.Version, 10)] = v.Added
+		}
 	}
 	aliases, err := idx.Aliases(ctx, name)
 	if err != nil {
 		return nil, err
 	}
 	doc := &refDoc{Name: name, Type: typ, NextVersion: next, Aliases: aliases,
-		Deleted: []int64{}, Versions: make(map[string]string, len(commits))}
+		Deleted: []int64{}, Versions: make(map[string]string, len(commits)), Added: added}
 	for v := int64(0); v < next; v++ {
 		if id, ok := commits[v]; ok {
 			doc.Versions[strconv.FormatInt(v, 10)] = id.String()
@@ -173,12 +184,24 @@ func (r *Repo) readRefDocs() (docs map[string]*refDoc, bad []string, err error) 
 
 // commitOf returns the commit the document records for version v.
 func (d *refDoc) commitOf(v int64) (objects.ID, bool) {
+	if d == nil {
+		return objects.ZeroID, false
+	}
 	s, ok := d.Versions[strconv.FormatInt(v, 10)]
 	if !ok {
 		return objects.ZeroID, false
 	}
 	id, err := objects.ParseID(s)
 	return id, err == nil
+}
+
+// addedOf returns what the document records version v added to the store,
+// or -1.
+func (d *refDoc) addedOf(v int64) int64 {
+	if n, ok := d.Added[strconv.FormatInt(v, 10)]; ok && n >= 0 {
+		return n
+	}
+	return -1
 }
 
 // isDeleted reports whether the document lists version v as deleted.

@@ -132,7 +132,11 @@ func (r *Repo) Reindex(ctx context.Context) (ReindexReport, error) {
 				rep.Skipped++
 				continue
 			}
-			ver := refs.Version{Name: name, Type: a.typ, Version: v, Commit: c.id, Tree: c.c.Tree,
+			added := int64(-1)
+			if id, ok := doc.commitOf(v); doc != nil && ok && id == c.id {
+				added = doc.addedOf(v)
+			}
+			ver := refs.Version{Name: name, Type: a.typ, Version: v, Commit: c.id, Tree: c.c.Tree, Added: added,
 				Created: c.c.Created, Description: c.c.Description, Metadata: c.c.Metadata, Producer: c.c.Run}
 			m, err := r.manifest(ctx, c.c.Tree, "")
 			if err != nil {
@@ -321,7 +325,7 @@ func (r *Repo) scanMetaObjects(ctx context.Context) ([]commitObj, []runObj, int,
 	minLen := int64(min(len(objects.CommitHeader), len(objects.RunHeader)))
 	if err := r.store.List(ctx, func(i objects.Info) error {
 		n++
-		if i.Size >= minLen && i.Size <= objects.MaxMetaObjectSize {
+		if !i.Chunked && i.Size >= minLen && i.Size <= objects.MaxMetaObjectSize {
 			candidates = append(candidates, i.ID)
 		}
 		return nil

@@ -44,12 +44,24 @@ type Config struct {
 	Format  int    `json:"format"`
 	Hash    string `json:"hash"`
 	Created string `json:"created"`
+	// Chunking says which files are stored as chunks and how they are
+	// cut (absent: every file is stored whole).
+	Chunking *objects.Chunking `json:"chunking,omitempty"`
 }
+
+// Chunking says which files a repository stores as content-defined
+// chunks, and how it cuts them (objects.Chunking).
+type Chunking = objects.Chunking
 
 // Options tune a repository handle. The zero value is ready to use.
 type Options struct {
 	// Now returns the current time (default time.Now).
 	Now func() time.Time
+	// Chunking is what Init records in a new repository's config (nil
+	// means objects.DefaultChunking(); a zero Chunking turns chunking
+	// off, so every file is stored whole). Open ignores it: a repository
+	// always chunks as its config says.
+	Chunking *objects.Chunking
 }
 
 // Repo is an open repository. It is safe for concurrent use by several
@@ -84,6 +96,16 @@ func Init(ctx context.Context, fsys afero.Fs, dir string, opts *Options) (*Repo,
 		now = opts.Now
 	}
 	cfg := Config{Format: FormatVersion, Hash: "blake3", Created: now().UTC().Format(time.RFC3339)}
+	ch := objects.DefaultChunking()
+	if opts != nil && opts.Chunking != nil {
+		ch = *opts.Chunking
+	}
+	if ch != (objects.Chunking{}) {
+		if err := ch.Validate(); err != nil {
+			return nil, fmt.Errorf("init: %w", err)
+		}
+		cfg.Chunking = &ch
+	}
 	b, _ := json.MarshalIndent(cfg, "", "  ")
 	if err := writeFileAtomic(fsys, cfgPath, append(b, '\n'), 0o644); err != nil {
 		return nil, fmt.Errorf("write config: %w", err)
@@ -107,10 +129,16 @@ func Open(ctx context.Context, fsys afero.Fs, dir string, opts *Options) (*Repo,
 	if cfg.Format != FormatVersion || cfg.Hash != "blake3" {
 		return nil, fmt.Errorf("%w: format %d, hash %q (this art reads format %d, blake3)", ErrUnsupported, cfg.Format, cfg.Hash, FormatVersion)
 	}
+	if cfg.Chunking != nil {
+		if err := cfg.Chunking.Validate(); err != nil {
+			return nil, fmt.Errorf("%w: %s/config: %v", ErrUnsupported, dir, err)
+		}
+	}
 	store, err := objects.NewFSStore(fsys, filepath.Join(dir, "objects"))
 	if err != nil {
 		return nil, err
 	}
+	store.Chunking = cfg.Chunking
 	r := &Repo{fs: fsys, dir: dir, store: store, now: time.Now}
 	if opts != nil && opts.Now != nil {
 		r.now = opts.Now

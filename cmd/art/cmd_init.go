@@ -10,11 +10,13 @@ import (
 	"github.com/artvcs/art/repo"
 )
 
-type initOptions struct{}
+type initOptions struct {
+	noChunking bool
+}
 
 func (a *app) newInitCommand() *cobra.Command {
 	var opts initOptions
-	return &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "init [DIR]",
 		Short: "Create an empty repository in DIR/.art (default: --repo, else the working directory)",
 		Args:  cobra.MaximumNArgs(1),
@@ -22,9 +24,12 @@ func (a *app) newInitCommand() *cobra.Command {
 			return a.runInit(cmd.Context(), opts, args)
 		},
 	}
+	cmd.Flags().BoolVar(&opts.noChunking, "no-chunking", false,
+		"store every file whole (by default files of 8 MiB and more are stored as content-defined chunks, deduplicated between versions)")
+	return cmd
 }
 
-func (a *app) runInit(ctx context.Context, _ initOptions, args []string) error {
+func (a *app) runInit(ctx context.Context, opts initOptions, args []string) error {
 	path := filepath.Join(a.wd, repo.DirName)
 	switch {
 	case len(args) == 1:
@@ -36,7 +41,11 @@ func (a *app) runInit(ctx context.Context, _ initOptions, args []string) error {
 			path = filepath.Join(path, repo.DirName)
 		}
 	}
-	r, err := repo.Init(ctx, afero.NewOsFs(), path, nil)
+	var ropts repo.Options
+	if opts.noChunking {
+		ropts.Chunking = &repo.Chunking{}
+	}
+	r, err := repo.Init(ctx, afero.NewOsFs(), path, &ropts)
 	if err != nil {
 		return err
 	}

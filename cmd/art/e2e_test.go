@@ -657,7 +657,7 @@ func TestJSONShapes(t *testing.T) {
 	versionFields := map[string]string{
 		"name": "string", "type": "string", "version": "string", "id": "string", "digest": "string",
 		"size": "number", "files": "number", "aliases": "list", "description": "string",
-		"metadata": "object", "created_at": "string", "producer": "null",
+		"metadata": "object", "created_at": "string", "producer": "null", "added": "number",
 	}
 	with := func(extra map[string]string) map[string]string {
 		m := map[string]string{}

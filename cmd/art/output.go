@@ -27,6 +27,9 @@ type versionJSON struct {
 	Metadata    json.RawMessage `json:"metadata"`
 	CreatedAt   string          `json:"created_at"` // RFC 3339, UTC
 	Producer    *string         `json:"producer"`   // run ID or null
+	// Added is how many bytes the version added to the object store when
+	// it was recorded (null when unknown, after a reindex).
+	Added *int64 `json:"added"`
 }
 
 func newVersionJSON(v repo.Version) versionJSON {
@@ -52,6 +55,10 @@ func newVersionJSON(v repo.Version) versionJSON {
 	if v.Producer != "" {
 		p := v.Producer
 		out.Producer = &p
+	}
+	if v.Added >= 0 {
+		n := v.Added
+		out.Added = &n
 	}
 	return out
 }
@@ -133,4 +140,12 @@ func (t *table) flush() error {
 	}
 	_, err := io.WriteString(t.w, out.String())
 	return err
+}
+
+// formatAdded says what a version added to the store.
+func formatAdded(n int64) string {
+	if n < 0 {
+		return "unknown"
+	}
+	return formatBytes(n)
 }

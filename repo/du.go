@@ -1,0 +1,154 @@
+package repo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+
+	"github.com/artvcs/art/objects"
+)
+
+// ArtifactUsage is what one artifact's versions take.
+type ArtifactUsage struct {
+	Name     string `json:"name"`
+	Versions int    `json:"versions"`
+	// Logical is the sum of its versions' sizes: what checking out every
+	// version would write.
+	Logical int64 `json:"logical"`
+	// Stored is the bytes of the distinct objects its versions use
+	// (commits, trees, whole blobs, chunk lists and chunks), each counted
+	// once however many versions or files share it. Objects shared with
+	// other artifacts count for each of them.
+	Stored int64 `json:"stored"`
+}
+
+// Usage summarises the repository's disk use.
+type Usage struct {
+	Artifacts []ArtifactUsage `json:"artifacts"` // sorted by name
+	Logical   int64           `json:"logical"`   // over every version
+	Stored    int64           `json:"stored"`    // distinct objects every version uses, each once
+	OnDisk    int64           `json:"on_disk"`   // every object in the store
+	Garbage   int64           `json:"garbage"`   // of OnDisk, what no version or run uses (gc's to collect)
+	Objects   int             `json:"objects"`   // objects in the store (a chunked blob's list counts as one)
+	Chunked   int             `json:"chunked"`   // blobs stored as chunks
+}
+
+// DiskUsage walks every version and the object store and reports, per
+// artifact and in total, the logical size of the versions against the
+// bytes they take in the store, where equal files, shared subtrees and
+// shared chunks are stored once. It reads trees and chunk lists, not file
+// contents. A missing or corrupt tree or chunk list is an error naming it
+// (run fsck).
+func (r *Repo) DiskUsage(ctx context.Context) (Usage, error) {
+	var u Usage
+	stored := map[objects.ID]int64{}
+	chunked := map[objects.ID]bool{}
+	if err := r.store.List(ctx, func(i objects.Info) error {
+		stored[i.ID] += i.Stored
+		u.OnDisk += i.Stored
+		u.Objects++
+		if i.Chunked {
+			chunked[i.ID] = true
+			u.Chunked++
+		}
+		return nil
+	}); err != nil {
+		return u, err
+	}
+	versions, err := r.index().AllVersions(ctx)
+	if err != nil {
+		return u, err
+	}
+	trees := map[objects.ID]*objects.Tree{}
+	lists := map[objects.ID]*objects.ChunkList{}
+	// use adds id and everything below it to set.
+	var use func(set map[objects.ID]bool, id objects.ID, kind objects.EntryKind, depth int) error
+	use = func(set map[objects.ID]bool, id objects.ID, kind objects.EntryKind, depth int) error {
+		if set[id] {
+			return nil
+		}
+		set[id] = true
+		switch kind {
+		case objects.KindDir:
+			if depth > objects.MaxPathDepth {
+				return fmt.Errorf("du: tree %s nests too deep; run `art fsck`", id)
+			}
+			t := trees[id]
+			if t == nil {
+				var err error
+				if t, err = objects.ReadTree(ctx, r.store, id); err != nil {
+					return fmt.Errorf("du: %w; run `art fsck`", err)
+				}
+				trees[id] = t
+			}
+			for _, e := range t.Entries {
+				if e.Kind == objects.KindRef {
+					continue
+				}
+				if err := use(set, e.ID, e.Kind, depth+1); err != nil {
+					return err
+				}
+			}
+		case objects.KindFile:
+			if !chunked[id] {
+				return nil
+			}
+			l := lists[id]
+			if l == nil {
+				var err error
+				if l, err = r.store.ReadChunkList(ctx, id); errors.Is(err, objects.ErrNotFound) {
+					return nil
+				} else if err != nil {
+					return fmt.Errorf("du: %w; run `art fsck`", err)
+				}
+				lists[id] = l
+			}
+			for _, c := range l.Chunks {
+				set[c.ID] = true
+			}
+		}
+		return nil
+	}
+	all := map[objects.ID]bool{}
+	byName := map[string]map[objects.ID]bool{}
+	idx := map[string]int{}
+	for _, v := range versions {
+		set := byName[v.Name]
+		if set == nil {
+			set = map[objects.ID]bool{}
+			byName[v.Name] = set
+			idx[v.Name] = len(u.Artifacts)
+			u.Artifacts = append(u.Artifacts, ArtifactUsage{Name: v.Name})
+		}
+		a := &u.Artifacts[idx[v.Name]]
+		a.Versions++
+		a.Logical += v.Size
+		u.Logical += v.Size
+		set[v.Commit] = true
+		if err := use(set, v.Tree, objects.KindDir, 0); err != nil {
+			return u, err
+		}
+	}
+	for i := range u.Artifacts {
+		a := &u.Artifacts[i]
+		for id := range byName[a.Name] {
+			a.Stored += stored[id]
+			all[id] = true
+		}
+	}
+	for id := range all {
+		u.Stored += stored[id]
+	}
+	live, err := r.mark(ctx, chunked)
+	if err != nil {
+		return u, err
+	}
+	for id, n := range stored {
+		if !live[id] {
+			u.Garbage += n
+		}
+	}
+	sort.Slice(u.Artifacts, func(i, j int) bool { return u.Artifacts[i].Name < u.Artifacts[j].Name })
+	return u, nil
+}
