@@ -379,14 +379,22 @@ func (t *Transport) PutIfAbsent(ctx context.Context, key string, r io.Reader, si
 	return nil
 }
 
-// exactReader yields size bytes of r; r ending sooner is an error, so the
-// HTTP client aborts the request instead of sending a short body.
+// exactReader yields size bytes of r. If r ends sooner, or holds more
+// than size bytes, it fails instead of yielding the bytes that complete
+// the body, so the HTTP client aborts the request and the server, seeing a
+// short body, stores nothing.
 type exactReader struct {
 	r    io.Reader
 	left int64
+	err  error
 }
 
+var errReaderLonger = errors.New("reader holds more bytes than the size given")
+
 func (e *exactReader) Read(p []byte) (int, error) {
+	if e.err != nil {
+		return 0, e.err
+	}
 	if e.left == 0 {
 		return 0, io.EOF
 	}
@@ -395,13 +403,35 @@ func (e *exactReader) Read(p []byte) (int, error) {
 	}
 	n, err := e.r.Read(p)
 	e.left -= int64(n)
-	if err == io.EOF && e.left > 0 {
-		return n, io.ErrUnexpectedEOF
+	switch {
+	case err != nil && err != io.EOF:
+		e.err = err
+		return 0, err
+	case err == io.EOF && e.left > 0:
+		e.err = fmt.Errorf("reader ended %d bytes before the size given: %w", e.left, io.ErrUnexpectedEOF)
+		return 0, e.err
+	case e.left == 0 && err == nil:
+		// Make sure r ends here before handing over the last bytes.
+		var one [1]byte
+		for range 100 {
+			m, err := e.r.Read(one[:])
+			if m > 0 {
+				e.err = errReaderLonger
+				return 0, e.err
+			}
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				e.err = err
+				return 0, err
+			}
+		}
 	}
-	if e.left == 0 && err == nil {
-		err = io.EOF
+	if e.left == 0 {
+		e.err = io.EOF
 	}
-	return n, err
+	return n, nil
 }
 
 // CompareAndSwap implements remote.Transport.
