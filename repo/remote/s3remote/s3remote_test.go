@@ -312,4 +312,3 @@ func (h *hookReader) Read(p []byte) (int, error) {
 	}
 	return n, err
 }
-
