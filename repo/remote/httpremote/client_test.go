@@ -341,3 +341,38 @@ func TestBasePathPrefix(t *testing.T) {
 		t.Fatalf("Stat under a wrong base path = %v, want an error other than ErrNotFound", err)
 	}
 }
+
+// lyingTransport's Get announces a size other than the content's.
+type lyingTransport struct {
+	*memTransport
+	delta int64
+}
+
+func (l lyingTransport) Get(ctx context.Context, key string) (io.ReadCloser, remote.Info, error) {
+	rc, info, err := l.memTransport.Get(ctx, key)
+	info.Size += l.delta
+	return rc, info, err
+}
+
+// TestServerAbortsWrongSizeGet: if the transport yields fewer or more
+// bytes than it announced, the handler cuts the connection, and the
+// client reports a bad response instead of a short or silently clipped
+// object.
+func TestServerAbortsWrongSizeGet(t *testing.T) {
+	for _, delta := range []int64{+100, -100} {
+		mem := newMem()
+		content := bytes.Repeat([]byte("q"), 64<<10)
+		mem.put("refs/a.json", content)
+		s := serve(t, lyingTransport{mem, delta}, HandlerOptions{})
+		rc, _, err := s.client(t, readToken).Get(context.Background(), "refs/a.json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := io.ReadAll(rc)
+		rc.Close()
+		if !errors.Is(err, remote.ErrBadResponse) {
+			t.Errorf("delta %+d: read %d bytes, %v; want ErrBadResponse", delta, len(got), err)
+		}
+		mustContain(t, "log", s.log.String(), "get aborted")
+	}
+}

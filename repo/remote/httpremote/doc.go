@@ -90,9 +90,10 @@
 // HandlerOptions.IdleTimeout ahead while data flows, so only a stalled
 // transfer is cut.
 //
-// The client bounds what a server can make it hold: a GET body must be
-// exactly its Content-Length (short, long or missing is
-// remote.ErrBadResponse), error messages are read up to 4 KiB and quoted
+// The client bounds what a server can make it hold: a GET response must
+// declare its Content-Length (none is remote.ErrBadResponse), the reader
+// yields exactly that many bytes (a body cut short is ErrBadResponse; bytes
+// past it are never read, and the connection is dropped), error messages are read up to 4 KiB and quoted
 // truncated, and a listing is decoded line by line, each line bounded, up
 // to ClientOptions.MaxListEntries entries. It follows no redirects, and
 // maps statuses back to the remote sentinels: 401 and 403 ErrPermission,

@@ -402,7 +402,11 @@ func (h *handler) serveKey(w http.ResponseWriter, r *http.Request, d *deadlines,
 		if err != nil {
 			// The status is sent: abort the connection so the client sees
 			// a truncated body, never a short one that looks complete.
-			h.log.LogAttrs(ctx, slog.LevelError, "httpremote: get aborted", slog.String("key", key),
+			level := slog.LevelError
+			if ctx.Err() != nil {
+				level = slog.LevelDebug // the client went away
+			}
+			h.log.LogAttrs(ctx, level, "httpremote: get aborted", slog.String("key", key),
 				slog.String("remote", r.RemoteAddr), slog.String("detail", err.Error()))
 			panic(http.ErrAbortHandler)
 		}
@@ -623,7 +627,11 @@ func (h *handler) serveList(w http.ResponseWriter, r *http.Request, d *deadlines
 	end := listEntry{End: true, Count: count}
 	if err != nil {
 		serr := transportError(err)
-		h.log.LogAttrs(r.Context(), slog.LevelError, "httpremote: list failed", slog.String("prefix", prefix),
+		level := slog.LevelError
+		if r.Context().Err() != nil {
+			level = slog.LevelDebug // the client went away
+		}
+		h.log.LogAttrs(r.Context(), level, "httpremote: list failed", slog.String("prefix", prefix),
 			slog.String("remote", r.RemoteAddr), slog.String("detail", err.Error()))
 		end = listEntry{Error: serr.msg, Code: serr.code}
 	}
