@@ -34,7 +34,10 @@ type Transport struct {
 	link func(oldname, newname string) error
 }
 
-var _ remote.Transport = (*Transport)(nil)
+var (
+	_ remote.Transport = (*Transport)(nil)
+	_ remote.Opener    = Open
+)
 
 // New returns a transport on dir, creating the directory if it is
 // missing. A relative dir is made absolute against the working directory.

@@ -70,7 +70,10 @@ type Transport struct {
 	bucketOK atomic.Bool
 }
 
-var _ remote.Transport = (*Transport)(nil)
+var (
+	_ remote.Transport = (*Transport)(nil)
+	_ remote.Opener    = Open
+)
 
 // Open returns a transport for s3://bucket/prefix, configured from the
 // AWS environment.
