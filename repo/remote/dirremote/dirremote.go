@@ -329,7 +329,11 @@ func (t *Transport) writeTemp(ctx context.Context, dir, p string, write func(*os
 // r ending early is an error wrapping io.ErrUnexpectedEOF; r holding more
 // than size bytes is an error wrapping remote.ErrTooLarge.
 func copyExactly(ctx context.Context, w io.Writer, r io.Reader, size int64) error {
-	buf := make([]byte, min(int64(copyBuf), size+1))
+	bufSize := int64(copyBuf)
+	if size < bufSize {
+		bufSize = size + 1
+	}
+	buf := make([]byte, bufSize)
 	var n int64
 	for {
 		if err := ctx.Err(); err != nil {

@@ -186,6 +186,18 @@ func TestGetAfterSwap(t *testing.T) {
 	}
 }
 
+// TestHugeSize: a reader far shorter than an absurd size is an error,
+// not a panic, and leaves nothing.
+func TestHugeSize(t *testing.T) {
+	tr := newTest(t)
+	if err := tr.PutIfAbsent(context.Background(), "refs/a.json", strings.NewReader("x"), 1<<63-1); !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Errorf("PutIfAbsent of 1 byte announced as 2^63-1: err=%v, want io.ErrUnexpectedEOF", err)
+	}
+	if _, err := tr.Stat(context.Background(), "refs/a.json"); !errors.Is(err, remote.ErrNotFound) {
+		t.Errorf("Stat after: err=%v, want ErrNotFound", err)
+	}
+}
+
 func TestSegmentTooLong(t *testing.T) {
 	tr := newTest(t)
 	key := "refs/" + strings.Repeat("a", 300)

@@ -31,6 +31,8 @@ const (
 	// MinPartSize and MaxPartSize are S3's bounds on a part.
 	MinPartSize = 5 << 20
 	MaxPartSize = 5 << 30
+	// MaxObjectSize is S3's limit on one object (5 TiB).
+	MaxObjectSize = 5 << 40
 	// maxParts is S3's limit on the parts of one upload.
 	maxParts = 10000
 	// defaultRegion is used when no region is configured.
@@ -209,6 +211,9 @@ func (t *Transport) PutIfAbsent(ctx context.Context, key string, r io.Reader, si
 	}
 	if size < 0 {
 		return fmt.Errorf("s3remote: put %s: negative size %d", key, size)
+	}
+	if size > MaxObjectSize {
+		return fmt.Errorf("%w: %s: %d bytes is above S3's object size limit of %d", remote.ErrTooLarge, key, size, int64(MaxObjectSize))
 	}
 	if size > t.partSize {
 		return t.putMultipart(ctx, key, ok, r, size)

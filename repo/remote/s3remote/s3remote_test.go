@@ -284,6 +284,16 @@ func TestGetShortBody(t *testing.T) {
 	}
 }
 
+// TestHugeSize: absurd sizes are refused before anything is read or sent.
+func TestHugeSize(t *testing.T) {
+	tr := newTest(t, Options{Bucket: "b", Endpoint: "http://127.0.0.1:1", AccessKey: "a", SecretKey: "b"})
+	for _, size := range []int64{MaxObjectSize + 1, 1<<63 - 1} {
+		if err := tr.PutIfAbsent(context.Background(), "objects/ab/cd", strings.NewReader("x"), size); !errors.Is(err, remote.ErrTooLarge) {
+			t.Errorf("PutIfAbsent of %d bytes: err=%v, want ErrTooLarge", size, err)
+		}
+	}
+}
+
 func TestPartSizeBounds(t *testing.T) {
 	for _, ps := range []int64{1 << 20, MaxPartSize + 1} {
 		if _, err := New(context.Background(), Options{Bucket: "b", PartSize: ps}); err == nil {
