@@ -10,9 +10,15 @@ Workloads:
   small       20,000 x 4 KiB random files in 100 directories
   checkpoint  a 512 MiB checkpoint v1; v2 with 1% of its bytes changed in 8
               regions; v3 = v2 with 4 KiB inserted near the start
+  append      a 1 GiB CSV-like file, then 1% more rows appended to it
 
-Usage: bench_peers.py --art BIN --peakrss BIN [--runs 3] [--workloads large,small,checkpoint]
-                      [--tools art,git,git-lfs,restic,borg] [--dir /tmp]
+Tools: art (default config: files of 8 MiB and more stored as content-defined
+chunks), art-whole (`art init --no-chunking`: every file stored whole, the
+figures before chunking), git, git-lfs, restic, borg. The append workload
+runs only the tools that deduplicate inside files (and art-whole).
+
+Usage: bench_peers.py --art BIN --peakrss BIN [--runs 3] [--workloads large,small,checkpoint,append]
+                      [--tools art,art-whole,git,git-lfs,restic,borg] [--dir /tmp]
 Scale with --scale 0.1 for a quick run.
 """
 import argparse
@@ -93,6 +99,33 @@ def gen_large(root, scale):
                 left -= k
 
 
+# CSV_TABLE maps random bytes onto digits, commas and newlines (about one
+# newline per 64 bytes), so random data becomes CSV-like rows.
+CSV_TABLE = bytes((b"0123456789" * 26)[:250] + b",,,,\n\n")[:256]
+
+
+def csv_rows(rng, n):
+    data = rand_bytes(rng, n).translate(CSV_TABLE)
+    return data[:-1] + b"\n"
+
+
+def gen_append(root, scale):
+    """Writes root/v1/table.csv (1 GiB) and root/v2/table.csv (v1 + 1%)."""
+    rng = random.Random(5)
+    size = int(1024 * MiB * scale)
+    os.makedirs(f"{root}/v1")
+    os.makedirs(f"{root}/v2")
+    with open(f"{root}/v1/table.csv", "wb") as f:
+        left = size
+        while left:
+            k = min(left, 8 * MiB)
+            f.write(csv_rows(rng, k))
+            left -= k
+    shutil.copy(f"{root}/v1/table.csv", f"{root}/v2/table.csv")
+    with open(f"{root}/v2/table.csv", "ab") as f:
+        f.write(csv_rows(rng, size // 100))
+
+
 def gen_small(root, scale):
     rng = random.Random(2)
     n = int(20000 * scale)
@@ -146,6 +179,8 @@ class Tool:
         a = self.art
         if self.name == "art":
             return f"{a} init -q {repo}"
+        if self.name == "art-whole":
+            return f"{a} init -q --no-chunking {repo}"
         if self.name == "git":
             return f"git init -q {repo} && git -C {repo} config user.email b@b && git -C {repo} config user.name b"
         if self.name == "git-lfs":
@@ -164,7 +199,7 @@ class Tool:
 
     def commit(self, repo, data, name, tag):
         a = self.art
-        if self.name == "art":
+        if self.name.startswith("art"):
             return f"cd {repo} && {a} commit -q {name} {data}"
         if self.name in ("git", "git-lfs"):
             return f"git -C {repo} --work-tree={data} add -A . && git -C {repo} --work-tree={data} commit -qm {tag} --allow-empty"
@@ -177,7 +212,7 @@ class Tool:
     def checkout(self, repo, name, out, tag):
         a = self.art
         os.makedirs(out, exist_ok=True)
-        if self.name == "art":
+        if self.name.startswith("art"):
             return f"cd {repo} && {a} checkout -q {name} -o {out}"
         if self.name in ("git", "git-lfs"):
             return f"git -C {repo} --work-tree={out} checkout -f HEAD -- ."
@@ -188,7 +223,7 @@ class Tool:
         raise ValueError(self.name)
 
     def repo_size(self, repo):
-        if self.name == "art":
+        if self.name.startswith("art"):
             return du(f"{repo}/.art")
         if self.name in ("git", "git-lfs"):
             return du(f"{repo}/.git")
@@ -205,6 +240,9 @@ def bench_workload(kind, tools, art, work, runs, scale, results, rss, sizes, flo
         gen_large(src, scale)
     elif kind == "small":
         n = gen_small(src, scale)
+    elif kind == "append":
+        gen_append(src, scale)
+        tools = [t for t in tools if t in ("art", "art-whole", "restic", "borg")]
     else:
         gen_checkpoint(src, scale)
     def rec(step, tool, t, r):
@@ -227,9 +265,20 @@ def bench_workload(kind, tools, art, work, runs, scale, results, rss, sizes, flo
             data = f"{work}/data-{name}"
             shutil.rmtree(repo, ignore_errors=True)
             shutil.rmtree(data, ignore_errors=True)
-            subprocess.check_call(["cp", "-r", src if kind != "checkpoint" else f"{src}/v1", data])
+            subprocess.check_call(["cp", "-r", src if kind not in ("checkpoint", "append") else f"{src}/v1", data])
             run(tool.init(repo, data), env=tool.env())
-            if kind == "checkpoint":
+            if kind == "append":
+                t, r = run(tool.commit(repo, data, "table", "v1"), env=tool.env())
+                rec("commit", name, t, r)
+                shutil.copy(f"{src}/v2/table.csv", f"{data}/table.csv")
+                before = tool.repo_size(repo)
+                t, r = run(tool.commit(repo, data, "table", "v2"), env=tool.env())
+                rec("commit after 1% appended", name, t, r)
+                if trial == 0:
+                    added = tool.repo_size(repo) - before
+                    sizes[(kind, name, "added by the append")] = added
+                    sizes[(kind, name, "added, % of the file")] = f"{100 * added / os.path.getsize(f'{src}/v1/table.csv'):.2f}%"
+            elif kind == "checkpoint":
                 for v in ("v1", "v2", "v3"):
                     if v != "v1":
                         shutil.copy(f"{src}/{v}/model.ckpt", f"{data}/model.ckpt")
@@ -261,6 +310,15 @@ def bench_workload(kind, tools, art, work, runs, scale, results, rss, sizes, flo
             if trial == runs - 1 and kind == "checkpoint":
                 ok = subprocess.call(["cmp", "-s", f"{src}/v3/model.ckpt", f"{work}/out-{name}/model.ckpt"]) == 0
                 sizes[(kind, name, "v3 checkout identical")] = ok
+                if name.startswith("art"):
+                    # Every version checks out with the b3sum of its source.
+                    for i, v in enumerate(("v1", "v2", "v3")):
+                        out = f"{work}/out-{name}-{v}"
+                        run(tool.checkout(repo, f"ckpt:v{i}", out, v), env=tool.env())
+                        want = subprocess.check_output(["b3sum", "--no-names", f"{src}/{v}/model.ckpt"])
+                        got = subprocess.check_output(["b3sum", "--no-names", f"{out}/model.ckpt"])
+                        sizes[(kind, name, f"{v} checkout b3sum equal")] = want == got
+                        shutil.rmtree(out, ignore_errors=True)
             shutil.rmtree(repo, ignore_errors=True)
             shutil.rmtree(data, ignore_errors=True)
             shutil.rmtree(f"{work}/out-{name}", ignore_errors=True)
@@ -276,13 +334,13 @@ def main():
     ap.add_argument("--art", required=True)
     ap.add_argument("--peakrss", required=True, help="the tools/peakrss binary")
     ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--workloads", default="large,small,checkpoint")
-    ap.add_argument("--tools", default="art,git,git-lfs,restic,borg")
+    ap.add_argument("--workloads", default="large,small,checkpoint,append")
+    ap.add_argument("--tools", default="art,art-whole,git,git-lfs,restic,borg")
     ap.add_argument("--dir", default=os.environ.get("BENCH_DIR", "/tmp"))
     ap.add_argument("--scale", type=float, default=1.0)
     args = ap.parse_args()
     tools = args.tools.split(",")
-    ensure_peers([t for t in tools if t != "art"])
+    ensure_peers([t for t in tools if not t.startswith("art")])
     art = os.path.abspath(args.art)
     global PEAKRSS
     PEAKRSS = os.path.abspath(args.peakrss)
@@ -342,7 +400,7 @@ def report(args, tools, results, rss, sizes, floors, out):
         cells = []
         for t in tools:
             v = sizes.get((k, t, w), "")
-            cells.append(str(v) if isinstance(v, bool) else (f"{v / MiB:.2f} MiB" if v != "" else ""))
+            cells.append(str(v) if isinstance(v, (bool, str)) else f"{v / MiB:.2f} MiB")
         print(f"| {k} | {w} | " + " | ".join(cells) + " |")
 
 
