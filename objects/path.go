@@ -3,6 +3,7 @@ package objects
 import (
 	"fmt"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"golang.org/x/text/unicode/norm"
@@ -15,11 +16,26 @@ const MaxNameLen = 255
 const MaxPathDepth = 256
 
 // ValidateName checks one path component (a tree entry name). It is the one
-// validator used for names from the API, the CLI, decoded trees and remote
-// listings. A valid name is 1..255 bytes of valid UTF-8; is not "." or "..";
-// holds no '/', '\\', NUL or other control character; does not end in a
-// space or '.'; does not look like a drive ("C:x"); and is not ".art" in any
-// case or Unicode disguise.
+// validator used for names from the API, the CLI, decoded trees and
+// checkouts. A valid name
+//
+//   - is 1..255 bytes of valid UTF-8;
+//   - is not "." or "..", even once the code points some file systems
+//     ignore are dropped ("..\u200c");
+//   - holds no '/', '\\', control character (C0, DEL, C1), line or
+//     paragraph separator (U+2028, U+2029), bidirectional embedding,
+//     override or isolate (U+202A–U+202E, U+2066–U+2069) or BOM (U+FEFF):
+//     they split or reorder a name where it is shown, and some tools treat
+//     them as line ends;
+//   - does not end in a space or '.' (Windows drops them, so "x." and "x"
+//     would be one file);
+//   - does not look like a drive ("C:x");
+//   - is not ".art" in any disguise a file system might see through: see
+//     IsReservedName.
+//
+// Other code points, including zero-width joiners (used in emoji and in
+// Persian and Indic text) and unnormalised text, are allowed; two names of
+// one tree must still differ after FoldName.
 func ValidateName(name string) error {
 	switch {
 	case name == "":
@@ -27,13 +43,17 @@ func ValidateName(name string) error {
 	case name == "." || name == "..":
 		return fmt.Errorf("%w: %q", ErrInvalidPath, name)
 	case len(name) > MaxNameLen:
-		return fmt.Errorf("%w: name longer than %d bytes", ErrInvalidPath, MaxNameLen)
+		return fmt.Errorf("%w: name %q… longer than %d bytes", ErrInvalidPath, name[:32], MaxNameLen)
 	case !utf8.ValidString(name):
 		return fmt.Errorf("%w: %q is not valid UTF-8", ErrInvalidPath, name)
 	}
+	ascii := true
 	for _, r := range name {
-		if r < 0x20 || r == 0x7f || r == '/' || r == '\\' {
-			return fmt.Errorf("%w: %q contains %q", ErrInvalidPath, name, r)
+		if r >= utf8.RuneSelf {
+			ascii = false
+		}
+		if r == '/' || r == '\\' || isForbidden(r) {
+			return fmt.Errorf("%w: %q contains %U", ErrInvalidPath, name, r)
 		}
 	}
 	if last := name[len(name)-1]; last == ' ' || last == '.' {
@@ -42,36 +62,129 @@ func ValidateName(name string) error {
 	if len(name) >= 2 && name[1] == ':' && isASCIILetter(name[0]) {
 		return fmt.Errorf("%w: %q looks like a drive letter", ErrInvalidPath, name)
 	}
-	if IsReservedName(name) {
+	if !ascii {
+		switch s := stripIgnorable(name); s {
+		case "", ".", "..":
+			return fmt.Errorf("%w: %q is %q to file systems that ignore invisible code points", ErrInvalidPath, name, s)
+		}
+	}
+	if isReserved(name, ascii) {
 		return fmt.Errorf("%w: %q is reserved for the repository", ErrInvalidPath, name)
 	}
 	return nil
 }
 
-// IsReservedName reports whether name would be taken for ".art" by a
-// case-insensitive or Unicode-normalising file system: ".ART", ".art" with
-// zero-width characters, fullwidth letters and the like.
-func IsReservedName(name string) bool {
-	folded := strings.Map(func(r rune) rune {
-		if isIgnorable(r) {
-			return -1
+// isForbidden reports the code points no name may hold.
+func isForbidden(r rune) bool {
+	switch {
+	case r < 0x20, r >= 0x7f && r <= 0x9f: // C0, DEL, C1
+		return true
+	case r == 0x2028, r == 0x2029: // line and paragraph separators
+		return true
+	case r >= 0x202a && r <= 0x202e, r >= 0x2066 && r <= 0x2069: // bidi embeddings, overrides, isolates
+		return true
+	case r == 0xfeff: // BOM
+		return true
+	}
+	return false
+}
+
+// IsReservedName reports whether some file system could take name for the
+// repository's directory ".art", so that a checkout would write into it:
+// the comparison drops default-ignorable code points (HFS+ ignores
+// zero-width joiners and the like), applies compatibility normalisation
+// (NFKC: fullwidth "．ａｒｔ") and case folding (".ART" on NTFS, APFS, HFS+),
+// cuts an NTFS stream suffix (".art::$INDEX_ALLOCATION") and trailing dots
+// and spaces (Win32), and also catches the 8.3 short name "ART~1". Names
+// that merely look alike (".ạrt", Cyrillic "а") are different names on
+// every file system and are allowed.
+func IsReservedName(name string) bool { return isReserved(name, isASCII(name)) }
+
+func isReserved(name string, ascii bool) bool {
+	k := name
+	if !ascii {
+		k = norm.NFKD.String(stripIgnorable(name))
+	}
+	if i := strings.IndexByte(k, ':'); i >= 0 {
+		k = k[:i]
+	}
+	k = strings.TrimRight(k, ". ")
+	if !ascii {
+		k = foldCase(k)
+		k = norm.NFKC.String(k)
+	}
+	if strings.EqualFold(k, ".art") {
+		return true
+	}
+	// 8.3 short names: ".art" is also "ART~1" (or ~2… after collisions).
+	if len(k) > 4 && strings.EqualFold(k[:4], "art~") {
+		for i := 4; i < len(k); i++ {
+			if k[i] < '0' || k[i] > '9' {
+				return false
+			}
 		}
-		return r
-	}, norm.NFKC.String(name))
-	return strings.EqualFold(folded, ".art")
+		return true
+	}
+	return false
+}
+
+// FoldName returns the key under which a file system that ignores case,
+// Unicode normalisation and default-ignorable code points (NTFS, APFS,
+// HFS+) files name: names with equal keys may be one file there, so one
+// tree never holds two of them. It is canonical caseless matching
+// (NFD, simple case folding, NFD) after dropping default-ignorable code
+// points.
+func FoldName(name string) string {
+	if isASCII(name) {
+		return strings.ToLower(name)
+	}
+	s := norm.NFD.String(stripIgnorable(name))
+	return norm.NFD.String(foldCase(s))
+}
+
+// foldCase maps every rune to one representative of its simple case
+// folding orbit (the runes strings.EqualFold takes for one): the lower case
+// of the orbit's smallest code point, so that ASCII folds as
+// strings.ToLower does and "K", "k" and the Kelvin sign "\u212a" agree.
+func foldCase(s string) string {
+	return strings.Map(func(r rune) rune {
+		m := r
+		for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+			m = min(m, f)
+		}
+		return unicode.ToLower(m)
+	}, s)
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
 }
 
 func isASCIILetter(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
 
-// isIgnorable reports code points that file systems such as HFS+ drop when
-// comparing names (zero-width and direction marks, joiners, BOM).
+// stripIgnorable drops the code points that file systems such as HFS+
+// ignore when comparing names: Unicode's default-ignorable code points
+// (zero-width spaces and joiners, direction marks, soft hyphen, variation
+// selectors, Hangul fillers) and every other format character.
+func stripIgnorable(s string) string {
+	return strings.Map(func(r rune) rune {
+		if isIgnorable(r) {
+			return -1
+		}
+		return r
+	}, s)
+}
+
 func isIgnorable(r rune) bool {
-	switch {
-	case r >= 0x200b && r <= 0x200f, r >= 0x202a && r <= 0x202e,
-		r >= 0x2060 && r <= 0x206f, r == 0xfeff, r == 0x00ad, r == 0x034f:
-		return true
+	if r < 0xad {
+		return false
 	}
-	return false
+	return unicode.In(r, unicode.Cf, unicode.Other_Default_Ignorable_Code_Point, unicode.Variation_Selector)
 }
 
 // CleanPath validates a slash-separated artifact path ("images/cat.png") and
@@ -83,7 +196,7 @@ func CleanPath(p string) (string, error) {
 		return "", fmt.Errorf("%w: empty path", ErrInvalidPath)
 	}
 	if strings.HasPrefix(p, "/") {
-		return "", fmt.Errorf("%w: %q is absolute; artifact paths are relative", ErrInvalidPath, p)
+		return "", fmt.Errorf("%w: %q is absolute; artifact paths are relative", ErrInvalidPath, truncate(p))
 	}
 	var parts []string
 	for _, c := range strings.Split(p, "/") {
@@ -91,15 +204,15 @@ func CleanPath(p string) (string, error) {
 			continue
 		}
 		if err := ValidateName(c); err != nil {
-			return "", fmt.Errorf("path %q: %w", p, err)
+			return "", fmt.Errorf("path %q: %w", truncate(p), err)
 		}
 		parts = append(parts, c)
+		if len(parts) > MaxPathDepth {
+			return "", fmt.Errorf("%w: %q nests deeper than %d", ErrInvalidPath, truncate(p), MaxPathDepth)
+		}
 	}
 	if len(parts) == 0 {
 		return "", fmt.Errorf("%w: %q names no file", ErrInvalidPath, p)
-	}
-	if len(parts) > MaxPathDepth {
-		return "", fmt.Errorf("%w: %q nests deeper than %d", ErrInvalidPath, p, MaxPathDepth)
 	}
 	return strings.Join(parts, "/"), nil
 }

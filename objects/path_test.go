@@ -87,6 +87,13 @@ func TestIsReservedName(t *testing.T) {
 		{"art", false},
 		{".arts", false},
 		{"..art", false},
+		{".art:x", true},
+		{".ART::$INDEX_ALLOCATION", true},
+		{"ART~1", true},
+		{"ａｒｔ~１", true},
+		{"art~", false},
+		{"art~1x", false},
+		{".ạrt", false},
 	} {
 		if got, want := objects.IsReservedName(tt.name), tt.want; got != want {
 			t.Errorf("IsReservedName(%q)=%v, want %v", tt.name, got, want)
