@@ -64,8 +64,9 @@ func (t *Tree) Find(name string) (TreeEntry, bool) {
 }
 
 // Encode returns the canonical encoding of t. Entries are sorted first; an
-// invalid entry, a duplicate name, or two names that differ only in case is
-// an error wrapping ErrMalformed or ErrInvalidPath.
+// invalid entry, a duplicate name, or two names with one FoldName (they
+// differ only in case, normalisation or invisible code points) is an error
+// wrapping ErrMalformed or ErrInvalidPath.
 //
 // The encoding is TreeHeader followed by one line per entry, fields
 // separated by tabs:
@@ -87,9 +88,9 @@ func (t *Tree) Encode() ([]byte, error) {
 		if i > 0 && es[i-1].Name == e.Name {
 			return nil, fmt.Errorf("%w: duplicate tree entry %q", ErrMalformed, e.Name)
 		}
-		f := strings.ToLower(e.Name)
+		f := FoldName(e.Name)
 		if other, ok := folded[f]; ok {
-			return nil, fmt.Errorf("%w: tree entries %q and %q differ only in case", ErrInvalidPath, other, e.Name)
+			return nil, fmt.Errorf("%w: tree entries %q and %q differ only in case or Unicode normalisation (one file on some file systems)", ErrInvalidPath, other, e.Name)
 		}
 		folded[f] = e.Name
 		var hex [2 * IDSize]byte
