@@ -398,3 +398,41 @@ func (x *Index) DropEnded(ctx context.Context) (int, error) {
 	err := x.q.QueryRowContext(ctx, `SELECT count(*) FROM runs`).Scan(&n)
 	return n, err
 }
+
+// RenameCommit makes every edge that names the commit old name new
+// instead: a version whose commit was rewritten (renumbered by a pull)
+// keeps its lineage. Nothing happens if no edge names old.
+func (x *Index) RenameCommit(ctx context.Context, old, new objects.ID) error {
+	var n int64
+	err := x.q.QueryRowContext(ctx, `SELECT n FROM lineage_commits WHERE id = ?`, old.String()).Scan(&n)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	var m int64
+	err = x.q.QueryRowContext(ctx, `SELECT n FROM lineage_commits WHERE id = ?`, new.String()).Scan(&m)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		_, err = x.q.ExecContext(ctx, `UPDATE lineage_commits SET id = ? WHERE n = ?`, new.String(), n)
+		return err
+	case err != nil:
+		return err
+	}
+	// Both exist: move old's edges onto new's key.
+	for _, q := range []string{
+		`INSERT OR IGNORE INTO run_inputs (run_id, commit_id) SELECT run_id, ? FROM run_inputs WHERE commit_id = ?`,
+		`INSERT OR IGNORE INTO run_outputs (run_id, commit_id, created) SELECT run_id, ?, created FROM run_outputs WHERE commit_id = ?`,
+	} {
+		if _, err := x.q.ExecContext(ctx, q, m, n); err != nil {
+			return err
+		}
+	}
+	for _, q := range []string{`DELETE FROM run_inputs WHERE commit_id = ?`, `DELETE FROM run_outputs WHERE commit_id = ?`} {
+		if _, err := x.q.ExecContext(ctx, q, n); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -359,3 +359,37 @@ func (s *FSStore) finishOwn(ctx context.Context, batch *Batch, own bool, err err
 	}
 	return batch.Sync(ctx)
 }
+
+// PutChunkList stores l as the chunk list of the blob l.Blob, for content
+// received from elsewhere (a pull): it checks that every chunk is stored
+// with the size l gives and that the chunks join into content that hashes
+// to l.Blob, reading them all, before the list is written. A blob already
+// stored, whole or chunked, is left as it is.
+func (b *Batch) PutChunkList(ctx context.Context, l *ChunkList) error {
+	s := b.s
+	if _, err := s.Stat(ctx, l.Blob); err == nil {
+		return nil
+	}
+	enc, err := l.Encode()
+	if err != nil {
+		return err
+	}
+	rc, err := s.openChunked(ctx, l)
+	if err != nil {
+		return err
+	}
+	_, err = io.Copy(io.Discard, rc)
+	rc.Close()
+	if err != nil {
+		return err
+	}
+	pf, err := CreatePending(s.fs, s.dir, tempPrefix, 0o444)
+	if err != nil {
+		return fmt.Errorf("create temp object: %w", err)
+	}
+	defer pf.Abort()
+	if _, err := pf.Write(enc); err != nil {
+		return fmt.Errorf("write chunk list: %w", err)
+	}
+	return s.publishAt(pf, l.Blob, s.ListPath(l.Blob), int64(len(enc)), b)
+}

@@ -34,7 +34,11 @@ type Version struct {
 	// it was recorded (new chunks, whole blobs, chunk lists, trees and its
 	// commit); content it shares with what was stored before costs
 	// nothing. -1 when unknown (a version rebuilt by reindex).
-	Added       int64
+	Added int64
+	// Remote names the remote the version was fetched from ("" for a
+	// version made here): files of such a version may be fetched lazily,
+	// so one missing locally is not damage.
+	Remote      string
 	Created     time.Time
 	Description string
 	Metadata    json.RawMessage // canonical JSON object
@@ -90,6 +94,7 @@ var migrations = []string{
 		FOREIGN KEY (name, version) REFERENCES versions(name, version) ON DELETE CASCADE
 	) STRICT`,
 	`ALTER TABLE versions ADD COLUMN added INTEGER NOT NULL DEFAULT -1`,
+	`ALTER TABLE versions ADD COLUMN remote TEXT NOT NULL DEFAULT ''`,
 }
 
 // Migrate creates or upgrades the index tables in db. Each step runs in its
@@ -189,10 +194,10 @@ func (x *Index) Insert(ctx context.Context, v Version) error {
 		producer = v.Producer
 	}
 	_, err = x.q.ExecContext(ctx, `INSERT INTO versions
-		(name, version, commit_id, tree_id, size, files, created_at, description, metadata, producer, added)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		(name, version, commit_id, tree_id, size, files, created_at, description, metadata, producer, added, remote)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		v.Name, v.Version, v.Commit.String(), v.Tree.String(), v.Size, v.Files,
-		v.Created.UnixNano(), v.Description, string(meta), producer, v.Added)
+		v.Created.UnixNano(), v.Description, string(meta), producer, v.Added, v.Remote)
 	if err != nil {
 		return fmt.Errorf("index version %s: %w", v.Ref(), err)
 	}
@@ -200,7 +205,7 @@ func (x *Index) Insert(ctx context.Context, v Version) error {
 }
 
 const versionCols = `name, (SELECT type FROM artifacts a WHERE a.name = v.name), version, commit_id, tree_id,
-	size, files, created_at, description, metadata, coalesce(producer, ''), added`
+	size, files, created_at, description, metadata, coalesce(producer, ''), added, remote`
 
 func (x *Index) scanVersions(ctx context.Context, query string, args ...any) ([]Version, error) {
 	rows, err := x.q.QueryContext(ctx, `SELECT `+versionCols+` FROM versions v `+query, args...)
@@ -213,7 +218,7 @@ func (x *Index) scanVersions(ctx context.Context, query string, args ...any) ([]
 		var commit, tree, meta string
 		var created int64
 		if err := rows.Scan(&v.Name, &v.Type, &v.Version, &commit, &tree, &v.Size, &v.Files,
-			&created, &v.Description, &meta, &v.Producer, &v.Added); err != nil {
+			&created, &v.Description, &meta, &v.Producer, &v.Added, &v.Remote); err != nil {
 			rows.Close()
 			return nil, err
 		}

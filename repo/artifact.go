@@ -23,7 +23,8 @@ import (
 )
 
 // ErrDuplicatePath is returned when two sources map to one artifact path, a
-// path is both a file and a directory, or two paths differ only in case.
+// path is both a file and a directory, or two paths differ only in case or
+// Unicode normalisation (objects.FoldName).
 var ErrDuplicatePath = errors.New("two sources map to one path")
 
 // ErrNotFound is returned when a file, path or object asked for does not
@@ -60,7 +61,7 @@ type Artifact struct {
 	mu      sync.Mutex
 	entries map[string]source // by cleaned artifact path
 	dirs    map[string]string // implied directories -> a path under them
-	folded  map[string]string // lower-cased paths and directories -> as added
+	folded  map[string]string // paths and directories by objects.FoldName of each part -> as added
 	open    int               // NewFile writers not yet closed
 }
 
@@ -111,15 +112,20 @@ func (a *Artifact) addLocked(p string, src source, undo *[]func()) error {
 		return fmt.Errorf("%w: %q from %s is also a directory holding %q", ErrDuplicatePath, p, src.origin, under)
 	}
 	parts := strings.Split(p, "/")
+	folded := make([]string, len(parts))
+	for i, part := range parts {
+		folded[i] = objects.FoldName(part)
+	}
 	for i := 1; i <= len(parts); i++ {
 		d := strings.Join(parts[:i], "/")
 		if prev, ok := a.entries[d]; ok && i < len(parts) {
 			return fmt.Errorf("%w: %q from %s needs %q to be a directory, but it is a file from %s", ErrDuplicatePath, p, src.origin, d, prev.origin)
 		}
-		// A tree cannot hold names that differ only in case: they would
-		// be one file on a case-insensitive file system.
-		if other, ok := a.folded[strings.ToLower(d)]; ok && other != d {
-			return fmt.Errorf("%w: %q from %s and %q differ only in case", ErrDuplicatePath, d, src.origin, other)
+		// A tree cannot hold names that differ only in case or Unicode
+		// normalisation (objects.FoldName): they would be one file on a
+		// case- or normalisation-insensitive file system.
+		if other, ok := a.folded[strings.Join(folded[:i], "/")]; ok && other != d {
+			return fmt.Errorf("%w: %q from %s and %q differ only in case or Unicode normalisation", ErrDuplicatePath, d, src.origin, other)
 		}
 	}
 	for i := 1; i <= len(parts); i++ {
@@ -128,7 +134,7 @@ func (a *Artifact) addLocked(p string, src source, undo *[]func()) error {
 			a.dirs[d] = p
 			*undo = append(*undo, func() { delete(a.dirs, d) })
 		}
-		if f := strings.ToLower(d); a.folded[f] == "" {
+		if f := strings.Join(folded[:i], "/"); a.folded[f] == "" {
 			a.folded[f] = d
 			*undo = append(*undo, func() { delete(a.folded, f) })
 		}

@@ -123,6 +123,10 @@ func (v Version) Download(ctx context.Context, root string, opts *CheckoutOption
 	if scope != "" && len(want) == 0 {
 		return res, fmt.Errorf("%w: %s has no file or directory %q", ErrNotFound, v.Ref(), scope)
 	}
+	// A version that came by `art fetch`: bring the files it needs.
+	if err := r.fetchMissing(ctx, v, want); err != nil {
+		return res, err
+	}
 	if err := r.fs.MkdirAll(root, 0o755); err != nil {
 		return res, fmt.Errorf("create %s: %w", root, err)
 	}

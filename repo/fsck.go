@@ -42,7 +42,10 @@ type FsckReport struct {
 	Objects  int   // objects checked
 	Bytes    int64 // bytes hashed
 	Versions int   // versions walked
-	Problems []FsckProblem
+	// NotFetched counts files of versions that came from a remote by
+	// `art fetch` and are not here yet: not damage, a checkout fetches them.
+	NotFetched int
+	Problems   []FsckProblem
 }
 
 // FsckOptions tune Fsck. A nil *FsckOptions is the zero value.
@@ -180,6 +183,7 @@ func (r *Repo) Fsck(ctx context.Context, opts *FsckOptions) (FsckReport, error) 
 		}
 		return nil
 	}
+	lazy := false // walking a version whose files may be on its remote only
 	var walk func(ref string, id objects.ID, prefix string, depth int) error
 	walk = func(ref string, id objects.ID, prefix string, depth int) error {
 		if p := check(id, -1); p != nil {
@@ -214,6 +218,10 @@ func (r *Repo) Fsck(ctx context.Context, opts *FsckOptions) (FsckReport, error) 
 					return err
 				}
 			case objects.KindFile:
+				if _, here := sizes[e.ID]; !here && lazy && problems[e.ID] == nil {
+					rep.NotFetched++
+					continue
+				}
 				if prob := check(e.ID, e.Size); prob != nil {
 					prob.affect(Affected{Version: ref, Path: p})
 				}
@@ -250,6 +258,7 @@ func (r *Repo) Fsck(ctx context.Context, opts *FsckOptions) (FsckReport, error) 
 			addProblem(v.Commit, "corrupt", "commit does not match the index").affect(Affected{Version: ref})
 			continue
 		}
+		lazy = v.Remote != ""
 		if err := walk(ref, c.Tree, "", 0); err != nil {
 			return rep, err
 		}

@@ -73,6 +73,8 @@ type Repo struct {
 	db    *sql.DB
 	now   func() time.Time
 	mem   bool // in-memory database (non-OS file system)
+
+	remotes transports // open remote transports, by remote name
 }
 
 // Init creates a repository in dir (which may exist but must not already
@@ -202,8 +204,11 @@ func (r *Repo) openDB(ctx context.Context) error {
 	return nil
 }
 
-// Close releases the repository's database.
-func (r *Repo) Close() error { return r.db.Close() }
+// Close releases the repository's database and its open remotes.
+func (r *Repo) Close() error {
+	r.closeTransports()
+	return r.db.Close()
+}
 
 // Dir returns the repository directory.
 func (r *Repo) Dir() string { return r.dir }

@@ -1,0 +1,590 @@
+package repo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/artvcs/art/objects"
+	"github.com/artvcs/art/refs"
+	"github.com/artvcs/art/repo/remote"
+)
+
+// ErrNotFastForward is returned by Push when the remote holds versions or
+// alias moves this repository does not have: pull first.
+var ErrNotFastForward = errors.New("remote has changes this repository does not have")
+
+// Strategy says what Push and Pull do when the local repository and the
+// remote both gained versions (T9k's conflict strategies).
+type Strategy string
+
+const (
+	// StrategyDefault is StrategyError for Push and StrategyNew for Pull.
+	StrategyDefault Strategy = ""
+	// StrategyError refuses: a push that is not a fast-forward, a pull
+	// whose versions would collide with local-only ones.
+	StrategyError Strategy = "error"
+	// StrategyNew keeps both sides: local-only versions whose numbers the
+	// remote took are renumbered after the remote's (a push pulls first).
+	StrategyNew Strategy = "new"
+	// StrategySkip leaves conflicting artifacts (push) or conflicting
+	// remote versions (pull) alone and goes on with the rest.
+	StrategySkip Strategy = "skip"
+	// StrategyReplace makes one side win: a push replaces the remote's
+	// ref document with the local versions; a pull deletes local-only
+	// versions whose numbers the remote took.
+	StrategyReplace Strategy = "replace"
+)
+
+// ParseStrategy parses a strategy name ("" is the default).
+func ParseStrategy(s string) (Strategy, error) {
+	switch st := Strategy(s); st {
+	case StrategyDefault, StrategyError, StrategyNew, StrategySkip, StrategyReplace:
+		return st, nil
+	}
+	return "", fmt.Errorf("%w: strategy %q (want error, new, skip or replace)", ErrInvalidArgument, s)
+}
+
+// TransferProgress reports a push or pull: objects and bytes moved so far.
+// It may be called from several goroutines at once.
+type TransferProgress func(objects, bytes int64)
+
+// PushOptions tune Push. A nil *PushOptions is the zero value.
+type PushOptions struct {
+	Strategy Strategy
+	Progress TransferProgress
+}
+
+// PushedArtifact says what Push did for one artifact.
+type PushedArtifact struct {
+	Name     string   `json:"name"`
+	Versions []string `json:"versions"`           // versions sent, "v3"
+	UpToDate bool     `json:"up_to_date"`         // the remote already had everything
+	Skipped  string   `json:"skipped,omitempty"`  // why it was skipped (StrategySkip)
+	Pulled   *Pulled  `json:"pulled,omitempty"`   // what StrategyNew pulled first
+	Replaced []string `json:"replaced,omitempty"` // remote versions dropped (StrategyReplace)
+}
+
+// TransferStats counts what a push or pull moved.
+type TransferStats struct {
+	Objects int64 `json:"objects"` // objects (and chunk lists) sent or received
+	Bytes   int64 `json:"bytes"`
+}
+
+// PushResult is the outcome of Push.
+type PushResult struct {
+	Remote    string           `json:"remote"`
+	Artifacts []PushedArtifact `json:"artifacts"`
+	TransferStats
+}
+
+// maxCASRetries bounds how often Push re-reads a ref document that another
+// pusher moved first.
+const maxCASRetries = 16
+
+// Push sends artifacts (all if names is empty) to the remote: first every
+// object of their versions that the remote lacks (chunks before chunk
+// lists, blobs before trees, trees before commits, so an object on the
+// remote always has everything below it, and an interrupted push resumes
+// where it stopped), with the run objects of the runs that logged or used
+// them; then it moves each artifact's ref document by compare-and-swap.
+//
+// A push that would drop versions or alias moves the remote has and this
+// repository does not is refused with ErrNotFastForward (pull first),
+// unless opts.Strategy says otherwise. When another pusher moves the ref
+// document between the read and the swap, Push reads it again and retries
+// if the push is still a fast-forward.
+func (r *Repo) Push(ctx context.Context, remoteName string, names []string, opts *PushOptions) (PushResult, error) {
+	if opts == nil {
+		opts = &PushOptions{}
+	}
+	res := PushResult{Remote: remoteName}
+	t, err := r.transport(ctx, remoteName)
+	if err != nil {
+		return res, err
+	}
+	if len(names) == 0 {
+		arts, err := r.index().Artifacts(ctx)
+		if err != nil {
+			return res, err
+		}
+		for _, a := range arts {
+			names = append(names, a.Name)
+		}
+	}
+	u := newUploader(r, t, opts.Progress)
+	var firstErr error
+	for _, name := range names {
+		if err := refs.ValidateName(name); err != nil {
+			return res, err
+		}
+		pa, err := r.pushArtifact(ctx, t, remoteName, name, u, opts)
+		if err != nil {
+			if firstErr == nil {
+				firstErr = fmt.Errorf("push %s to %s: %w", name, remoteName, err)
+			}
+			continue
+		}
+		res.Artifacts = append(res.Artifacts, pa)
+	}
+	res.Objects, res.Bytes = u.objects.Load(), u.bytes.Load()
+	return res, firstErr
+}
+
+func (r *Repo) pushArtifact(ctx context.Context, t remote.Transport, remoteName, name string, u *uploader, opts *PushOptions) (PushedArtifact, error) {
+	pa := PushedArtifact{Name: name, Versions: []string{}}
+	typ, err := r.index().ArtifactType(ctx, name)
+	if err != nil {
+		return pa, err
+	}
+	for attempt := 0; ; attempt++ {
+		doc, etag, err := getRemoteDoc(ctx, t, name)
+		if err != nil {
+			return pa, err
+		}
+		if doc != nil && doc.Type != typ {
+			return pa, fmt.Errorf("%w: the remote's %s has type %q, this one %q", refs.ErrTypeMismatch, name, doc.Type, typ)
+		}
+		local, err := r.localState(ctx, name)
+		if err != nil {
+			return pa, err
+		}
+		tracked := r.readTracking(remoteName, name)
+		why := local.fastForward(doc, tracked)
+		replace := false
+		if why != "" {
+			switch opts.Strategy {
+			case StrategySkip:
+				pa.Skipped = why
+				return pa, nil
+			case StrategyReplace:
+				replace = true
+			case StrategyNew:
+				if attempt >= maxCASRetries {
+					return pa, fmt.Errorf("%w: %s", ErrNotFastForward, why)
+				}
+				p, err := r.pullArtifact(ctx, t, remoteName, name, &PullOptions{Strategy: StrategyNew})
+				if err != nil {
+					return pa, err
+				}
+				pa.Pulled = &p
+				continue
+			default:
+				return pa, fmt.Errorf("%w: %s; run `art pull %s %s` first (or push --strategy new)", ErrNotFastForward, why, remoteName, name)
+			}
+		}
+		onRemote := doc.byCommit()
+		var send []refs.Version
+		for _, v := range local.versions {
+			if _, ok := onRemote[v.Commit]; !ok {
+				send = append(send, v)
+			}
+		}
+		runs, err := r.runObjectsOf(ctx, local.versions)
+		if err != nil {
+			return pa, err
+		}
+		next := local.next
+		if doc != nil && !replace && doc.NextVersion > next {
+			next = doc.NextVersion
+		}
+		nd := &remoteDoc{Format: remoteDocFormat, Name: name, Type: typ, NextVersion: next,
+			Aliases: local.aliases, Runs: map[string]objects.ID{}}
+		if doc != nil && !replace {
+			for id, o := range doc.Runs {
+				nd.Runs[id] = o
+			}
+			nd.Versions = append(nd.Versions, doc.Versions...)
+		}
+		if replace && doc != nil {
+			mine := map[objects.ID]bool{}
+			for _, v := range local.versions {
+				mine[v.Commit] = true
+			}
+			pa.Replaced = nil
+			for _, v := range doc.Versions {
+				if !mine[v.Commit] {
+					pa.Replaced = append(pa.Replaced, refs.VersionString(v.Version))
+				}
+			}
+		}
+		have := map[int64]bool{}
+		for _, v := range nd.Versions {
+			have[v.Version] = true
+		}
+		for _, v := range local.versions {
+			if replace || !have[v.Version] {
+				if _, ok := onRemote[v.Commit]; ok && !replace {
+					continue
+				}
+				nd.Versions = append(nd.Versions, remoteVersion{Version: v.Version, Commit: v.Commit, Size: v.Size, Files: v.Files})
+			}
+		}
+		for id, o := range runs {
+			nd.Runs[id] = o
+		}
+		enc, err := nd.encode()
+		if err != nil {
+			return pa, err
+		}
+		if doc != nil && !replace {
+			if old, err := doc.encode(); err == nil && string(old) == string(enc) {
+				pa.UpToDate = true
+				r.saveTracking(remoteName, nd)
+				return pa, nil
+			}
+		}
+		// Objects first: a version is named on the remote only once
+		// everything below it is there.
+		for _, v := range send {
+			if err := u.version(ctx, v.Commit, v.Tree); err != nil {
+				return pa, err
+			}
+		}
+		for _, o := range runs {
+			if err := u.object(ctx, o, -1); err != nil {
+				return pa, err
+			}
+		}
+		if _, err := t.CompareAndSwap(ctx, remoteRefKey(name), etag, enc); err != nil {
+			if errors.Is(err, remote.ErrConflict) && attempt < maxCASRetries {
+				continue // someone else pushed meanwhile: look again
+			}
+			return pa, fmt.Errorf("move the ref document: %w", err)
+		}
+		pa.Versions = pa.Versions[:0]
+		for _, v := range send {
+			pa.Versions = append(pa.Versions, refs.VersionString(v.Version))
+		}
+		pa.UpToDate = len(send) == 0
+		r.saveTracking(remoteName, nd)
+		return pa, nil
+	}
+}
+
+// getRemoteDoc reads and validates an artifact's ref document on a remote,
+// with its ETag; a missing document is nil and "".
+func getRemoteDoc(ctx context.Context, t remote.Transport, name string) (*remoteDoc, string, error) {
+	rc, info, err := t.Get(ctx, remoteRefKey(name))
+	if errors.Is(err, remote.ErrNotFound) {
+		return nil, "", nil
+	}
+	if err != nil {
+		return nil, "", fmt.Errorf("read ref document of %s: %w", name, err)
+	}
+	defer rc.Close()
+	if info.Size > maxRemoteDocSize {
+		return nil, "", fmt.Errorf("ref document of %s: %w (%d bytes)", name, remote.ErrTooLarge, info.Size)
+	}
+	b, err := io.ReadAll(io.LimitReader(rc, maxRemoteDocSize+1))
+	if err != nil {
+		return nil, "", fmt.Errorf("read ref document of %s: %w", name, err)
+	}
+	d, err := decodeRemoteDoc(b, name)
+	if err != nil {
+		return nil, "", fmt.Errorf("%w: %v", remote.ErrBadResponse, err)
+	}
+	return d, info.ETag, nil
+}
+
+// localArtifact is what this repository holds of an artifact.
+type localArtifact struct {
+	versions []refs.Version // ascending
+	byCommit map[objects.ID]refs.Version
+	aliases  map[string]int64
+	deleted  map[int64]bool // numbers below next that no live version has
+	next     int64
+}
+
+func (r *Repo) localState(ctx context.Context, name string) (*localArtifact, error) {
+	idx := r.index()
+	vs, err := idx.Versions(ctx, name)
+	if err != nil && !errors.Is(err, refs.ErrNotFound) {
+		return nil, err
+	}
+	l := &localArtifact{byCommit: map[objects.ID]refs.Version{}, aliases: map[string]int64{}, deleted: map[int64]bool{}}
+	for i := len(vs) - 1; i >= 0; i-- {
+		l.versions = append(l.versions, vs[i])
+		l.byCommit[vs[i].Commit] = vs[i]
+	}
+	if err == nil {
+		if l.aliases, err = idx.Aliases(ctx, name); err != nil {
+			return nil, err
+		}
+		if l.next, err = idx.NextVersion(ctx, name); err != nil {
+			return nil, err
+		}
+	}
+	live := map[int64]bool{}
+	for _, v := range l.versions {
+		live[v.Version] = true
+	}
+	for n := int64(0); n < l.next; n++ {
+		if !live[n] {
+			l.deleted[n] = true
+		}
+	}
+	return l, nil
+}
+
+// commitOf returns the local commit of version n.
+func (l *localArtifact) commitOf(n int64) (objects.ID, bool) {
+	for _, v := range l.versions {
+		if v.Version == n {
+			return v.Commit, true
+		}
+	}
+	return objects.ZeroID, false
+}
+
+// fastForward returns "" if replacing the remote document doc with the
+// local state loses nothing the remote has, else why not. A remote
+// version must be here under the same number (or deleted here); a remote
+// alias must point where it does here, or where it pointed when this
+// repository last saw the remote (tracked), so that only local moves are
+// published.
+func (l *localArtifact) fastForward(doc, tracked *remoteDoc) string {
+	if doc == nil {
+		return ""
+	}
+	var missing []string
+	for _, v := range doc.Versions {
+		if lv, ok := l.byCommit[v.Commit]; ok && lv.Version == v.Version || l.deleted[v.Version] {
+			continue
+		}
+		missing = append(missing, refs.VersionString(v.Version))
+	}
+	if len(missing) > 0 {
+		return "the remote has " + strings.Join(missing, ", ") + " of " + doc.Name + ", which this repository does not"
+	}
+	var moved []string
+	for a := range doc.Aliases {
+		rc, _ := doc.aliasCommit(a)
+		lc, ok := l.aliasCommit(a)
+		if ok && lc == rc {
+			continue
+		}
+		if tc, tok := tracked.aliasCommit(a); tok && tc == rc {
+			continue // the remote has not moved it since we last saw it: ours is newer
+		}
+		moved = append(moved, a)
+	}
+	if len(moved) > 0 {
+		sort.Strings(moved)
+		return "the remote moved alias " + strings.Join(moved, ", ") + " of " + doc.Name
+	}
+	return ""
+}
+
+func (l *localArtifact) aliasCommit(a string) (objects.ID, bool) {
+	n, ok := l.aliases[a]
+	if !ok {
+		return objects.ZeroID, false
+	}
+	return l.commitOf(n)
+}
+
+// runObjectsOf returns the run objects (by run ID) of the ended runs that
+// logged or used any of vs.
+func (r *Repo) runObjectsOf(ctx context.Context, vs []refs.Version) (map[string]objects.ID, error) {
+	x := r.lineage()
+	out := map[string]objects.ID{}
+	for _, v := range vs {
+		used, err := x.UsedBy(ctx, v.Commit)
+		if err != nil {
+			return nil, err
+		}
+		if by, err := x.LoggedBy(ctx, v.Commit); err == nil {
+			used = append(used, by)
+		}
+		for _, run := range used {
+			if !run.Object.IsZero() {
+				out[run.ID] = run.Object
+			}
+		}
+	}
+	return out, nil
+}
+
+// transferWorkers is how many objects move at once.
+const transferWorkers = 16
+
+// smallObject is the size under which an upload skips the existence check
+// (the put-if-absent is as cheap as the check).
+const smallObject = 64 << 10
+
+// uploader sends objects a remote lacks.
+type uploader struct {
+	r        *Repo
+	t        remote.Transport
+	sem      chan struct{}
+	done     sync.Map // object or list key -> true once on the remote
+	objects  atomic.Int64
+	bytes    atomic.Int64
+	progress TransferProgress
+}
+
+func newUploader(r *Repo, t remote.Transport, progress TransferProgress) *uploader {
+	return &uploader{r: r, t: t, sem: make(chan struct{}, transferWorkers), progress: progress}
+}
+
+func (u *uploader) acquire(ctx context.Context) error {
+	select {
+	case u.sem <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (u *uploader) release() { <-u.sem }
+
+// exists reports whether key is on the remote.
+func (u *uploader) exists(ctx context.Context, key string) (bool, error) {
+	if _, ok := u.done.Load(key); ok {
+		return true, nil
+	}
+	if err := u.acquire(ctx); err != nil {
+		return false, err
+	}
+	_, err := u.t.Stat(ctx, key)
+	u.release()
+	if errors.Is(err, remote.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	u.done.Store(key, true)
+	return true, nil
+}
+
+// version sends a commit and everything below it that the remote lacks.
+func (u *uploader) version(ctx context.Context, commit, tree objects.ID) error {
+	if ok, err := u.exists(ctx, remoteObjectKey(commit)); err != nil || ok {
+		return err
+	}
+	if err := u.tree(ctx, tree, 0); err != nil {
+		return err
+	}
+	return u.object(ctx, commit, -1)
+}
+
+// tree sends a tree after everything below it.
+func (u *uploader) tree(ctx context.Context, id objects.ID, depth int) error {
+	if depth > objects.MaxPathDepth {
+		return fmt.Errorf("tree %s nests too deep", id)
+	}
+	if ok, err := u.exists(ctx, remoteObjectKey(id)); err != nil || ok {
+		return err
+	}
+	t, err := objects.ReadTree(ctx, u.r.store, id)
+	if err != nil {
+		return err
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(transferWorkers)
+	for _, e := range t.Entries {
+		switch e.Kind {
+		case objects.KindDir:
+			g.Go(func() error { return u.tree(gctx, e.ID, depth+1) })
+		case objects.KindFile:
+			g.Go(func() error { return u.blob(gctx, e.ID, e.Size) })
+		}
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	return u.object(ctx, id, -1)
+}
+
+// blob sends a file's content: its chunks, then its chunk list, if it is
+// stored as chunks, else the blob.
+func (u *uploader) blob(ctx context.Context, id objects.ID, size int64) error {
+	l, err := u.r.store.ReadChunkList(ctx, id)
+	if errors.Is(err, objects.ErrNotFound) {
+		return u.object(ctx, id, size)
+	}
+	if err != nil {
+		return err
+	}
+	key := remoteListKey(id)
+	if ok, err := u.exists(ctx, key); err != nil || ok {
+		return err
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(transferWorkers)
+	seen := map[objects.ID]bool{}
+	for _, c := range l.Chunks {
+		if seen[c.ID] {
+			continue
+		}
+		seen[c.ID] = true
+		g.Go(func() error { return u.object(gctx, c.ID, c.Size) })
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	enc, err := l.Encode()
+	if err != nil {
+		return err
+	}
+	return u.put(ctx, key, strings.NewReader(string(enc)), int64(len(enc)))
+}
+
+// object sends one object unless the remote has it. size is its size, or
+// -1 to stat it locally.
+func (u *uploader) object(ctx context.Context, id objects.ID, size int64) error {
+	key := remoteObjectKey(id)
+	if _, ok := u.done.Load(key); ok {
+		return nil
+	}
+	if size < 0 {
+		info, err := u.r.store.Stat(ctx, id)
+		if err != nil {
+			return err
+		}
+		size = info.Size
+	}
+	if size >= smallObject {
+		if ok, err := u.exists(ctx, key); err != nil || ok {
+			return err
+		}
+	}
+	rc, err := u.r.store.Open(ctx, id)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	return u.put(ctx, key, rc, size)
+}
+
+// put stores r (size bytes) under key unless it is there.
+func (u *uploader) put(ctx context.Context, key string, r io.Reader, size int64) error {
+	if err := u.acquire(ctx); err != nil {
+		return err
+	}
+	defer u.release()
+	err := u.t.PutIfAbsent(ctx, key, r, size)
+	if errors.Is(err, remote.ErrExists) {
+		u.done.Store(key, true)
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("send %s: %w", key, err)
+	}
+	u.done.Store(key, true)
+	n := u.objects.Add(1)
+	b := u.bytes.Add(size)
+	if u.progress != nil {
+		u.progress(n, b)
+	}
+	return nil
+}

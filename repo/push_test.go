@@ -1,0 +1,342 @@
+package repo_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/spf13/afero"
+
+	"github.com/artvcs/art/objects"
+	"github.com/artvcs/art/repo"
+	"github.com/artvcs/art/repo/remote"
+	"github.com/artvcs/art/repo/remote/dirremote"
+)
+
+// sharedRemote returns a directory remote in a temp dir, and its path.
+func sharedRemote(t testing.TB) (remote.Transport, string) {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "remote")
+	tr, err := dirremote.New(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tr.Close() })
+	return tr, dir
+}
+
+// twoRepos returns repositories A and B (chunking small files) that both
+// use tr as "origin".
+func twoRepos(t *testing.T, tr remote.Transport) (a, b *repo.Repo) {
+	t.Helper()
+	root := t.TempDir()
+	a, _ = newChunkedRepo(t, afero.NewOsFs(), filepath.Join(root, "a"))
+	b, _ = newChunkedRepo(t, afero.NewOsFs(), filepath.Join(root, "b"))
+	a.SetTransport("origin", tr)
+	b.SetTransport("origin", tr)
+	return a, b
+}
+
+func push(t testing.TB, r *repo.Repo, names ...string) repo.PushResult {
+	t.Helper()
+	res, err := r.Push(context.Background(), "origin", names, nil)
+	if err != nil {
+		t.Fatalf("Push: %v", err)
+	}
+	return res
+}
+
+func pull(t testing.TB, r *repo.Repo, names ...string) repo.PullResult {
+	t.Helper()
+	res, err := r.Pull(context.Background(), "origin", names, nil)
+	if err != nil {
+		t.Fatalf("Pull: %v", err)
+	}
+	return res
+}
+
+// versionIDs lists name's versions as "vN id".
+func versionIDs(t testing.TB, r *repo.Repo, name string) []string {
+	t.Helper()
+	vs, err := r.Versions(context.Background(), name)
+	if errors.Is(err, repo.ErrVersionNotFound) {
+		return nil
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, v := range vs {
+		out = append(out, v.Ref()+" "+v.Version.Commit.String())
+	}
+	return out
+}
+
+func checkedOut(t testing.TB, r *repo.Repo, ref string) files {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "out")
+	checkout(t, r, ref, dir, nil)
+	return fileSnapshot(t, r.Fs(), dir)
+}
+
+func clean(t testing.TB, r *repo.Repo) {
+	t.Helper()
+	if _, problems := fsck(t, r); len(problems) != 0 {
+		t.Fatalf("fsck: %+v", problems)
+	}
+}
+
+// TestPushPullTwoRepos is the scenario on a directory remote:
+// A pushes, B pulls and checks out the same bytes, B pushes v1, A's own v1
+// is refused, A pulls (its v1 becomes v2), pushes, and both end with the
+// same three versions.
+func TestPushPullTwoRepos(t *testing.T) {
+	ctx := context.Background()
+	tr, _ := sharedRemote(t)
+	a, b := twoRepos(t, tr)
+	big := randString(10, 100<<10) // chunked
+	v0files := files{"big.bin": big, "labels/a.txt": "alpha", "labels/b.txt": "bravo"}
+	logDir(t, a, "ds", v0files, &repo.LogOptions{Aliases: []string{"best"}})
+	res := push(t, a)
+	if len(res.Artifacts) != 1 || !slices.Equal(res.Artifacts[0].Versions, []string{"v0"}) || res.Objects == 0 {
+		t.Fatalf("push: %+v", res)
+	}
+	// Pushing again sends nothing.
+	if again := push(t, a); again.Objects != 0 || !again.Artifacts[0].UpToDate {
+		t.Fatalf("second push: %+v", again)
+	}
+
+	pr := pull(t, b)
+	if len(pr.Artifacts) != 1 || !slices.Equal(pr.Artifacts[0].Versions, []string{"v0"}) {
+		t.Fatalf("pull: %+v", pr)
+	}
+	equalFiles(t, checkedOut(t, b, "ds:best"), v0files)
+	if got, want := versionIDs(t, b, "ds"), versionIDs(t, a, "ds"); !slices.Equal(got, want) {
+		t.Fatalf("B has %v, A %v", got, want)
+	}
+	clean(t, b)
+
+	// B's v1 goes first; A's own v1 is then refused.
+	bigB := big[:50<<10] + "B" + big[50<<10+1:]
+	logDir(t, b, "ds", files{"big.bin": bigB, "labels/a.txt": "alpha"}, nil)
+	push(t, b)
+	logDir(t, a, "ds", files{"big.bin": big, "labels/a.txt": "A's"}, nil)
+	_, err := a.Push(ctx, "origin", nil, nil)
+	if !errors.Is(err, repo.ErrNotFastForward) || !strings.Contains(err.Error(), "art pull") {
+		t.Fatalf("A's push of its own v1: %v, want ErrNotFastForward saying to pull", err)
+	}
+	pr = pull(t, a)
+	p := pr.Artifacts[0]
+	if !slices.Equal(p.Versions, []string{"v1"}) || len(p.Renumbered) != 1 || p.Renumbered[0].From != "v1" || p.Renumbered[0].To != "v2" {
+		t.Fatalf("A's pull: %+v, want B's v1 added and A's v1 renumbered to v2", p)
+	}
+	v2 := mustResolve(t, a, "ds:v2")
+	c2, err := objects.ReadCommit(ctx, a.Store(), v2.Version.Commit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v2.Version.Commit.String() != p.Renumbered[0].ID || c2.Version != 2 || c2.Parent != mustResolve(t, a, "ds:v1").Version.Commit {
+		t.Fatalf("renumbered v2: commit %s says v%d with parent %s", v2.Version.Commit.Short(), c2.Version, c2.Parent.Short())
+	}
+	equalFiles(t, checkedOut(t, a, "ds:v2"), files{"big.bin": big, "labels/a.txt": "A's"})
+	push(t, a)
+	pull(t, b)
+	ga, gb := versionIDs(t, a, "ds"), versionIDs(t, b, "ds")
+	if len(ga) != 3 || !slices.Equal(ga, gb) {
+		t.Fatalf("A has %v, B %v; want the same three versions", ga, gb)
+	}
+	for _, ref := range []string{"ds:v0", "ds:v1", "ds:v2", "ds:best"} {
+		equalFiles(t, checkedOut(t, b, ref), checkedOut(t, a, ref))
+	}
+	clean(t, a)
+	clean(t, b)
+}
+
+// TestPushIsIncremental: a new version of a large file sends only its new
+// chunks, and an interrupted push resumes without sending again what
+// arrived.
+func TestPushIsIncremental(t *testing.T) {
+	tr, _ := sharedRemote(t)
+	a, _ := twoRepos(t, tr)
+	big := randString(20, 200<<10)
+	logDir(t, a, "m", files{"model.bin": big}, nil)
+	first := push(t, a)
+	logDir(t, a, "m", files{"model.bin": big[:100<<10] + "x" + big[100<<10+1:]}, nil)
+	second := push(t, a)
+	if second.Bytes == 0 || second.Bytes > first.Bytes/10 {
+		t.Fatalf("second push sent %d bytes (first %d), want a few chunks", second.Bytes, first.Bytes)
+	}
+	// Interrupt a push: a transport that fails after some puts.
+	logDir(t, a, "m", files{"model.bin": randString(21, 200<<10)}, nil)
+	ft := &failingTransport{Transport: tr, failAfter: 20}
+	a.SetTransport("flaky", ft)
+	if _, err := a.Push(context.Background(), "flaky", nil, nil); err == nil {
+		t.Fatal("push through a failing transport succeeded")
+	}
+	sentBefore := min(ft.puts.Load(), ft.failAfter)
+	resumed, err := a.Push(context.Background(), "origin", nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resumed.Objects == 0 || resumed.Objects+sentBefore > first.Objects+10 {
+		t.Fatalf("resumed push sent %d objects after %d arrived (a full push is %d)", resumed.Objects, sentBefore, first.Objects)
+	}
+}
+
+// failingTransport fails every put after the first failAfter.
+type failingTransport struct {
+	remote.Transport
+	failAfter int64
+	puts      atomic.Int64
+}
+
+func (f *failingTransport) PutIfAbsent(ctx context.Context, key string, r io.Reader, size int64) error {
+	if f.puts.Add(1) > f.failAfter {
+		return errors.New("network down")
+	}
+	return f.Transport.PutIfAbsent(ctx, key, r, size)
+}
+
+// TestFetchThenLazyCheckout: fetch brings versions without file contents;
+// a checkout fetches what it needs; fsck counts the rest as not fetched.
+func TestFetchThenLazyCheckout(t *testing.T) {
+	ctx := context.Background()
+	tr, _ := sharedRemote(t)
+	a, b := twoRepos(t, tr)
+	fs := files{"big.bin": randString(30, 80<<10), "a.txt": "alpha", "sub/b.txt": "bravo"}
+	logDir(t, a, "ds", fs, nil)
+	push(t, a)
+	res, err := b.Fetch(ctx, "origin", nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(res.Artifacts[0].Versions, []string{"v0"}) {
+		t.Fatalf("fetch: %+v", res)
+	}
+	rep, problems := fsck(t, b)
+	if len(problems) != 0 || rep.NotFetched != 3 {
+		t.Fatalf("fsck after fetch: %d not fetched, problems %+v; want 3 and none", rep.NotFetched, problems)
+	}
+	out := filepath.Join(t.TempDir(), "out")
+	if _, err := b.Checkout(ctx, "ds:v0", out, &repo.CheckoutOptions{Path: "sub"}); err != nil {
+		t.Fatal(err)
+	}
+	if rep, _ := fsck(t, b); rep.NotFetched != 2 {
+		t.Fatalf("after checking out sub/: %d not fetched, want 2", rep.NotFetched)
+	}
+	equalFiles(t, checkedOut(t, b, "ds:v0"), fs)
+	if rep, _ := fsck(t, b); rep.NotFetched != 0 {
+		t.Fatalf("after a full checkout: %d not fetched", rep.NotFetched)
+	}
+}
+
+// TestPullRefusesBadRemote: damage on the remote fails the pull with a
+// clear error naming the object and the remote, and changes nothing here.
+func TestPullRefusesBadRemote(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name string
+		harm func(t *testing.T, dir string, a *repo.Repo, v repo.Version)
+		want string
+	}{
+		{"flipped byte", func(t *testing.T, dir string, a *repo.Repo, v repo.Version) {
+			id := entry(t, v, "a.txt").Digest
+			p := filepath.Join(dir, "objects", id.String()[:2], id.String()[2:])
+			b, err := os.ReadFile(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b[0] ^= 1
+			os.Chmod(p, 0o644)
+			if err := os.WriteFile(p, b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}, "corrupt"},
+		{"truncated object", func(t *testing.T, dir string, a *repo.Repo, v repo.Version) {
+			id := entry(t, v, "a.txt").Digest
+			p := filepath.Join(dir, "objects", id.String()[:2], id.String()[2:])
+			os.Chmod(p, 0o644)
+			if err := os.Truncate(p, 2); err != nil {
+				t.Fatal(err)
+			}
+		}, "bytes"},
+		{"ref document naming a missing commit", func(t *testing.T, dir string, a *repo.Repo, v repo.Version) {
+			id := v.Version.Commit
+			if err := os.Remove(filepath.Join(dir, "objects", id.String()[:2], id.String()[2:])); err != nil {
+				t.Fatal(err)
+			}
+		}, "not on remote"},
+		{"tree entry ../x", func(t *testing.T, dir string, a *repo.Repo, v repo.Version) {
+			// A forged tree under its own hash, and a ref document naming a
+			// commit of it.
+			blob := entry(t, v, "a.txt").Digest
+			tree := []byte(objects.TreeHeader + "file\t../x\t5\t" + blob.String() + "\n")
+			tid := objects.Hash(tree)
+			writeRemoteObject(t, dir, tid, tree)
+			c := &objects.Commit{Name: "ds", Type: "dataset", Version: 1, Tree: tid, Parent: v.Version.Commit,
+				Created: v.Created, Metadata: []byte("{}")}
+			enc, err := c.Encode()
+			if err != nil {
+				t.Fatal(err)
+			}
+			cid := objects.Hash(enc)
+			writeRemoteObject(t, dir, cid, enc)
+			p := filepath.Join(dir, "refs", "ds.json")
+			b, err := os.ReadFile(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var doc map[string]any
+			if err := json.Unmarshal(b, &doc); err != nil {
+				t.Fatal(err)
+			}
+			doc["next_version"] = 2
+			doc["versions"] = append(doc["versions"].([]any), map[string]any{"version": 1, "commit": cid.String(), "size": 5, "files": 1})
+			if b, err = json.Marshal(doc); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(p, b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}, "invalid path"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tr, dir := sharedRemote(t)
+			a, b := twoRepos(t, tr)
+			v, _ := logDir(t, a, "ds", files{"a.txt": "alpha", "b.txt": "bravo"}, nil)
+			push(t, a)
+			tc.harm(t, dir, a, v)
+			before := versionIDs(t, b, "ds")
+			_, err := b.Pull(ctx, "origin", nil, nil)
+			if err == nil {
+				t.Fatal("pull of a damaged remote succeeded")
+			}
+			t.Logf("pull: %v", err)
+			if !strings.Contains(err.Error(), "origin") || !strings.Contains(strings.ToLower(err.Error()), tc.want) {
+				t.Fatalf("pull error %q, want it to name the remote and say %q", err, tc.want)
+			}
+			if after := versionIDs(t, b, "ds"); !slices.Equal(after, before) {
+				t.Fatalf("versions changed: %v -> %v", before, after)
+			}
+			clean(t, b)
+		})
+	}
+}
+
+func writeRemoteObject(t testing.TB, dir string, id objects.ID, b []byte) {
+	t.Helper()
+	p := filepath.Join(dir, "objects", id.String()[:2], id.String()[2:])
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, b, 0o444); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,262 @@
+package repo
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path/filepath"
+	"sort"
+	"sync"
+
+	"github.com/spf13/afero"
+
+	"github.com/artvcs/art/refs"
+	"github.com/artvcs/art/repo/remote"
+)
+
+var (
+	// ErrRemoteNotFound is returned for a remote name the repository does
+	// not know.
+	ErrRemoteNotFound = errors.New("no such remote")
+	// ErrRemoteExists is returned by AddRemote for a name already in use.
+	ErrRemoteExists = errors.New("remote already exists")
+	// ErrInvalidArgument is returned for an option value that makes no
+	// sense (an unknown strategy, say).
+	ErrInvalidArgument = errors.New("invalid argument")
+)
+
+// RemoteConfig is a named remote: `art remote add NAME URL`.
+type RemoteConfig struct {
+	Name string `json:"name"`
+	URL  string `json:"url"`
+}
+
+type remotesFile struct {
+	Remotes map[string]RemoteConfig `json:"remotes"`
+}
+
+func (r *Repo) remotesPath() string { return filepath.Join(r.dir, "remotes.json") }
+
+func (r *Repo) readRemotes() (remotesFile, error) {
+	f := remotesFile{Remotes: map[string]RemoteConfig{}}
+	b, err := afero.ReadFile(r.fs, r.remotesPath())
+	if errors.Is(err, fs.ErrNotExist) {
+		return f, nil
+	}
+	if err != nil {
+		return f, fmt.Errorf("read remotes: %w", err)
+	}
+	if err := json.Unmarshal(b, &f); err != nil {
+		return f, fmt.Errorf("read remotes: %s is not valid JSON: %v", r.remotesPath(), err)
+	}
+	if f.Remotes == nil {
+		f.Remotes = map[string]RemoteConfig{}
+	}
+	return f, nil
+}
+
+// validateRemoteName applies the artifact name rules to remote names.
+func validateRemoteName(name string) error {
+	if err := refs.ValidateName(name); err != nil {
+		return fmt.Errorf("remote name: %w", err)
+	}
+	return nil
+}
+
+// AddRemote records a remote: a directory path, s3://bucket/prefix or
+// http(s)://host[:port] of an `art serve`. The URL is checked for form
+// only; nothing is contacted.
+func (r *Repo) AddRemote(ctx context.Context, name, rawURL string) error {
+	if err := validateRemoteName(name); err != nil {
+		return err
+	}
+	u, err := remote.ParseURL(rawURL)
+	if err != nil {
+		return err
+	}
+	if u.Scheme == "file" && !filepath.IsAbs(u.Path) {
+		abs, err := filepath.Abs(u.Path)
+		if err != nil {
+			return err
+		}
+		rawURL = abs
+	}
+	return r.updateRemotes(func(f *remotesFile) error {
+		if _, ok := f.Remotes[name]; ok {
+			return fmt.Errorf("%w: %s (remove it first with `art remote rm %s`)", ErrRemoteExists, name, name)
+		}
+		f.Remotes[name] = RemoteConfig{Name: name, URL: rawURL}
+		return nil
+	})
+}
+
+// RemoveRemote forgets a remote (and what was last seen of it). Nothing
+// on the remote is touched.
+func (r *Repo) RemoveRemote(ctx context.Context, name string) error {
+	err := r.updateRemotes(func(f *remotesFile) error {
+		if _, ok := f.Remotes[name]; !ok {
+			return fmt.Errorf("%w: %q", ErrRemoteNotFound, name)
+		}
+		delete(f.Remotes, name)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	r.closeTransport(name)
+	if validateRemoteName(name) == nil {
+		r.fs.RemoveAll(r.trackingDir(name))
+	}
+	return nil
+}
+
+// Remotes returns the configured remotes, sorted by name.
+func (r *Repo) Remotes(ctx context.Context) ([]RemoteConfig, error) {
+	f, err := r.readRemotes()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]RemoteConfig, 0, len(f.Remotes))
+	for _, c := range f.Remotes {
+		out = append(out, c)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+// DefaultRemote returns the remote to use when none is named: "origin" if
+// it exists, else the only remote. It fails if that is ambiguous.
+func (r *Repo) DefaultRemote(ctx context.Context) (string, error) {
+	rs, err := r.Remotes(ctx)
+	if err != nil {
+		return "", err
+	}
+	for _, c := range rs {
+		if c.Name == "origin" {
+			return c.Name, nil
+		}
+	}
+	switch len(rs) {
+	case 0:
+		return "", fmt.Errorf("%w: no remote configured (add one with `art remote add origin URL`)", ErrRemoteNotFound)
+	case 1:
+		return rs[0].Name, nil
+	}
+	return "", fmt.Errorf("%w: several remotes and none named origin; name one", ErrRemoteNotFound)
+}
+
+func (r *Repo) updateRemotes(fn func(*remotesFile) error) error {
+	unlock, err := r.lockRefDocs()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	f, err := r.readRemotes()
+	if err != nil {
+		return err
+	}
+	if err := fn(&f); err != nil {
+		return err
+	}
+	b, _ := json.MarshalIndent(f, "", "  ")
+	return writeFileAtomic(r.fs, r.remotesPath(), append(b, '\n'), 0o644)
+}
+
+// transports caches open transports per Repo.
+type transports struct {
+	mu sync.Mutex
+	m  map[string]remote.Transport
+}
+
+// SetTransport makes the repository use t for the remote name (which need
+// not be configured), instead of opening its URL: for programs and tests
+// that build transports themselves.
+func (r *Repo) SetTransport(name string, t remote.Transport) {
+	r.remotes.mu.Lock()
+	defer r.remotes.mu.Unlock()
+	if r.remotes.m == nil {
+		r.remotes.m = map[string]remote.Transport{}
+	}
+	r.remotes.m[name] = t
+}
+
+// transport returns the open transport of the remote name, opening its URL
+// through the driver registry (package repo/remote/all registers every
+// driver) on first use.
+func (r *Repo) transport(ctx context.Context, name string) (remote.Transport, error) {
+	r.remotes.mu.Lock()
+	defer r.remotes.mu.Unlock()
+	if t := r.remotes.m[name]; t != nil {
+		return t, nil
+	}
+	f, err := r.readRemotes()
+	if err != nil {
+		return nil, err
+	}
+	c, ok := f.Remotes[name]
+	if !ok {
+		return nil, fmt.Errorf("%w: %q (see `art remote ls`)", ErrRemoteNotFound, name)
+	}
+	t, err := remote.Open(ctx, c.URL)
+	if err != nil {
+		return nil, fmt.Errorf("remote %s: %w", name, err)
+	}
+	if r.remotes.m == nil {
+		r.remotes.m = map[string]remote.Transport{}
+	}
+	r.remotes.m[name] = t
+	return t, nil
+}
+
+func (r *Repo) closeTransport(name string) {
+	r.remotes.mu.Lock()
+	defer r.remotes.mu.Unlock()
+	if t := r.remotes.m[name]; t != nil {
+		t.Close()
+		delete(r.remotes.m, name)
+	}
+}
+
+func (r *Repo) closeTransports() {
+	r.remotes.mu.Lock()
+	defer r.remotes.mu.Unlock()
+	for name, t := range r.remotes.m {
+		t.Close()
+		delete(r.remotes.m, name)
+	}
+}
+
+// trackingDir holds the last ref documents seen on a remote, by artifact.
+func (r *Repo) trackingDir(remoteName string) string {
+	return filepath.Join(r.dir, "remotes", remoteName)
+}
+
+// readTracking returns the ref document of name last seen on the remote,
+// or nil.
+func (r *Repo) readTracking(remoteName, name string) *remoteDoc {
+	b, err := afero.ReadFile(r.fs, filepath.Join(r.trackingDir(remoteName), name+".json"))
+	if err != nil {
+		return nil
+	}
+	d, err := decodeRemoteDoc(b, name)
+	if err != nil {
+		return nil
+	}
+	return d
+}
+
+// saveTracking records d as what the remote holds for its artifact. A
+// failure only costs a less precise alias merge later, so it is ignored.
+func (r *Repo) saveTracking(remoteName string, d *remoteDoc) {
+	dir := r.trackingDir(remoteName)
+	if err := r.fs.MkdirAll(dir, 0o755); err != nil {
+		return
+	}
+	b, err := d.encode()
+	if err != nil {
+		return
+	}
+	writeFileAtomic(r.fs, filepath.Join(dir, d.Name+".json"), b, 0o644)
+}
