@@ -4,7 +4,7 @@
 // # Grammar
 //
 // A name, a type and an alias are 1..128 bytes of letters, digits, '_', '-'
-// and '.', starting with a letter or digit, and not ending in ".lock". A
+// and '.', starting with a letter or digit, and not ending in '.' or ".lock". A
 // reference is one of
 //
 //	name            the latest version

@@ -38,6 +38,14 @@ const MinIDPrefix = 4
 // Latest is the alias that always names the highest-numbered version.
 const Latest = "latest"
 
+// trunc shortens s for an error message: a name may be any length.
+func trunc(s string) string {
+	if len(s) > 2*MaxNameLen {
+		return s[:2*MaxNameLen] + "…"
+	}
+	return s
+}
+
 func validateWord(kind, s string) error {
 	if s == "" {
 		return fmt.Errorf("%w: empty %s", ErrInvalidName, kind)
@@ -49,11 +57,16 @@ func validateWord(kind, s string) error {
 		c := s[i]
 		alnum := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
 		if i == 0 && !alnum {
-			return fmt.Errorf("%w: %s %q must start with a letter or digit", ErrInvalidName, kind, s)
+			return fmt.Errorf("%w: %s %q must start with a letter or digit", ErrInvalidName, kind, trunc(s))
 		}
 		if !alnum && c != '_' && c != '-' && c != '.' {
-			return fmt.Errorf("%w: %s %q may hold only letters, digits, '_', '-' and '.'", ErrInvalidName, kind, s)
+			return fmt.Errorf("%w: %s %q may hold only letters, digits, '_', '-' and '.'", ErrInvalidName, kind, trunc(s))
 		}
+	}
+	if strings.HasSuffix(s, ".") {
+		// Windows drops a trailing dot: "x." would check out into, and
+		// keep its ref document beside, "x"'s.
+		return fmt.Errorf("%w: %s %q must not end in '.'", ErrInvalidName, kind, s)
 	}
 	if strings.HasSuffix(s, ".lock") {
 		return fmt.Errorf("%w: %s %q must not end in .lock", ErrInvalidName, kind, s)
@@ -151,16 +164,16 @@ func Parse(s string) (Ref, error) {
 	if i := strings.IndexByte(s, '@'); i >= 0 {
 		name, prefix := s[:i], s[i+1:]
 		if err := ValidateName(name); err != nil {
-			return Ref{}, fmt.Errorf("%w %q: %w", ErrInvalidRef, s, err)
+			return Ref{}, fmt.Errorf("%w %q: %w", ErrInvalidRef, trunc(s), err)
 		}
 		if len(prefix) < MinIDPrefix || !objects.IsIDPrefix(prefix) {
-			return Ref{}, fmt.Errorf("%w %q: after '@' give at least %d lowercase hex characters of a version ID", ErrInvalidRef, s, MinIDPrefix)
+			return Ref{}, fmt.Errorf("%w %q: after '@' give at least %d lowercase hex characters of a version ID", ErrInvalidRef, trunc(s), MinIDPrefix)
 		}
 		return Ref{Name: name, Kind: ByID, IDPrefix: prefix}, nil
 	}
 	name, sel, hasSel := strings.Cut(s, ":")
 	if err := ValidateName(name); err != nil {
-		return Ref{}, fmt.Errorf("%w %q: %w", ErrInvalidRef, s, err)
+		return Ref{}, fmt.Errorf("%w %q: %w", ErrInvalidRef, trunc(s), err)
 	}
 	if !hasSel || sel == Latest {
 		return Ref{Name: name, Kind: ByLatest}, nil
@@ -169,7 +182,7 @@ func Parse(s string) (Ref, error) {
 		return Ref{Name: name, Kind: ByVersion, Version: v}, nil
 	}
 	if err := validateWord("alias", sel); err != nil {
-		return Ref{}, fmt.Errorf("%w %q: %w", ErrInvalidRef, s, err)
+		return Ref{}, fmt.Errorf("%w %q: %w", ErrInvalidRef, trunc(s), err)
 	}
 	return Ref{Name: name, Kind: ByAlias, Alias: sel}, nil
 }
