@@ -233,9 +233,19 @@ func (a *Artifact) AddDir(dir, name string) error {
 
 // NewFile returns a writer whose content is stored as name in the artifact
 // when it is closed. The artifact cannot be logged while a writer is open.
+// An invalid path, artifact name or type is refused before any byte is
+// stored.
 func (a *Artifact) NewFile(ctx context.Context, name string) (io.WriteCloser, error) {
 	clean, err := objects.CleanPath(name)
 	if err != nil {
+		return nil, fmt.Errorf("new file: %w", err)
+	}
+	// The bytes are stored as they are written: refuse an artifact that
+	// Log would refuse before any of them reaches the store.
+	if err := refs.ValidateName(a.Name); err != nil {
+		return nil, fmt.Errorf("new file: %w", err)
+	}
+	if err := refs.ValidateType(a.Type); err != nil {
 		return nil, fmt.Errorf("new file: %w", err)
 	}
 	a.mu.Lock()
