@@ -526,10 +526,18 @@ const staleTempAge = 10 * time.Minute
 
 // removeStaleTemps deletes files named like checkout temp files in dirs
 // (root-relative, "." for root) that an interrupted checkout left behind.
+// A directory reached through a symbolic link is skipped.
 // Names are listed without stat'ing every file; only candidates are.
 func (r *Repo) removeStaleTemps(root string, dirs []string) {
 	cutoff := r.now().Add(-staleTempAge)
 	for _, d := range dirs {
+		if d != "." {
+			// Never list a directory through a symbolic link: the temp
+			// files there are not ours.
+			if bad, _ := r.unsafeParent(root, d+"/x"); bad != "" {
+				continue
+			}
+		}
 		dir := filepath.Join(root, filepath.FromSlash(d))
 		f, err := r.fs.Open(dir)
 		if err != nil {

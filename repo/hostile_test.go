@@ -454,3 +454,109 @@ func TestLogRefusesHostileNames(t *testing.T) {
 		}
 	})
 }
+
+// TestCheckoutNeverWritesThroughSymlinks puts symbolic links pointing
+// outside where a checkout writes — at a file, at a directory on the way,
+// dangling, looping, into the store — and checks out with and without
+// --force: nothing outside changes (not even a stale temp file there is
+// cleaned up), the link is refused without --force and replaced, never
+// followed, with it.
+func TestCheckoutNeverWritesThroughSymlinks(t *testing.T) {
+	onlyOs(t, func(t *testing.T, fsys afero.Fs, root string) {
+		ctx := context.Background()
+		r, proj := newRepoIn(t, fsys, root)
+		want := files{"a.txt": "alpha", "dir/b.txt": "bravo", "dir/sub/c.txt": "charlie", "deep/x/y/z.txt": "zulu"}
+		logDir(t, r, "ds", want, nil)
+		outside := filepath.Join(root, "outside")
+		stale := filepath.Join(outside, ".art-tmp-stale")
+		writeFile(t, fsys, stale, "not the checkout's", 0o644)
+		old := time.Now().Add(-time.Hour)
+		if err := os.Chtimes(stale, old, old); err != nil {
+			t.Fatal(err)
+		}
+		objects := filepath.Join(proj, ".art", "objects")
+		for i, c := range []struct {
+			link, target string
+			path         string // CheckoutOptions.Path
+		}{
+			{link: "a.txt", target: filepath.Join(outside, "keep.txt")},
+			{link: "a.txt", target: filepath.Join(outside, "new.txt")}, // dangling
+			{link: "a.txt", target: outside},
+			{link: "dir", target: outside},
+			{link: "dir", target: "."}, // relative, to the checkout root
+			{link: "dir", target: "dir"},
+			{link: "dir/sub", target: outside},
+			{link: "dir/sub", target: "../../outside"},
+			{link: "deep/x", target: outside, path: "deep/x/y"},
+			{link: "deep/x/y/z.txt", target: filepath.Join(outside, "keep.txt"), path: "deep/x/y/z.txt"},
+			{link: "dir", target: objects},
+		} {
+			for _, force := range []bool{false, true} {
+				what := fmt.Sprintf("%s -> %s (force %v)", c.link, c.target, force)
+				dst := filepath.Join(root, fmt.Sprintf("co%d-%v", i, force))
+				if err := os.MkdirAll(filepath.Dir(filepath.Join(dst, c.link)), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.Symlink(c.target, filepath.Join(dst, c.link)); err != nil {
+					t.Fatal(err)
+				}
+				outBefore, storeBefore := snapshot(t, fsys, outside), snapshot(t, fsys, objects)
+				_, err := r.Checkout(ctx, "ds", dst, &repo.CheckoutOptions{Force: force, Path: c.path})
+				if !force && !errors.Is(err, repo.ErrLocalChanges) {
+					t.Errorf("%s: err = %v, want ErrLocalChanges", what, err)
+				}
+				if force && err != nil {
+					t.Errorf("%s: %v", what, err)
+				}
+				if got := snapshot(t, fsys, outside); !maps.Equal(got, outBefore) {
+					t.Fatalf("%s: the checkout changed outside: %s", what, diffSnapshots(outBefore, got))
+				}
+				if got := snapshot(t, fsys, objects); !maps.Equal(got, storeBefore) {
+					t.Fatalf("%s: the checkout changed the store: %s", what, diffSnapshots(storeBefore, got))
+				}
+				fi, err := os.Lstat(filepath.Join(dst, c.link))
+				if err != nil {
+					t.Fatalf("%s: %v", what, err)
+				}
+				if isLink := fi.Mode()&os.ModeSymlink != 0; isLink == force {
+					t.Errorf("%s: link still there: %v", what, isLink)
+				}
+				if force {
+					got := fileSnapshot(t, fsys, dst)
+					for p, content := range want {
+						if inScopeOf(p, c.path) && got[p] != content {
+							t.Errorf("%s: %s = %q, want %q", what, p, got[p], content)
+						}
+					}
+				}
+			}
+		}
+
+		// A checked-out directory swapped for a link: switching to a
+		// version without its files deletes nothing through the link,
+		// and cleans up no temp file there.
+		dst := filepath.Join(root, "switch")
+		checkout(t, r, "ds:v0", dst, nil)
+		logDir(t, r, "ds", files{"a.txt": "alpha"}, nil)
+		if err := os.RemoveAll(filepath.Join(dst, "dir", "sub")); err != nil {
+			t.Fatal(err)
+		}
+		writeFile(t, fsys, filepath.Join(outside, "c.txt"), "charlie", 0o644)
+		if err := os.Symlink(outside, filepath.Join(dst, "dir", "sub")); err != nil {
+			t.Fatal(err)
+		}
+		outBefore := snapshot(t, fsys, outside)
+		for _, force := range []bool{false, true} {
+			if _, err := r.Checkout(ctx, "ds:v1", dst, &repo.CheckoutOptions{Force: force}); err != nil {
+				t.Fatalf("switch (force %v): %v", force, err)
+			}
+			if got := snapshot(t, fsys, outside); !maps.Equal(got, outBefore) {
+				t.Fatalf("switch (force %v) changed outside: %s", force, diffSnapshots(outBefore, got))
+			}
+		}
+	})
+}
+
+func inScopeOf(p, scope string) bool {
+	return scope == "" || p == scope || strings.HasPrefix(p, scope+"/")
+}

@@ -125,6 +125,9 @@ func (r *Repo) pull(ctx context.Context, remoteName string, names []string, opts
 func remoteArtifacts(ctx context.Context, t remote.Transport) ([]string, error) {
 	var names []string
 	err := t.List(ctx, "refs/", func(i remote.Info) error {
+		if len(names) >= maxRemoteArtifacts {
+			return fmt.Errorf("%w: the remote lists more than %d artifacts; pull them by name", remote.ErrTooLarge, maxRemoteArtifacts)
+		}
 		name, ok := strings.CutSuffix(strings.TrimPrefix(i.Key, "refs/"), ".json")
 		if !ok || strings.Contains(name, "/") || refs.ValidateName(name) != nil {
 			return fmt.Errorf("%w: unexpected key %q under refs/", remote.ErrBadResponse, i.Key)
@@ -135,6 +138,10 @@ func remoteArtifacts(ctx context.Context, t remote.Transport) ([]string, error) 
 	sort.Strings(names)
 	return names, err
 }
+
+// maxRemoteArtifacts bounds the artifacts a pull of everything takes from
+// a remote's listing.
+const maxRemoteArtifacts = 100000
 
 // pullArtifact is pullOne for Push's StrategyNew.
 func (r *Repo) pullArtifact(ctx context.Context, t remote.Transport, remoteName, name string, opts *PullOptions) (Pulled, error) {

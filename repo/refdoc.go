@@ -60,6 +60,10 @@ func (r *Repo) lockRefDocs() (func(), error) {
 	if _, ok := r.fs.(*afero.OsFs); !ok {
 		return refDocMu.Unlock, nil
 	}
+	if err := r.fs.MkdirAll(filepath.Join(r.dir, refDocDir), 0o755); err != nil {
+		refDocMu.Unlock()
+		return nil, err
+	}
 	f, err := os.OpenFile(filepath.Join(r.dir, refDocDir, ".lock"), os.O_CREATE|os.O_RDWR, 0o644)
 	if err != nil {
 		refDocMu.Unlock()

@@ -51,7 +51,7 @@ func (a *app) runLog(ctx context.Context, _ logOptions, args []string) error {
 		t := newTable(a.stdout, 2)
 		for _, v := range vs {
 			t.row(versionString(v.Version.Version), v.Version.Commit.Short(), formatTime(v.Created),
-				plural(v.Files, "file"), formatBytes(v.Size), "+"+formatAdded(v.Added)+" stored", formatAliases(v.Aliases), producers[v.Producer],
+				plural(v.Files, "file"), formatBytes(v.Size), formatAdded(v), formatAliases(v.Aliases), producers[v.Producer],
 				oneLine(v.Description))
 		}
 		return t.flush()

@@ -62,7 +62,7 @@ func (a *app) runShow(ctx context.Context, _ showOptions, args []string) error {
 			{"id", v.Version.Commit.String()},
 			{"digest", v.Tree.String()},
 			{"size", fmt.Sprintf("%s (%d bytes)", formatBytes(v.Size), v.Size)},
-			{"added", formatAdded(v.Added) + " to the store (the rest was already stored)"},
+			{"added", formatAdded(v) + " (new bytes in the store; the rest was already there)"},
 			{"files", fmt.Sprint(v.Files)},
 			{"aliases", strings.Join(v.Aliases, ", ")},
 			{"created", v.Created.Local().Format(time.RFC3339)},

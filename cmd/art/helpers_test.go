@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/artvcs/art/repo/remote/remotetest"
 )
 
 // artBin is the art binary TestMain builds once for the end-to-end tests.
@@ -29,6 +31,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	code := m.Run()
+	remotetest.StopMinIO()
 	os.RemoveAll(dir)
 	os.Exit(code)
 }

@@ -11,6 +11,8 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"syscall"
+
+	_ "github.com/artvcs/art/repo/remote/all" // every remote driver
 )
 
 // Exit codes.

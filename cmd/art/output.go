@@ -143,9 +143,12 @@ func (t *table) flush() error {
 }
 
 // formatAdded says what a version added to the store.
-func formatAdded(n int64) string {
-	if n < 0 {
-		return "unknown"
+func formatAdded(v repo.Version) string {
+	switch {
+	case v.Added >= 0:
+		return "+" + formatBytes(v.Added) + " stored"
+	case v.Remote != "":
+		return "from " + v.Remote
 	}
-	return formatBytes(n)
+	return "+? stored"
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"io"
 	"sync"
 	"time"
@@ -101,4 +102,31 @@ func (d *delayedWriter) Write(b []byte) (int, error) {
 		return len(b), nil
 	}
 	return d.w.Write(b)
+}
+
+// transferProgress returns a repo.TransferProgress that draws, on stderr,
+// the objects and bytes a push or pull has moved and its rate (the total
+// is not known in advance), and a function that clears it. Like progress,
+// it draws nothing off a terminal, when quiet or JSON, or before
+// a.progressDelay.
+func (a *app) transferProgress(desc string) (repo.TransferProgress, func()) {
+	if a.global.quiet || a.global.json || a.stderrIsTerminal == nil || !a.stderrIsTerminal() {
+		return nil, func() {}
+	}
+	p := &progress{w: a.stderr, desc: desc, start: time.Now(), delay: a.progressDelay}
+	var mu sync.Mutex
+	var most int64
+	update := func(objects, bytes int64) {
+		mu.Lock()
+		if objects > most {
+			most = objects
+			p.desc = fmt.Sprintf("%s (%d objects)", desc, objects)
+			if p.bar != nil {
+				p.bar.Describe(p.desc)
+			}
+		}
+		mu.Unlock()
+		p.update(bytes, -1)
+	}
+	return update, p.finish
 }

@@ -1,0 +1,325 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/artvcs/art/repo/remote/remotetest"
+)
+
+// testRemote is a remote the end-to-end tests share between projects.
+type testRemote struct {
+	url string
+	env []string // what a client needs (credentials, endpoint, token)
+	dir string   // for directory-backed remotes: the store on disk
+}
+
+// dirRemote is a directory remote.
+func dirRemote(t *testing.T) testRemote {
+	dir := filepath.Join(t.TempDir(), "remote")
+	return testRemote{url: dir, dir: dir}
+}
+
+// s3Remote is a fresh bucket on the test binary's MinIO server.
+func s3Remote(t *testing.T) testRemote {
+	m := remotetest.MinIO(t)
+	bucket := m.NewBucket(t)
+	return testRemote{url: "s3://" + bucket + "/team", env: []string{
+		"AWS_ACCESS_KEY_ID=" + m.AccessKey, "AWS_SECRET_ACCESS_KEY=" + m.SecretKey,
+		"AWS_ENDPOINT_URL=" + m.Endpoint, "AWS_REGION=" + m.Region,
+		"AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null"}}
+}
+
+func randToken(t testing.TB) string {
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return hex.EncodeToString(b)
+}
+
+// servedRemote starts `art serve` on a free loopback port with a write and
+// a read token, and stops it when the test ends.
+func servedRemote(t *testing.T) (r testRemote, readToken string) {
+	t.Helper()
+	dir := t.TempDir()
+	write, read := randToken(t), randToken(t)
+	tokens := filepath.Join(dir, "tokens")
+	if err := os.WriteFile(tokens, []byte("# test tokens\nwrite "+write+"\nread "+read+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	store := filepath.Join(dir, "store")
+	cmd := exec.Command(artBin, "serve", "--addr", addr, "--token-file", tokens, "--root", store)
+	cmd.Env = baseEnv()
+	stdout, _ := cmd.StdoutPipe()
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			cmd.Process.Kill()
+			<-done
+		}
+	})
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil || !strings.Contains(line, "serving") {
+		t.Fatalf("art serve said %q, %v", line, err)
+	}
+	go io.Copy(io.Discard, stdout)
+	return testRemote{url: "http://" + addr, env: []string{"ART_TOKEN=" + write}, dir: store}, read
+}
+
+// drivers are the remote kinds every remote test runs on.
+var drivers = []struct {
+	name string
+	make func(t *testing.T) testRemote
+}{
+	{"dir", dirRemote},
+	{"s3", s3Remote},
+	{"http", func(t *testing.T) testRemote { r, _ := servedRemote(t); return r }},
+}
+
+// remoteProject is a project using rem as origin.
+func remoteProject(t *testing.T, rem testRemote) *project {
+	p := newProject(t)
+	p.env = append(p.env, rem.env...)
+	p.ok("remote", "add", "origin", rem.url)
+	return p
+}
+
+// versionIDs lists NAME's versions as "vN ID", newest first.
+func (p *project) versionIDs(name string) []string {
+	p.t.Helper()
+	var vs []map[string]any
+	p.json(&vs, "log", name)
+	var out []string
+	for _, v := range vs {
+		out = append(out, fmt.Sprint(v["version"], " ", v["id"]))
+	}
+	return out
+}
+
+// TestRemoteTwoRepos: for each driver, A pushes, an empty B pulls and
+// checks out identical bytes; B pushes v1; A's own v1 push is refused; A
+// pulls (its version becomes v2, reported) and pushes; both end with the
+// same three versions; lineage travels.
+func TestRemoteTwoRepos(t *testing.T) {
+	for _, d := range drivers {
+		t.Run(d.name, func(t *testing.T) {
+			t.Parallel()
+			rem := d.make(t)
+			a, b := remoteProject(t, rem), remoteProject(t, rem)
+			big := strings.Repeat("0123456789abcdef", 1<<20) // 16 MiB: chunked
+			a.write("data/big.bin", big)
+			a.write("data/labels.csv", "id,label\n1,cat\n")
+			run := strings.TrimSpace(a.ok("run", "start", "--job-type", "prep", "-q"))
+			a.runIn("", []string{"ART_RUN_ID=" + run}, "commit", "ds", "data", "-a", "best")
+			a.runIn("", []string{"ART_RUN_ID=" + run}, "run", "finish")
+			if out := a.ok("push"); !strings.Contains(out, "ds: pushed v0 to origin") {
+				t.Fatalf("push said %q", out)
+			}
+			if out := b.ok("pull"); !strings.Contains(out, "ds: added v0 from origin") {
+				t.Fatalf("pull said %q", out)
+			}
+			b.ok("checkout", "ds:best", "-o", "got")
+			if b.read("got/big.bin") != big || b.read("got/labels.csv") != a.read("data/labels.csv") {
+				t.Fatal("B checked out other bytes")
+			}
+			if la, lb := a.ok("lineage", "ds:v0", "--format", "json"), b.ok("lineage", "ds:v0", "--format", "json"); la != lb {
+				t.Fatalf("lineage differs after pull:\nA: %s\nB: %s", la, lb)
+			}
+
+			b.write("data/labels.csv", "id,label\n1,dog\n")
+			b.write("data/big.bin", big)
+			b.ok("commit", "ds", "data")
+			b.ok("push")
+			a.write("data/labels.csv", "id,label\n1,cow\n")
+			a.ok("commit", "ds", "data")
+			res := a.fail(1, "push")
+			if !strings.Contains(res.stderr, "art pull") {
+				t.Fatalf("refused push should say to pull: %v", res)
+			}
+			out := a.ok("pull")
+			if !strings.Contains(out, "your ds:v1 is now ds:v2") {
+				t.Fatalf("pull should report the renumbering: %q", out)
+			}
+			a.ok("push")
+			b.ok("pull")
+			va, vb := a.versionIDs("ds"), b.versionIDs("ds")
+			if len(va) != 3 || !slices.Equal(va, vb) {
+				t.Fatalf("A has %v, B %v; want the same three versions", va, vb)
+			}
+			b.ok("checkout", "ds:v2", "-o", "v2")
+			if b.read("v2/labels.csv") != "id,label\n1,cow\n" {
+				t.Fatal("B's checkout of A's renumbered version differs")
+			}
+			a.ok("fsck")
+			b.ok("fsck")
+		})
+	}
+}
+
+// TestConcurrentPushersMinIO: four processes push new versions of one
+// artifact to one bucket at once, pulling and retrying when refused; every
+// version ends on the remote and none is lost.
+func TestConcurrentPushersMinIO(t *testing.T) {
+	rem := s3Remote(t)
+	seed := remoteProject(t, rem)
+	seed.write("d/a.txt", "seed")
+	seed.ok("commit", "ds", "d")
+	seed.ok("push")
+	const n = 4
+	ps := make([]*project, n)
+	for i := range ps {
+		ps[i] = remoteProject(t, rem)
+		ps[i].ok("pull")
+		ps[i].write("d/a.txt", fmt.Sprintf("from pusher %d", i))
+		ps[i].ok("commit", "ds", "d")
+	}
+	var wg sync.WaitGroup
+	errs := make(chan string, n)
+	for i, p := range ps {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for try := 0; try < 20; try++ {
+				res := p.run("push")
+				if res.code == 0 {
+					return
+				}
+				if !strings.Contains(res.stderr, "art pull") {
+					errs <- fmt.Sprintf("pusher %d: %v", i, res)
+					return
+				}
+				if res := p.run("pull"); res.code != 0 {
+					errs <- fmt.Sprintf("pusher %d pull: %v", i, res)
+					return
+				}
+			}
+			errs <- fmt.Sprintf("pusher %d never got through", i)
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
+	}
+	check := remoteProject(t, rem)
+	check.ok("pull")
+	if got := check.versionIDs("ds"); len(got) != n+1 {
+		t.Fatalf("remote has %d versions, want %d: %v", len(got), n+1, got)
+	}
+	seen := map[string]bool{}
+	for _, v := range check.versions("ds") {
+		dir := "out-" + v
+		check.ok("checkout", "ds:"+v, "-o", dir)
+		seen[check.read(dir+"/a.txt")] = true
+	}
+	for i := 0; i < n; i++ {
+		if !seen[fmt.Sprintf("from pusher %d", i)] {
+			t.Errorf("pusher %d's version was lost", i)
+		}
+	}
+	check.ok("fsck")
+}
+
+// TestServeRefusals: art serve refuses requests without a token, with a
+// wrong one, a read token writing, a traversal path and an oversized
+// body, each with the right status, and stores nothing.
+func TestServeRefusals(t *testing.T) {
+	rem, readToken := servedRemote(t)
+	writeToken := strings.TrimPrefix(rem.env[0], "ART_TOKEN=")
+	obj := "objects/ab/" + strings.Repeat("c", 62)
+	cases := []struct {
+		name, method, path, token string
+		body                      io.Reader
+		size                      int64
+		want                      int
+	}{
+		{"no token", "GET", "/v1/k/refs/ds.json", "", nil, 0, 401},
+		{"wrong token", "GET", "/v1/k/refs/ds.json", randToken(t), nil, 0, 401},
+		{"read token writing", "PUT", "/v1/k/" + obj, readToken, strings.NewReader("x"), 1, 403},
+		{"traversal", "GET", "/v1/k/objects/../../etc/passwd", writeToken, nil, 0, 400},
+		{"encoded traversal", "GET", "/v1/k/objects/%2e%2e/%2e%2e/etc/passwd", writeToken, nil, 0, 400},
+		{"oversized body", "PUT", "/v1/k/" + obj, writeToken, io.LimitReader(zeroReader{}, 2<<30), 2 << 30, 413},
+		{"outside objects and refs", "PUT", "/v1/k/etc/passwd", writeToken, strings.NewReader("x"), 1, 0},
+	}
+	client := &http.Client{Timeout: 30 * time.Second}
+	for _, tc := range cases {
+		req, err := http.NewRequestWithContext(context.Background(), tc.method, rem.url+tc.path, tc.body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.URL.Opaque = tc.path // send the path as written, uncleaned
+		if tc.body != nil {
+			req.ContentLength = tc.size
+			req.Header.Set("If-None-Match", "*")
+		}
+		if tc.token != "" {
+			req.Header.Set("Authorization", "Bearer "+tc.token)
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			if tc.want == 413 {
+				continue // the server may cut the upload before the client reads the status
+			}
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		resp.Body.Close()
+		if tc.want == 0 {
+			if resp.StatusCode < 400 || resp.StatusCode >= 500 {
+				t.Errorf("%s: status %d, want a 4xx", tc.name, resp.StatusCode)
+			}
+		} else if resp.StatusCode != tc.want {
+			t.Errorf("%s: status %d (%s), want %d", tc.name, resp.StatusCode, strings.TrimSpace(string(b)), tc.want)
+		}
+		if strings.Contains(string(b), writeToken) || strings.Contains(string(b), readToken) {
+			t.Errorf("%s: the response echoes a token", tc.name)
+		}
+	}
+	var stored []string
+	filepath.Walk(rem.dir, func(p string, fi os.FileInfo, err error) error {
+		if err == nil && !fi.IsDir() {
+			stored = append(stored, p)
+		}
+		return nil
+	})
+	if len(stored) != 0 {
+		t.Fatalf("refused requests stored %v", stored)
+	}
+}
+
+type zeroReader struct{}
+
+func (zeroReader) Read(p []byte) (int, error) {
+	clear(p)
+	return len(p), nil
+}
