@@ -861,6 +861,14 @@ func (r *Repo) loadCheckoutState(root string) (*checkoutState, error) {
 	if st.Files == nil {
 		st.Files = map[string]fileState{}
 	}
+	for p := range st.Files {
+		// A damaged record must not send a checkout (which removes the
+		// files it lists that the new version lacks) outside root or
+		// into a repository.
+		if c, err := objects.CleanPath(p); err != nil || c != p {
+			delete(st.Files, p)
+		}
+	}
 	st.saved = fi.ModTime().UnixNano()
 	return st, nil
 }

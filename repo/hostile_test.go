@@ -2,6 +2,7 @@ package repo_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -559,4 +560,65 @@ func TestCheckoutNeverWritesThroughSymlinks(t *testing.T) {
 
 func inScopeOf(p, scope string) bool {
 	return scope == "" || p == scope || strings.HasPrefix(p, scope+"/")
+}
+
+// TestCheckoutStateCannotReachOutside damages the record of what a
+// directory was checked out to (kept in the repository) so that it claims
+// files outside the directory, in the store, and in the repository: the
+// next checkout, which removes files of the old version that the new one
+// lacks, removes none of them.
+func TestCheckoutStateCannotReachOutside(t *testing.T) {
+	forEachFs(t, func(t *testing.T, fsys afero.Fs, root string) {
+		ctx := context.Background()
+		r, proj := newRepoIn(t, fsys, root)
+		logDir(t, r, "ds", files{"a.txt": "alpha"}, nil)
+		dst := filepath.Join(root, "co")
+		checkout(t, r, "ds", dst, nil)
+		abs, err := filepath.Abs(dst)
+		if err != nil {
+			t.Fatal(err)
+		}
+		statePath := filepath.Join(r.Dir(), "checkouts", objects.Hash([]byte(abs)).String()[:32]+".json")
+		b, err := afero.ReadFile(fsys, statePath)
+		if err != nil {
+			t.Fatalf("the checkout state is not where this test expects it: %v", err)
+		}
+		var st map[string]any
+		if err := json.Unmarshal(b, &st); err != nil {
+			t.Fatal(err)
+		}
+		keep := hashOf("keep me").String()
+		var victims []string
+		for _, p := range []string{"../outside/keep.txt", "/" + filepath.ToSlash(filepath.Join(root, "outside", "keep.txt")),
+			"../proj/.art/config", ".art/config", "./../outside/keep.txt", "a.txt/../../outside/keep.txt", "..\\outside\\keep.txt"} {
+			st["files"].(map[string]any)[p] = map[string]any{"id": keep, "size": 7, "mtime": 1}
+			victims = append(victims, p)
+		}
+		writeFile(t, fsys, filepath.Join(dst, ".art", "config"), "mine", 0o644)
+		b, err = json.Marshal(st)
+		if err != nil {
+			t.Fatal(err)
+		}
+		writeFile(t, fsys, statePath, string(b), 0o644)
+		before := stableSnapshot(t, fsys, root)
+		delete(before, "co/a.txt")
+		if _, err := r.Checkout(ctx, "ds", dst, &repo.CheckoutOptions{Force: true}); err != nil {
+			t.Fatalf("checkout after the state was damaged: %v", err)
+		}
+		after := stableSnapshot(t, fsys, root)
+		delete(after, "co/a.txt")
+		for p := range after {
+			if strings.HasPrefix(p, "proj/.art/checkouts/") {
+				delete(after, p)
+				delete(before, p)
+			}
+		}
+		if !maps.Equal(after, before) {
+			t.Fatalf("a checkout with state claiming %q changed: %s", victims, diffSnapshots(before, after))
+		}
+		if got := readFile(t, fsys, filepath.Join(root, "outside", "keep.txt")); got != "keep me" {
+			t.Fatalf("outside/keep.txt = %q", got)
+		}
+		_ = proj
+	})
 }
