@@ -407,7 +407,8 @@ func (d *downloader) blob(ctx context.Context, id objects.ID, size int64) error 
 	return err
 }
 
-// object fetches one object of a known size unless it is here.
+// object fetches one object unless it is here; size is its size, or -1
+// if not known.
 func (d *downloader) object(ctx context.Context, id objects.ID, size int64) error {
 	if _, err := d.r.store.Stat(ctx, id); err == nil {
 		return nil
@@ -447,7 +448,7 @@ func (d *downloader) chunked(ctx context.Context, id objects.ID, size int64) err
 		return fmt.Errorf("fetch %s from remote %s: %w", key, d.remote, err)
 	}
 	l, err := objects.DecodeChunkList(b)
-	if err == nil && (l.Blob != id || l.Size != size) {
+	if err == nil && (l.Blob != id || size >= 0 && l.Size != size) {
 		err = fmt.Errorf("it describes %d bytes of blob %s", l.Size, l.Blob.Short())
 	}
 	if err != nil {

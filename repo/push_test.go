@@ -340,3 +340,82 @@ func writeRemoteObject(t testing.TB, dir string, id objects.ID, b []byte) {
 		t.Fatal(err)
 	}
 }
+
+// TestRepairFromRemote: fsck --repair fetches damaged and missing objects
+// (a chunk, a blob, a tree) from a remote that has them.
+func TestRepairFromRemote(t *testing.T) {
+	ctx := context.Background()
+	tr, _ := sharedRemote(t)
+	a, _ := twoRepos(t, tr)
+	big := randString(40, 100<<10)
+	v, _ := logDir(t, a, "ds", files{"big.bin": big, "sub/a.txt": "alpha"}, nil)
+	push(t, a)
+	chunk := chunkList(t, a, hashOf(big)).Chunks[3].ID
+	flipBit(t, a, chunk)
+	removeObject(t, a, entry(t, v, "sub/a.txt").Digest)
+	root, err := objects.ReadTree(ctx, a.Store(), v.Tree)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub, _ := root.Find("sub")
+	flipBit(t, a, sub.ID)
+	rep, problems := fsck(t, a)
+	if len(problems) != 2 {
+		t.Fatalf("fsck found %+v, want 2 problems (the chunk and the tree, which hides the missing blob)", problems)
+	}
+	res, err := a.Repair(ctx, "origin", rep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Repaired) != 3 || len(res.Failed) != 0 {
+		t.Fatalf("repair: %+v", res)
+	}
+	clean(t, a)
+	equalFiles(t, checkedOut(t, a, "ds:v0"), files{"big.bin": big, "sub/a.txt": "alpha"})
+}
+
+// TestAliasConflict: both sides move an alias; the pull reports it and
+// keeps the local move, which the next push publishes.
+func TestAliasConflict(t *testing.T) {
+	ctx := context.Background()
+	tr, _ := sharedRemote(t)
+	a, b := twoRepos(t, tr)
+	logDir(t, a, "ds", files{"f": "0"}, &repo.LogOptions{Aliases: []string{"best"}})
+	logDir(t, a, "ds", files{"f": "1"}, nil)
+	logDir(t, a, "ds", files{"f": "2"}, nil)
+	push(t, a)
+	pull(t, b)
+	if _, _, err := b.AddAlias(ctx, "ds:v1", "best"); err != nil {
+		t.Fatal(err)
+	}
+	push(t, b)
+	if _, _, err := a.AddAlias(ctx, "ds:v2", "best"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Push(ctx, "origin", nil, nil); !errors.Is(err, repo.ErrNotFastForward) || !strings.Contains(err.Error(), "alias best") {
+		t.Fatalf("push over a moved alias: %v, want ErrNotFastForward naming the alias", err)
+	}
+	pr := pull(t, a)
+	c := pr.Artifacts[0].Conflicts
+	if len(c) != 1 || c[0].Alias != "best" || c[0].Remote != "v1" || c[0].Local != "v2" {
+		t.Fatalf("pull conflicts %+v, want best: remote v1, local v2", c)
+	}
+	if got := mustResolve(t, a, "ds:best").Version.Version; got != 2 {
+		t.Fatalf("best is v%d here, want the local move (v2) kept", got)
+	}
+	push(t, a)
+	pull(t, b)
+	if got := mustResolve(t, b, "ds:best").Version.Version; got != 2 {
+		t.Fatalf("B's best is v%d after pulling A's push, want v2", got)
+	}
+	// An alias moved only on the remote follows it.
+	if _, _, err := b.AddAlias(ctx, "ds:v0", "best"); err != nil {
+		t.Fatal(err)
+	}
+	push(t, b)
+	pr = pull(t, a)
+	if len(pr.Artifacts[0].Conflicts) != 0 || mustResolve(t, a, "ds:best").Version.Version != 0 {
+		t.Fatalf("an alias moved only on the remote: conflicts %+v, best v%d; want it to follow (v0)",
+			pr.Artifacts[0].Conflicts, mustResolve(t, a, "ds:best").Version.Version)
+	}
+}
