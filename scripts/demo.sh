@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make demo`: the main job end to end in a temp dir, on the local store with
 # no server: init, commit a sample dataset, commit a changed version, alias,
-# checkout, switch versions in place, verify, diff, show, fsck.
+# checkout, switch versions in place, verify, diff, show, fsck; a large file
+# stored as deduplicated chunks; sharing through a directory remote.
 set -euo pipefail
 : "${ART:?set ART to the art binary}"
 sample=$(cd "$(dirname "$0")/../testdata/sample/bike-dataset" && pwd)
@@ -56,4 +57,25 @@ say "everything about one version, and the integrity of the whole store"
 run art show bike-dataset:best
 run art fsck
 
-say "demo finished: every step above ran against $work/.art"
+say "a 64 MiB model checkpoint, then a new version with 1% of it rewritten: only the changed chunks are stored"
+mkdir -p model
+head -c $((64 << 20)) /dev/urandom > model/weights.bin
+run art commit resnet model -t model -m "epoch 1"
+dd if=/dev/urandom of=model/weights.bin bs=64K count=10 seek=300 conv=notrunc status=none
+run art commit resnet model -t model -m "epoch 2" -a best
+run art log resnet
+run art du
+
+say "share through a remote (a directory here; s3://bucket/prefix or an art serve URL work the same)"
+run art remote add origin "$work/team-remote"
+run art push
+mkdir teammate && cd teammate
+run art init
+run art remote add origin "$work/team-remote"
+run art pull
+run art checkout resnet:best -o model
+run cmp model/weights.bin ../model/weights.bin
+run art fsck
+cd ..
+
+say "demo finished: every step above ran against $work/.art (and a teammate's $work/teammate/.art)"
