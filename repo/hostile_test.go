@@ -227,7 +227,16 @@ func TestDeepTree(t *testing.T) {
 	id := forgeTree(t, r, fileLine("f", blob, 4))
 	const depth = 10000
 	for range depth {
-		id = forgeTree(t, r, dirLine("d", id))
+		// Written straight to the store's layout: PutBytes renames into
+		// place, and afero's in-memory Rename scans every file.
+		b := []byte(objects.TreeHeader + dirLine("d", id) + "\n")
+		id = objects.Hash(b)
+		if err := afero.WriteFile(fsys, objectPath(t, r, id), b, 0o444); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := objects.ReadTree(ctx, r.Store(), id); err != nil {
+		t.Fatalf("the forged top tree does not read back: %v", err)
 	}
 	forgeCommit(t, r, "deep", id)
 	if _, err := r.Reindex(ctx); err != nil {
@@ -621,4 +630,56 @@ func TestCheckoutStateCannotReachOutside(t *testing.T) {
 		}
 		_ = proj
 	})
+}
+
+// TestTreeBomb forges a version of 44 small trees, each holding two
+// entries for the one below: 2^43 paths. Every walk refuses it at once
+// instead of expanding it, and a tree shared by a shallow and a deep path
+// is still held to the depth limit.
+func TestTreeBomb(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	fsys := afero.NewMemMapFs()
+	r, proj := newRepoIn(t, fsys, "/work")
+	blob, err := objects.PutBytes(ctx, r.Store(), []byte("x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := forgeTree(t, r, fileLine("f", blob, 1), fileLine("g", blob, 1))
+	for range 42 {
+		id = forgeTree(t, r, dirLine("a", id), dirLine("b", id))
+	}
+	forgeCommit(t, r, "bomb", id)
+
+	// A subtree reached both near the root and at the depth limit.
+	deep := forgeTree(t, r, fileLine("f", blob, 1))
+	shared := forgeTree(t, r, dirLine("s", deep))
+	chain := shared
+	for range objects.MaxPathDepth - 1 {
+		chain = forgeTree(t, r, dirLine("d", chain))
+	}
+	forgeCommit(t, r, "shared", forgeTree(t, r, dirLine("a", shared), dirLine("z", chain)))
+
+	start := time.Now()
+	if _, err := r.Reindex(ctx); err != nil {
+		t.Fatalf("Reindex: %v", err)
+	}
+	for _, ref := range []string{"bomb", "shared"} {
+		v, err := r.Resolve(ctx, ref)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := v.Manifest(ctx); !errors.Is(err, objects.ErrCorrupt) {
+			t.Errorf("Manifest(%s): %v, want ErrCorrupt", ref, err)
+		}
+		if _, err := r.Checkout(ctx, ref, filepath.Join(proj, ref), nil); !errors.Is(err, objects.ErrCorrupt) {
+			t.Errorf("Checkout(%s): %v, want ErrCorrupt", ref, err)
+		}
+		if _, err := r.Diff(ctx, ref, ref); !errors.Is(err, objects.ErrCorrupt) {
+			t.Errorf("Diff(%s): %v, want ErrCorrupt", ref, err)
+		}
+	}
+	if el := time.Since(start); el > 20*time.Second {
+		t.Errorf("refusing a tree bomb took %v", el)
+	}
 }
