@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"time"
 
 	"github.com/artvcs/art/objects"
@@ -103,11 +104,14 @@ func (r *Repo) GC(ctx context.Context, opts *GCOptions) (rep GCReport, retErr er
 		}
 		candidates = append(candidates, i)
 	}
-	for _, c := range candidates {
+	// collect deletes the candidate c, unless a writer has reused it since
+	// it was listed, and reports whether it is gone (or would be, on a
+	// dry run).
+	collect := func(c objects.Info) (bool, error) {
 		rep.Garbage++
 		rep.Bytes += c.Stored
 		if opts.DryRun {
-			continue
+			return true, nil
 		}
 		// Re-check just before deleting: a writer may have reused the
 		// object since it was listed.
@@ -115,12 +119,68 @@ func (r *Repo) GC(ctx context.Context, opts *GCOptions) (rep GCReport, retErr er
 			rep.Garbage--
 			rep.Bytes -= c.Stored
 			rep.Young++
-			continue
+			return false, nil
 		}
 		if err := r.store.Delete(ctx, c.ID); err != nil && !errors.Is(err, objects.ErrNotFound) {
-			return rep, err
+			return false, err
 		}
 		rep.Deleted++
+		return true, nil
+	}
+	// Chunk lists go first, and for good, before any chunk: a list that
+	// stays (young, reused meanwhile, or not deletable) keeps its chunks,
+	// and a deleted list's removal is made durable before its chunks are
+	// removed. So neither an error nor a crash part way leaves a list
+	// naming missing chunks, which readers would take for a stored blob.
+	keptLists := map[objects.ID]bool{}
+	listDirs := map[string]bool{}
+	var rest []objects.Info
+	for _, c := range candidates {
+		if !c.Chunked {
+			rest = append(rest, c)
+			continue
+		}
+		gone, err := collect(c)
+		if err != nil {
+			return rep, err
+		}
+		if gone {
+			listDirs[filepath.Dir(r.store.ListPath(c.ID))] = true
+		} else {
+			keptLists[c.ID] = true
+		}
+	}
+	for _, i := range infos {
+		if i.Chunked && !live[i.ID] && !i.ModTime.Before(cutoff) {
+			keptLists[i.ID] = true // young
+		}
+	}
+	for id := range keptLists {
+		l, err := r.store.ReadChunkList(ctx, id)
+		if errors.Is(err, objects.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return rep, fmt.Errorf("gc: cannot read chunk list %s (%w); run `art fsck` and repair before collecting garbage", id, err)
+		}
+		for _, c := range l.Chunks {
+			live[c.ID] = true
+		}
+	}
+	if !opts.DryRun {
+		for d := range listDirs {
+			if err := objects.SyncDir(r.fs, d); err != nil {
+				return rep, fmt.Errorf("gc: %w", err)
+			}
+		}
+	}
+	for _, c := range rest {
+		if live[c.ID] {
+			continue // a chunk of a list that stays
+		}
+		if _, err := collect(c); err != nil {
+			return rep, err
+		}
 	}
 	if !opts.DryRun {
 		if _, err := r.store.RemoveStaleTemps(cutoff); err != nil {
