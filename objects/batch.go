@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"strings"
 	"sync"
 
 	"github.com/spf13/afero"
@@ -106,13 +107,22 @@ func (b *Batch) Sync(ctx context.Context) error {
 			return fmt.Errorf("sync objects: %w", err)
 		}
 	}
-	// Few objects, or no syncfs: fsync each file, then each directory, in
-	// parallel.
+	// Few objects, or no syncfs: fsync each file in parallel, then each
+	// directory, those holding chunk lists last: a list must not become
+	// durable before the chunks it names, or a crash (or a failed sync)
+	// in between would leave a list naming missing chunks, which readers
+	// take for a stored blob. (One syncfs cannot order them; if it fails,
+	// the batch fails and nothing names the objects.)
 	g, ctx := errgroup.WithContext(ctx)
 	g.SetLimit(16)
 	dirs := map[string]bool{b.s.dir: true}
+	listDirs := map[string]bool{}
 	for _, f := range files {
-		dirs[filepath.Dir(f)] = true
+		if strings.HasSuffix(f, ChunkListSuffix) {
+			listDirs[filepath.Dir(f)] = true
+		} else {
+			dirs[filepath.Dir(f)] = true
+		}
 		g.Go(func() error {
 			if err := ctx.Err(); err != nil {
 				return err
@@ -124,6 +134,14 @@ func (b *Batch) Sync(ctx context.Context) error {
 		return fmt.Errorf("sync objects: %w", err)
 	}
 	for d := range dirs {
+		if listDirs[d] {
+			continue // below, with the lists
+		}
+		if err := SyncDir(b.s.fs, d); err != nil {
+			return fmt.Errorf("sync objects: %w", err)
+		}
+	}
+	for d := range listDirs {
 		if err := SyncDir(b.s.fs, d); err != nil {
 			return fmt.Errorf("sync objects: %w", err)
 		}
