@@ -94,7 +94,7 @@ func (f *Fs) Crash() error {
 		}
 	}
 	f.nodes, f.changed = map[string]*node{}, map[string]map[string]*node{}
-	f.crashAt, f.crashed = 0, false
+	f.crashSet, f.crashed = false, false
 	f.epoch++
 	return nil
 }

@@ -98,7 +98,8 @@ type Fs struct {
 	mutations int64
 	faults    []Fault
 	events    []Event
-	crashAt   int64 // CrashAfter's point in mutations, 0 for none
+	crashAt   int64 // CrashAfter's point in mutations
+	crashSet  bool  // whether CrashAfter set one
 	crashed   bool
 	epoch     int // bumped by Crash and Revive: older handles are dead
 	closed    []string
@@ -161,7 +162,7 @@ func (f *Fs) FailFrom(op Op, n int64, err error) {
 // ClearFaults removes every fault and crash point; counts are kept.
 func (f *Fs) ClearFaults() {
 	f.mu.Lock()
-	f.faults, f.crashAt = nil, 0
+	f.faults, f.crashSet = nil, false
 	f.mu.Unlock()
 }
 
@@ -172,7 +173,7 @@ func (f *Fs) Reset() {
 	defer f.mu.Unlock()
 	f.counts, f.mutations = [numOps]int64{}, 0
 	f.faults, f.events, f.closed = nil, nil, nil
-	f.crashAt, f.crashed = 0, false
+	f.crashSet, f.crashed = false, false
 }
 
 // Count returns how many operations of kind op were made since New or
@@ -213,7 +214,7 @@ func (f *Fs) Events() []Event {
 // operation fail with ErrCrashed until Crash or Revive.
 func (f *Fs) CrashAfter(n int64) {
 	f.mu.Lock()
-	f.crashAt = f.mutations + n
+	f.crashAt, f.crashSet = f.mutations+n, true
 	f.crashed = false
 	f.mu.Unlock()
 }
@@ -229,7 +230,7 @@ func (f *Fs) Crashed() bool {
 // lost, and what was not durable still is not. Open handles die.
 func (f *Fs) Revive() {
 	f.mu.Lock()
-	f.crashAt, f.crashed = 0, false
+	f.crashSet, f.crashed = false, false
 	f.epoch++
 	f.mu.Unlock()
 }
@@ -286,7 +287,7 @@ func (f *Fs) Unsynced() []string {
 // begin counts an operation and returns the error it must fail with, if
 // any. f.mu is held.
 func (f *Fs) begin(op Op, name string) error {
-	if f.crashAt > 0 && f.mutations >= f.crashAt {
+	if f.crashSet && f.mutations >= f.crashAt {
 		f.crashed = true
 	}
 	if f.crashed {

@@ -361,6 +361,11 @@ func TestFaultFsCrashModel(t *testing.T) {
 func TestFaultFsCrashAfter(t *testing.T) {
 	forEachBase(t, func(t *testing.T, f *faulttest.Fs, dir string) {
 		a := filepath.Join(dir, "a")
+		f.CrashAfter(0) // at once
+		if _, err := f.Create(a); !errors.Is(err, faulttest.ErrCrashed) {
+			t.Fatalf("CrashAfter(0): %v, want ErrCrashed", err)
+		}
+		f.Revive()
 		h, err := f.Create(a) // mutation 1
 		if err != nil {
 			t.Fatal(err)
