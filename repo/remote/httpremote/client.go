@@ -116,6 +116,9 @@ func New(baseURL string, opts ClientOptions) (*Transport, error) {
 			IdleConnTimeout:        90 * time.Second,
 			MaxIdleConnsPerHost:    32,
 			MaxResponseHeaderBytes: 64 << 10,
+			// Never ask for compressed bodies: Go would inflate them on
+			// the fly, and a small gzip body can inflate without bound.
+			DisableCompression: true,
 		}
 		hc.Transport = t.own
 	}
