@@ -1,7 +1,6 @@
 package repo
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -852,9 +851,14 @@ func (r *Repo) loadCheckoutState(root string) (*checkoutState, error) {
 	if err != nil {
 		return nil, err
 	}
-	err = json.NewDecoder(bufio.NewReaderSize(f, 64<<10)).Decode(st)
+	b, err := io.ReadAll(f)
 	f.Close()
-	if err != nil || st.Dir != abs {
+	if err != nil {
+		// Not damage: a state read in part would make art forget files
+		// it wrote (and so refuse to replace them, or leave them behind).
+		return nil, fmt.Errorf("read checkout state: %w", err)
+	}
+	if err := json.Unmarshal(b, st); err != nil || st.Dir != abs {
 		// A damaged state file only costs re-hashing: start afresh.
 		return &checkoutState{Dir: abs, Files: map[string]fileState{}}, nil
 	}
