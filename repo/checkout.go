@@ -194,6 +194,9 @@ func (v Version) Download(ctx context.Context, root string, opts *CheckoutOption
 			}
 			full := filepath.Join(root, filepath.FromSlash(s.e.Path))
 			ps := parents.check(s.e.Path)
+			if ps.err != nil {
+				return ps.err
+			}
 			if ps.bad != "" {
 				if s.remove {
 					s.drop = true // never delete through a link
@@ -480,25 +483,30 @@ func refBlobID(e ManifestEntry) objects.ID {
 }
 
 // unsafeParent returns the first directory on the way to p (inside root)
-// that is a symbolic link or not a directory, and why.
-func (r *Repo) unsafeParent(root, p string) (string, string) {
+// that is a symbolic link or not a directory, and why; or the error of a
+// directory that could not be looked at (one that is missing is fine: it
+// will be created).
+func (r *Repo) unsafeParent(root, p string) (string, string, error) {
 	parts := splitPath(p)
 	cur := root
 	for i, part := range parts[:len(parts)-1] {
 		cur = filepath.Join(cur, part)
 		fi, err := lstat(r.fs, cur)
+		if errors.Is(err, fs.ErrNotExist) {
+			return "", "", nil // missing: will be created
+		}
 		if err != nil {
-			return "", "" // missing: will be created
+			return "", "", err
 		}
 		rel := strings.Join(parts[:i+1], "/")
 		if fi.Mode()&fs.ModeSymlink != 0 {
-			return rel, whyLink
+			return rel, whyLink, nil
 		}
 		if !fi.IsDir() {
-			return rel, whyFileAsDir
+			return rel, whyFileAsDir, nil
 		}
 	}
-	return "", ""
+	return "", "", nil
 }
 
 // openEntry opens the content of e for reading, verified against id: the
@@ -533,7 +541,7 @@ func (r *Repo) removeStaleTemps(root string, dirs []string) {
 		if d != "." {
 			// Never list a directory through a symbolic link: the temp
 			// files there are not ours.
-			if bad, _ := r.unsafeParent(root, d+"/x"); bad != "" {
+			if bad, _, err := r.unsafeParent(root, d+"/x"); bad != "" || err != nil {
 				continue
 			}
 		}
@@ -591,6 +599,7 @@ func copyVerified(w io.Writer, src io.Reader, e ManifestEntry, id objects.ID, pr
 type parentState struct {
 	bad, why string // the first directory that is not a real one, and why
 	missing  bool   // a directory on the way does not exist
+	err      error  // a directory on the way could not be looked at
 }
 
 // parentChecker memoises unsafeParent per directory: every file of a
@@ -613,10 +622,13 @@ func (c *parentChecker) check(p string) parentState {
 	if ok {
 		return ps
 	}
-	ps.bad, ps.why = c.r.unsafeParent(c.root, p)
-	if ps.bad == "" {
-		if _, err := lstat(c.r.fs, filepath.Join(c.root, filepath.FromSlash(dir))); err != nil {
+	ps.bad, ps.why, ps.err = c.r.unsafeParent(c.root, p)
+	if ps.bad == "" && ps.err == nil {
+		_, err := lstat(c.r.fs, filepath.Join(c.root, filepath.FromSlash(dir)))
+		if errors.Is(err, fs.ErrNotExist) {
 			ps.missing = true
+		} else if err != nil {
+			ps.err = err
 		}
 	}
 	c.mu.Lock()
