@@ -1,6 +1,7 @@
 package objects
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -301,10 +302,14 @@ func (s *FSStore) putChunked(ctx context.Context, r io.Reader, batch *Batch) (ID
 	if ok, _, err := s.refreshFile(id, final); err != nil {
 		return id, n, err
 	} else if ok {
-		// Another writer's valid list for this blob is as good as ours
-		// (even one cut with other parameters).
-		if old, err := s.ReadChunkList(ctx, id); err == nil && old.Size == n {
-			return id, n, s.finishOwn(ctx, batch, own, s.reuse(final, batch))
+		// A list equal to ours names chunks just stored or refreshed
+		// above. Any other list (left by a crash before its chunks were
+		// durable, damaged, or cut with other parameters) may name chunks
+		// that are gone: replace it with ours.
+		if old, err := s.ReadChunkList(ctx, id); err == nil {
+			if oldEnc, err := old.Encode(); err == nil && bytes.Equal(oldEnc, enc) {
+				return id, n, s.finishOwn(ctx, batch, own, s.reuse(final, batch))
+			}
 		}
 		damaged = true
 	}
@@ -317,7 +322,7 @@ func (s *FSStore) putChunked(ctx context.Context, r io.Reader, batch *Batch) (ID
 		return id, n, fmt.Errorf("write chunk list: %w", err)
 	}
 	if damaged {
-		// Replace the damaged list with the one just made.
+		// Replace the other list with the one just made.
 		if err := pf.Sync(); err != nil {
 			return id, n, fmt.Errorf("sync chunk list %s: %w", id, err)
 		}

@@ -225,12 +225,19 @@ func (r *Repo) Fsck(ctx context.Context, opts *FsckOptions) (FsckReport, error) 
 				if prob := check(e.ID, e.Size); prob != nil {
 					prob.affect(Affected{Version: ref, Path: p})
 				}
-				// A damaged chunk damages every file made of it.
+				// A damaged or missing chunk damages every file made of it.
 				if l := chunkLists[e.ID]; l != nil {
 					seen := map[objects.ID]bool{}
 					for _, c := range l.Chunks {
-						if prob := problems[c.ID]; prob != nil && !seen[c.ID] {
-							seen[c.ID] = true
+						if seen[c.ID] {
+							continue
+						}
+						seen[c.ID] = true
+						prob := problems[c.ID]
+						if _, here := sizes[c.ID]; prob == nil && !here {
+							prob = addProblem(c.ID, "missing", "chunk of blob "+l.Blob.String()+" is not in the object store")
+						}
+						if prob != nil {
 							prob.affect(Affected{Version: ref, Path: p})
 						}
 					}
@@ -338,7 +345,8 @@ func (r *Repo) fsckChunks(ctx context.Context, l *objects.ChunkList, sizes map[o
 		}
 		size, ok := sizes[c.ID]
 		if !ok {
-			addProblem(c.ID, "missing", "chunk of blob "+l.Blob.String()+" is not in the object store")
+			// Damage only if a version uses the blob: the walk charges it
+			// (a list no version uses is garbage a crash may have left).
 			sound = false
 			continue
 		}
