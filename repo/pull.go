@@ -227,6 +227,10 @@ func (d *downloader) artifact(ctx context.Context, doc *remoteDoc, blobs bool) (
 			continue
 		}
 		b, err := d.meta(ctx, v.Commit)
+		if errors.Is(err, ErrObjectNotFound) {
+			return nil, fmt.Errorf("%w: the ref document of %s on remote %s names %s, commit %s, which the remote does not hold",
+				remote.ErrBadResponse, doc.Name, d.remote, refs.VersionString(v.Version), v.Commit)
+		}
 		if err != nil {
 			return nil, err
 		}

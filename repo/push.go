@@ -248,7 +248,10 @@ func (r *Repo) pushArtifact(ctx context.Context, t remote.Transport, remoteName,
 				return pa, err
 			}
 		}
-		for _, o := range runs {
+		for id, o := range runs {
+			if doc != nil && doc.Runs[id] == o {
+				continue // sent before
+			}
 			if err := u.object(ctx, o, -1); err != nil {
 				return pa, err
 			}

@@ -272,7 +272,7 @@ func TestPullRefusesBadRemote(t *testing.T) {
 			if err := os.Remove(filepath.Join(dir, "objects", id.String()[:2], id.String()[2:])); err != nil {
 				t.Fatal(err)
 			}
-		}, "not on remote"},
+		}, "does not hold"},
 		{"tree entry ../x", func(t *testing.T, dir string, a *repo.Repo, v repo.Version) {
 			// A forged tree under its own hash, and a ref document naming a
 			// commit of it.
