@@ -5,6 +5,9 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
 
 	"github.com/artvcs/art/objects"
 )
@@ -20,6 +23,8 @@ func FuzzDecodeTree(f *testing.F) {
 	f.Add([]byte(objects.TreeHeader + "file\tA.txt\t1\t" + idA + "\nfile\ta.txt\t1\t" + idB + "\n"))
 	f.Add([]byte(objects.TreeHeader + "ref\tr\t-\t-\tx\n"))
 	f.Add([]byte(objects.TreeHeader + "dir\t.art\t" + idA + "\n"))
+	f.Add([]byte(objects.TreeHeader + "file\te\u0301\t1\t" + idA + "\nfile\t\u00e9\t1\t" + idB + "\n"))
+	f.Add([]byte(objects.TreeHeader + "dir\t.a\u200brt\t" + idA + "\nref\tr\t12\tblake3:x\ts3://b/k\n"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		tree, err := objects.DecodeTree(b)
 		if err != nil {
@@ -32,6 +37,7 @@ func FuzzDecodeTree(f *testing.F) {
 		if !bytes.Equal(enc, b) {
 			t.Fatalf("DecodeTree(%q) re-encodes to %q", b, enc)
 		}
+		folded := map[string]string{}
 		for i, e := range tree.Entries {
 			if err := objects.ValidateName(e.Name); err != nil {
 				t.Fatalf("decoded entry name %q: %v", e.Name, err)
@@ -39,6 +45,10 @@ func FuzzDecodeTree(f *testing.F) {
 			if i > 0 && tree.Entries[i-1].Name >= e.Name {
 				t.Fatalf("decoded entries not strictly sorted: %q, %q", tree.Entries[i-1].Name, e.Name)
 			}
+			if other, ok := folded[objects.FoldName(e.Name)]; ok {
+				t.Fatalf("decoded entries %q and %q are one file on a case-insensitive file system", other, e.Name)
+			}
+			folded[objects.FoldName(e.Name)] = e.Name
 		}
 		again, err := objects.DecodeTree(enc)
 		if err != nil || !reflect.DeepEqual(again, tree) {
@@ -133,8 +143,17 @@ func FuzzValidateName(f *testing.F) {
 	for _, s := range invalidNames {
 		f.Add(s)
 	}
+	for _, h := range hostileNames {
+		f.Add(h.name)
+	}
+	for _, s := range allowedNames {
+		f.Add(s)
+	}
 	f.Fuzz(func(t *testing.T, name string) {
-		if objects.ValidateName(name) != nil {
+		if err := objects.ValidateName(name); err != nil {
+			if len(err.Error()) > 400 {
+				t.Fatalf("ValidateName(%.40q): error of %d bytes", name, len(err.Error()))
+			}
 			return
 		}
 		if name == "." || name == ".." || strings.ContainsAny(name, "/\\\x00\n\r") {
@@ -142,6 +161,24 @@ func FuzzValidateName(f *testing.F) {
 		}
 		if objects.IsReservedName(name) {
 			t.Fatalf("ValidateName accepted reserved %q", name)
+		}
+		if len(name) > objects.MaxNameLen || !utf8.ValidString(name) || strings.HasSuffix(name, ".") || strings.HasSuffix(name, " ") {
+			t.Fatalf("ValidateName accepted %q", name)
+		}
+		for _, r := range name {
+			if r < 0x20 || r >= 0x7f && r <= 0x9f || r == 0x2028 || r == 0x2029 || r >= 0x202a && r <= 0x202e ||
+				r >= 0x2066 && r <= 0x2069 || r == 0xfeff {
+				t.Fatalf("ValidateName accepted %q, holding %U", name, r)
+			}
+		}
+		// What file systems might make of the name (FoldName drops what
+		// HFS+ ignores) is never the directory or its parent, nor, even
+		// after compatibility normalisation, the repository.
+		for i, view := range fsViews(name) {
+			k := objects.FoldName(view)
+			if k == objects.FoldName(".art") || i < 2 && (k == "" || k == "." || k == "..") {
+				t.Fatalf("ValidateName accepted %q, which a file system may see as %q", name, view)
+			}
 		}
 		if p, err := objects.CleanPath(name); err != nil || p != name {
 			t.Fatalf("CleanPath(valid name %q)=%q, %v", name, p, err)
@@ -206,6 +243,136 @@ func FuzzDecodeChunkList(f *testing.F) {
 		}
 		if sum != l.Size || len(l.Chunks) == 0 {
 			t.Fatalf("decoded list of size %d with chunks adding to %d", l.Size, sum)
+		}
+	})
+}
+
+// fsViews returns what some file system might take name for: itself, as
+// NTFS sees it (a stream suffix cut, trailing dots and spaces dropped),
+// then (look-alikes, not any file system's view) after compatibility
+// normalisation, and both.
+func fsViews(name string) []string {
+	win := func(s string) string {
+		if i := strings.IndexByte(s, ':'); i >= 0 {
+			s = s[:i]
+		}
+		return strings.TrimRight(s, ". ")
+	}
+	k := norm.NFKC.String(name)
+	return []string{name, win(name), k, win(k), norm.NFKC.String(win(k))}
+}
+
+// FuzzFoldName checks the collision key: two names strings.EqualFold
+// takes for one, or that differ only in Unicode normalisation or in
+// default-ignorable code points, share their key, and the key is stable.
+func FuzzFoldName(f *testing.F) {
+	for _, p := range collidingPairs {
+		f.Add(p[0], p[1])
+	}
+	f.Add("README", "readme")
+	f.Add("a", "\u0430")
+	f.Add("\u0130", "i")
+	f.Fuzz(func(t *testing.T, a, b string) {
+		if !utf8.ValidString(a) || !utf8.ValidString(b) {
+			return
+		}
+		ka := objects.FoldName(a)
+		if again := objects.FoldName(ka); again != ka {
+			t.Fatalf("FoldName(%q)=%q, FoldName of that %q", a, ka, again)
+		}
+		for _, v := range []string{norm.NFC.String(a), norm.NFD.String(a), "\u200b" + a + "\u200d"} {
+			if kv := objects.FoldName(v); kv != ka {
+				t.Fatalf("FoldName(%q)=%q but FoldName(%q)=%q", a, ka, v, kv)
+			}
+		}
+		if strings.EqualFold(a, b) && objects.FoldName(b) != ka {
+			t.Fatalf("EqualFold(%q, %q) but FoldName gives %q and %q", a, b, ka, objects.FoldName(b))
+		}
+	})
+}
+
+// FuzzTreeEncode builds trees from fuzzed names: Encode succeeds exactly
+// when every name is valid and no two share a FoldName, and what it
+// writes decodes back to the same tree.
+func FuzzTreeEncode(f *testing.F) {
+	f.Add("a", "b", uint8(0))
+	f.Add("A.txt", "a.txt", uint8(1))
+	f.Add("\u00e9", "e\u0301", uint8(2))
+	f.Add(".art", "x", uint8(3))
+	f.Add("a\tb", "c", uint8(4))
+	f.Fuzz(func(t *testing.T, a, b string, kinds uint8) {
+		id := objects.Hash([]byte(a + b))
+		entry := func(name string, k uint8) objects.TreeEntry {
+			switch k % 3 {
+			case 0:
+				return objects.TreeEntry{Name: name, Kind: objects.KindFile, ID: id, Size: int64(len(name)), Exec: k&4 != 0}
+			case 1:
+				return objects.TreeEntry{Name: name, Kind: objects.KindDir, ID: id}
+			}
+			return objects.TreeEntry{Name: name, Kind: objects.KindRef, Size: -1, URI: "s3://b/k"}
+		}
+		tree := &objects.Tree{Entries: []objects.TreeEntry{entry(a, kinds), entry(b, kinds>>3)}}
+		enc, err := tree.Encode()
+		valid := objects.ValidateName(a) == nil && objects.ValidateName(b) == nil && objects.FoldName(a) != objects.FoldName(b)
+		if valid != (err == nil) {
+			t.Fatalf("Encode(%q, %q) = %v; names valid and distinct: %v", a, b, err, valid)
+		}
+		if err != nil {
+			return
+		}
+		back, err := objects.DecodeTree(enc)
+		if err != nil {
+			t.Fatalf("DecodeTree(Encode(%q, %q)) = %v", a, b, err)
+		}
+		if len(back.Entries) != 2 {
+			t.Fatalf("DecodeTree(Encode(%q, %q)) has %d entries", a, b, len(back.Entries))
+		}
+		for _, e := range tree.Entries {
+			if got, ok := back.Find(e.Name); !ok || got != e {
+				t.Fatalf("entry %+v decodes as %+v, %v", e, got, ok)
+			}
+		}
+	})
+}
+
+// FuzzParseID checks that an ID has one spelling and that prefixes agree.
+func FuzzParseID(f *testing.F) {
+	f.Add(idA)
+	f.Add(strings.ToUpper(idA))
+	f.Add(idA[:63] + "g")
+	f.Add("")
+	f.Fuzz(func(t *testing.T, s string) {
+		id, err := objects.ParseID(s)
+		if err != nil {
+			if len(s) == 64 && objects.IsIDPrefix(s) {
+				t.Fatalf("ParseID(%q) = %v but it is a 64-character prefix", s, err)
+			}
+			return
+		}
+		if id.String() != s {
+			t.Fatalf("ParseID(%q).String() = %q", s, id.String())
+		}
+		if !objects.IsIDPrefix(s) || !objects.IsIDPrefix(s[:1+len(s)/2]) {
+			t.Fatalf("ParseID accepted %q but IsIDPrefix refuses it or its half", s)
+		}
+	})
+}
+
+// FuzzValidateRunID checks that a run ID is a short lowercase ASCII word,
+// safe as a file name.
+func FuzzValidateRunID(f *testing.F) {
+	for _, s := range []string{"a1b2c3d4", "", "A", "a-b", "a/b", "..", strings.Repeat("a", objects.MaxRunIDLen+1)} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if objects.ValidateRunID(s) != nil {
+			return
+		}
+		if s == "" || len(s) > objects.MaxRunIDLen || strings.Trim(s, "abcdefghijklmnopqrstuvwxyz0123456789") != "" {
+			t.Fatalf("ValidateRunID accepted %q", s)
+		}
+		if err := objects.ValidateName(s); err != nil {
+			t.Fatalf("run id %q is not a valid file name: %v", s, err)
 		}
 	})
 }

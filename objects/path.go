@@ -29,7 +29,8 @@ const MaxPathDepth = 256
 //     them as line ends;
 //   - does not end in a space or '.' (Windows drops them, so "x." and "x"
 //     would be one file);
-//   - does not look like a drive ("C:x");
+//   - does not look like a drive ("C:x") or an NTFS stream of something
+//     other than a file of its own (":x", "..:x", "x:", "x::$DATA");
 //   - is not ".art" in any disguise a file system might see through: see
 //     IsReservedName.
 //
@@ -41,11 +42,11 @@ func ValidateName(name string) error {
 	case name == "":
 		return fmt.Errorf("%w: empty name", ErrInvalidPath)
 	case name == "." || name == "..":
-		return fmt.Errorf("%w: %q", ErrInvalidPath, name)
+		return fmt.Errorf("%w: %q", ErrInvalidPath, short(name))
 	case len(name) > MaxNameLen:
-		return fmt.Errorf("%w: name %q… longer than %d bytes", ErrInvalidPath, name[:32], MaxNameLen)
+		return fmt.Errorf("%w: name %q longer than %d bytes", ErrInvalidPath, short(name), MaxNameLen)
 	case !utf8.ValidString(name):
-		return fmt.Errorf("%w: %q is not valid UTF-8", ErrInvalidPath, name)
+		return fmt.Errorf("%w: %q is not valid UTF-8", ErrInvalidPath, short(name))
 	}
 	ascii := true
 	for _, r := range name {
@@ -53,25 +54,41 @@ func ValidateName(name string) error {
 			ascii = false
 		}
 		if r == '/' || r == '\\' || isForbidden(r) {
-			return fmt.Errorf("%w: %q contains %U", ErrInvalidPath, name, r)
+			return fmt.Errorf("%w: %q contains %U", ErrInvalidPath, short(name), r)
 		}
 	}
 	if last := name[len(name)-1]; last == ' ' || last == '.' {
-		return fmt.Errorf("%w: %q ends in %q", ErrInvalidPath, name, last)
+		return fmt.Errorf("%w: %q ends in %q", ErrInvalidPath, short(name), last)
 	}
 	if len(name) >= 2 && name[1] == ':' && isASCIILetter(name[0]) {
-		return fmt.Errorf("%w: %q looks like a drive letter", ErrInvalidPath, name)
+		return fmt.Errorf("%w: %q looks like a drive letter", ErrInvalidPath, short(name))
+	}
+	if i := strings.IndexByte(name, ':'); i >= 0 {
+		// NTFS reads "file:stream": the file must be a name of its own,
+		// and the stream too ("x:" and "x::$DATA" are x itself).
+		switch base := strings.TrimRight(name[:i], ". "); {
+		case base == "" || base == "." || base == "..", name[len(name)-1] == ':', strings.Contains(name, "::"):
+			return fmt.Errorf("%w: %q is a stream of %q to Windows", ErrInvalidPath, short(name), short(base))
+		}
 	}
 	if !ascii {
 		switch s := stripIgnorable(name); s {
 		case "", ".", "..":
-			return fmt.Errorf("%w: %q is %q to file systems that ignore invisible code points", ErrInvalidPath, name, s)
+			return fmt.Errorf("%w: %q is %q to file systems that ignore invisible code points", ErrInvalidPath, short(name), short(s))
 		}
 	}
 	if isReserved(name, ascii) {
-		return fmt.Errorf("%w: %q is reserved for the repository", ErrInvalidPath, name)
+		return fmt.Errorf("%w: %q is reserved for the repository", ErrInvalidPath, short(name))
 	}
 	return nil
+}
+
+// short cuts a name to quote in an error: quoting may quadruple it.
+func short(name string) string {
+	if len(name) > 64 {
+		return name[:64] + "…"
+	}
+	return name
 }
 
 // isForbidden reports the code points no name may hold.
