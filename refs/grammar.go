@@ -38,10 +38,11 @@ const MinIDPrefix = 4
 // Latest is the alias that always names the highest-numbered version.
 const Latest = "latest"
 
-// trunc shortens s for an error message: a name may be any length.
+// trunc shortens s for an error message: a name may be any length, and
+// quoting may quadruple it.
 func trunc(s string) string {
-	if len(s) > 2*MaxNameLen {
-		return s[:2*MaxNameLen] + "…"
+	if len(s) > 64 {
+		return s[:64] + "…"
 	}
 	return s
 }
