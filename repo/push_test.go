@@ -419,3 +419,80 @@ func TestAliasConflict(t *testing.T) {
 			pr.Artifacts[0].Conflicts, mustResolve(t, a, "ds:best").Version.Version)
 	}
 }
+
+// TestStrategies: T9k's conflict strategies on pull and push when both
+// sides made a v1.
+func TestStrategies(t *testing.T) {
+	ctx := context.Background()
+	var tr remote.Transport
+	setup := func(t *testing.T) (a, b *repo.Repo) {
+		tr, _ = sharedRemote(t)
+		a, b = twoRepos(t, tr)
+		logDir(t, a, "ds", files{"f": "0"}, nil)
+		push(t, a)
+		pull(t, b)
+		logDir(t, b, "ds", files{"f": "B"}, nil)
+		push(t, b)
+		logDir(t, a, "ds", files{"f": "A"}, nil)
+		return a, b
+	}
+	t.Run("pull error", func(t *testing.T) {
+		a, _ := setup(t)
+		before := versionIDs(t, a, "ds")
+		_, err := a.Pull(ctx, "origin", nil, &repo.PullOptions{Strategy: repo.StrategyError})
+		if !errors.Is(err, repo.ErrConflict) {
+			t.Fatalf("pull --strategy error: %v, want ErrConflict", err)
+		}
+		if after := versionIDs(t, a, "ds"); !slices.Equal(after, before) {
+			t.Fatalf("a refused pull changed versions: %v -> %v", before, after)
+		}
+	})
+	t.Run("pull skip", func(t *testing.T) {
+		a, _ := setup(t)
+		res, err := a.Pull(ctx, "origin", nil, &repo.PullOptions{Strategy: repo.StrategySkip})
+		if err != nil || !slices.Equal(res.Artifacts[0].Skipped, []string{"v1"}) {
+			t.Fatalf("pull --strategy skip: %+v, %v", res, err)
+		}
+		equalFiles(t, checkedOut(t, a, "ds:v1"), files{"f": "A"})
+	})
+	t.Run("pull replace", func(t *testing.T) {
+		a, _ := setup(t)
+		res, err := a.Pull(ctx, "origin", nil, &repo.PullOptions{Strategy: repo.StrategyReplace})
+		if err != nil || !slices.Equal(res.Artifacts[0].Replaced, []string{"v1"}) {
+			t.Fatalf("pull --strategy replace: %+v, %v", res, err)
+		}
+		equalFiles(t, checkedOut(t, a, "ds:v1"), files{"f": "B"})
+		clean(t, a)
+	})
+	t.Run("push skip", func(t *testing.T) {
+		a, _ := setup(t)
+		res, err := a.Push(ctx, "origin", nil, &repo.PushOptions{Strategy: repo.StrategySkip})
+		if err != nil || res.Artifacts[0].Skipped == "" {
+			t.Fatalf("push --strategy skip: %+v, %v", res, err)
+		}
+	})
+	t.Run("push new", func(t *testing.T) {
+		a, b := setup(t)
+		res, err := a.Push(ctx, "origin", nil, &repo.PushOptions{Strategy: repo.StrategyNew})
+		if err != nil || res.Artifacts[0].Pulled == nil || !slices.Equal(res.Artifacts[0].Versions, []string{"v2"}) {
+			t.Fatalf("push --strategy new: %+v, %v", res, err)
+		}
+		pull(t, b)
+		if ga, gb := versionIDs(t, a, "ds"), versionIDs(t, b, "ds"); len(ga) != 3 || !slices.Equal(ga, gb) {
+			t.Fatalf("A %v, B %v", ga, gb)
+		}
+	})
+	t.Run("push replace", func(t *testing.T) {
+		a, _ := setup(t)
+		res, err := a.Push(ctx, "origin", nil, &repo.PushOptions{Strategy: repo.StrategyReplace})
+		if err != nil || !slices.Equal(res.Artifacts[0].Replaced, []string{"v1"}) {
+			t.Fatalf("push --strategy replace: %+v, %v", res, err)
+		}
+		// The remote now lists A's versions: a fresh pull gets A's v1.
+		root := t.TempDir()
+		c, _ := newChunkedRepo(t, afero.NewOsFs(), root)
+		c.SetTransport("origin", tr)
+		pull(t, c)
+		equalFiles(t, checkedOut(t, c, "ds:v1"), files{"f": "A"})
+	})
+}
