@@ -3,6 +3,7 @@ package repo_test
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -27,8 +28,9 @@ import (
 //     count of a clean run, the Nth operation of that kind fails (EIO or
 //     ENOSPC). The operation under test must return an error that wraps
 //     the injected one, or succeed without having lied: an fsync error on
-//     an object never ends in a success, and after a simulated power loss
-//     right after it, everything it reported is intact.
+//     an object never ends in a success, Fsck is clean right away, and
+//     after a simulated power loss right after it, everything it reported
+//     is intact.
 //   - crash points: after N mutating operations (N = 0 … the clean run's
 //     count) the process "dies" (every later call fails), then either
 //     the power fails too (unsynced data and directory entries are lost)
@@ -37,7 +39,15 @@ import (
 // After each point: every version reported created checks out equal to
 // its source, Fsck finds no damage (garbage is allowed), and running the
 // operation again without faults succeeds (nothing left behind blocks it)
-// with the right result.
+// with the right result. One exception, counted in the log: a checkout
+// does not fsync the files it writes but does its saved state, so after a
+// power loss (not a kill) the files may be older than the state says and
+// checking out again needs --force (and a file the new version dropped
+// may come back and stay).
+//
+// Every point runs on an in-memory file system; every 40th also on the
+// OS one (real fsyncs are slow). Under the race detector or -short, every
+// 20th in memory only; -fault.all runs every point everywhere.
 //
 // The repository index is an in-memory SQLite database here (the wrapper
 // is not an *afero.OsFs): it survives the simulated crash, as a committed
@@ -71,6 +81,8 @@ type faultEnv struct {
 	// files each must check out as.
 	versions map[string]files
 	n        int // fresh directory counter
+	// notes are things worth counting that happened at this point.
+	notes []string
 }
 
 func newFaultEnv(t *testing.T, base afero.Fs, root string) *faultEnv {
@@ -151,11 +163,21 @@ func withoutTemps(fs files) (files, []string) {
 	return out, temps
 }
 
-// checkIntact checks every reported version out to a fresh directory,
-// compares it with its source, and runs Fsck: no damage allowed.
-func (e *faultEnv) checkIntact(t *testing.T, at string) {
+// checkIntact checks the reported versions refs (all of them if none is
+// given) out to fresh directories, compares each with its source, and
+// runs Fsck: no damage allowed.
+func (e *faultEnv) checkIntact(t *testing.T, at string, refs ...string) {
 	t.Helper()
-	for ref, want := range e.versions {
+	if len(refs) == 0 {
+		for ref := range e.versions {
+			refs = append(refs, ref)
+		}
+	}
+	for _, ref := range refs {
+		want, ok := e.versions[ref]
+		if !ok {
+			t.Fatalf("%s: %s was not reported created", at, ref)
+		}
 		out := e.fresh("verify")
 		if _, err := e.r.Checkout(e.ctx, ref, out, nil); err != nil {
 			t.Fatalf("%s: checkout of reported version %s: %v", at, ref, err)
@@ -165,9 +187,27 @@ func (e *faultEnv) checkIntact(t *testing.T, at string) {
 		}
 		e.fs.Base().RemoveAll(out)
 	}
+	e.fsck(t, at)
+}
+
+// fsck fails the test if Fsck finds damage (garbage is allowed).
+func (e *faultEnv) fsck(t *testing.T, at string) {
+	t.Helper()
 	rep, err := e.r.Fsck(e.ctx, nil)
 	if err != nil || len(rep.Problems) > 0 {
 		t.Fatalf("%s: fsck: %v %+v", at, err, rep.Problems)
+	}
+}
+
+// checkAfter is the check common to every case: right after a fault,
+// with the process alive and nothing lost, Fsck must be clean; after a
+// crash, every reported version must also check out intact.
+func (e *faultEnv) checkAfter(t *testing.T, p pointResult) {
+	t.Helper()
+	if p.killed || p.powerOff {
+		e.checkIntact(t, p.at)
+	} else {
+		e.fsck(t, p.at)
 	}
 }
 
@@ -207,11 +247,21 @@ func (p pointResult) faultedRemove() bool {
 	return false
 }
 
+// eventPaths names the files the faults hit.
+func (p pointResult) eventPaths() string {
+	var out []string
+	for _, ev := range p.events {
+		out = append(out, ev.Path)
+	}
+	return strings.Join(out, ", ")
+}
+
 // faultStats counts what a case ran.
 type faultStats struct {
 	faultPoints, notReached, failed, succeeded int
 	crashPoints, killPoints                    int
 	counts                                     map[faulttest.Op]int64
+	notes                                      map[string]int
 }
 
 func (s faultStats) String() string {
@@ -221,16 +271,40 @@ func (s faultStats) String() string {
 			kinds = append(kinds, fmt.Sprintf("%v %d", op, n))
 		}
 	}
-	return fmt.Sprintf("%d fault points (%s; %d returned an error, %d succeeded, %d not reached), %d crash points, %d kill points",
+	out := fmt.Sprintf("%d fault points (%s; %d returned the error, %d succeeded, %d not reached), %d power-loss points, %d kill points",
 		s.faultPoints, strings.Join(kinds, ", "), s.failed, s.succeeded, s.notReached, s.crashPoints, s.killPoints)
+	for _, k := range sortedKeys(s.notes) {
+		out += fmt.Sprintf("; %s: %d", k, s.notes[k])
+	}
+	return out
 }
 
-// runFaultCase runs fc at every injection point on an in-memory file
-// system and on the OS one.
+// faultAll runs every injection point, on the OS file system too, even
+// under the race detector or -short.
+var faultAll = flag.Bool("fault.all", false, "run every fault injection point, on the OS file system too")
+
+// faultStrides returns how injection points are spaced on the in-memory
+// file system and on the OS one (0: the clean run only): every point in
+// memory, every 40th on the OS file system (each costs real fsyncs);
+// under the race detector or -short, every 20th in memory and the clean
+// run on the OS file system.
+func faultStrides() (mem, osfs int) {
+	switch {
+	case *faultAll:
+		return 1, 1
+	case raceEnabled || testing.Short():
+		return 20, 0
+	}
+	return 1, 40
+}
+
+// runFaultCase runs fc at the injection points on an in-memory file
+// system and on the OS one (under t.TempDir()).
 func runFaultCase(t *testing.T, fc faultCase) {
+	memStride, osStride := faultStrides()
 	t.Run("mem", func(t *testing.T) {
 		t.Parallel()
-		runFaultPoints(t, fc, func() (afero.Fs, string, func()) {
+		runFaultPoints(t, fc, memStride, func() (afero.Fs, string, func()) {
 			return afero.NewMemMapFs(), "/w", func() {}
 		})
 	})
@@ -238,7 +312,7 @@ func runFaultCase(t *testing.T, fc faultCase) {
 		t.Parallel()
 		dir := t.TempDir()
 		i := 0
-		runFaultPoints(t, fc, func() (afero.Fs, string, func()) {
+		runFaultPoints(t, fc, osStride, func() (afero.Fs, string, func()) {
 			i++
 			root := filepath.Join(dir, fmt.Sprint(i))
 			return afero.NewOsFs(), root, func() { os.RemoveAll(root) }
@@ -246,51 +320,72 @@ func runFaultCase(t *testing.T, fc faultCase) {
 	})
 }
 
-func runFaultPoints(t *testing.T, fc faultCase, newBase func() (afero.Fs, string, func())) {
+// runFaultPoints runs the clean run and then every stride-th injection
+// point (fault points of each kind, then crash points, in one sequence).
+func runFaultPoints(t *testing.T, fc faultCase, stride int, newBase func() (afero.Fs, string, func())) {
 	start := time.Now()
-	// point sets up a fresh repository, arms the wrapper, runs the
-	// operation and checks the outcome.
-	point := func(at string, arm func(f *faulttest.Fs), after func(e *faultEnv, p *pointResult)) (*faultEnv, pointResult) {
-		base, root, cleanup := newBase()
-		defer cleanup()
-		e := newFaultEnv(t, base, root)
-		defer e.r.Close()
-		fc.prepare(t, e)
-		e.fs.Settle()
-		e.fs.Reset()
-		arm(e.fs)
-		p := pointResult{at: at}
-		p.err = func() (err error) {
-			defer func() {
-				if v := recover(); v != nil {
-					t.Fatalf("%s: panic: %v\n%s", at, v, debug.Stack())
-				}
+	st := faultStats{notes: map[string]int{}}
+	// point runs an injection point as a subtest if the stride picks it:
+	// it sets up a fresh repository, arms the wrapper, runs the operation
+	// and hands the outcome to after.
+	seq := -1
+	point := func(name, at string, arm func(f *faulttest.Fs), after func(t *testing.T, e *faultEnv, p *pointResult)) bool {
+		seq++
+		if name != "clean" && (stride == 0 || seq%stride != 0) {
+			return false
+		}
+		body := func(t *testing.T) {
+			base, root, cleanup := newBase()
+			defer cleanup()
+			e := newFaultEnv(t, base, root)
+			defer e.r.Close()
+			fc.prepare(t, e)
+			e.fs.Settle()
+			e.fs.Reset()
+			arm(e.fs)
+			p := pointResult{at: at}
+			p.err = func() (err error) {
+				defer func() {
+					if v := recover(); v != nil {
+						t.Fatalf("%s: panic: %v\n%s", at, v, debug.Stack())
+					}
+				}()
+				return fc.run(e)
 			}()
-			return fc.run(e)
-		}()
-		p.events = e.fs.Events()
-		e.fs.ClearFaults()
-		after(e, &p)
-		return e, p
+			p.events = e.fs.Events()
+			e.fs.ClearFaults()
+			after(t, e, &p)
+			for _, n := range e.notes {
+				st.notes[n]++
+			}
+		}
+		if name == "clean" {
+			body(t) // not a subtest, so that -run can pick points
+		} else {
+			t.Run(name, body)
+		}
+		return true
+	}
+	powerFails := func(t *testing.T, e *faultEnv, p *pointResult) {
+		t.Helper()
+		if err := e.fs.Crash(); err != nil {
+			t.Fatal(err)
+		}
+		p.powerOff = true
+		p.at += ", then the power fails"
 	}
 
-	var st faultStats
 	// A clean run: it must succeed, and it gives the counts.
-	e, p := point("clean run", func(*faulttest.Fs) {}, func(e *faultEnv, p *pointResult) {
+	point("clean", "clean run", func(*faulttest.Fs) {}, func(t *testing.T, e *faultEnv, p *pointResult) {
 		if p.err != nil {
 			t.Fatalf("clean run: %v", p.err)
 		}
 		st.counts = e.fs.Counts()
 		fc.check(t, e, *p)
-		// Power loss right after it: everything reported survives.
-		if err := e.fs.Crash(); err != nil {
-			t.Fatal(err)
-		}
-		p.powerOff = true
+		powerFails(t, e, p) // right after it: everything reported survives
 		fc.check(t, e, *p)
 		fc.retry(t, e, *p)
 	})
-	_, _ = e, p
 	mutations := int64(0)
 	for _, op := range faulttest.Ops() {
 		if op.Mutating() {
@@ -298,7 +393,8 @@ func runFaultPoints(t *testing.T, fc faultCase, newBase func() (afero.Fs, string
 		}
 	}
 
-	// Fault points.
+	// Fault points: the Nth operation of a kind fails; then the power
+	// fails.
 	for _, op := range faulttest.Ops() {
 		for n := int64(1); n <= st.counts[op]; n++ {
 			errno := error(syscall.EIO)
@@ -306,36 +402,38 @@ func runFaultPoints(t *testing.T, fc faultCase, newBase func() (afero.Fs, string
 				errno = syscall.ENOSPC
 			}
 			at := fmt.Sprintf("%v #%d fails (%v)", op, n, errno)
-			st.faultPoints++
-			point(at, func(f *faulttest.Fs) { f.FailNth(op, n, errno) }, func(e *faultEnv, p *pointResult) {
+			ran := point(fmt.Sprintf("%v#%d", op, n), at, func(f *faulttest.Fs) { f.FailNth(op, n, errno) }, func(t *testing.T, e *faultEnv, p *pointResult) {
+				if len(p.events) > 0 {
+					p.at += " on " + p.eventPaths()
+				}
 				switch {
 				case len(p.events) == 0:
 					// Another interleaving of the goroutines: fewer
 					// operations of this kind this time.
 					st.notReached++
 					if p.err != nil {
-						t.Errorf("%s: no fault fired, yet: %v", at, p.err)
+						t.Errorf("%s: no fault fired, yet: %v", p.at, p.err)
 					}
 				case p.err != nil:
 					st.failed++
 					if !errors.Is(p.err, errno) {
-						t.Errorf("%s: the error does not wrap the injected %v: %v", at, errno, p.err)
+						t.Errorf("%s: the error does not wrap the injected %v: %v", p.at, errno, p.err)
 					}
 				default:
 					st.succeeded++
 					objDir := filepath.Join(e.r.Dir(), "objects") + string(filepath.Separator)
 					if ev := p.events[0]; ev.Op == faulttest.OpSync && strings.HasPrefix(ev.Path+string(filepath.Separator), objDir) {
-						t.Errorf("%s: fsync of %s failed, yet the operation succeeded", at, ev.Path)
+						t.Errorf("%s: an object's fsync failed, yet the operation succeeded", p.at)
 					}
 				}
 				fc.check(t, e, *p)
-				if err := e.fs.Crash(); err != nil {
-					t.Fatal(err)
-				}
-				p.powerOff = true
+				powerFails(t, e, p)
 				fc.check(t, e, *p)
 				fc.retry(t, e, *p)
 			})
+			if ran {
+				st.faultPoints++
+			}
 		}
 	}
 
@@ -343,37 +441,39 @@ func runFaultPoints(t *testing.T, fc faultCase, newBase func() (afero.Fs, string
 	// fails too, or not.
 	for _, power := range []bool{true, false} {
 		for n := int64(0); n <= mutations; n++ {
-			at := fmt.Sprintf("killed after %d of %d mutations", n, mutations)
+			name, at := fmt.Sprintf("kill@%d", n), fmt.Sprintf("killed after %d of %d mutations", n, mutations)
 			if power {
-				at = fmt.Sprintf("power lost after %d of %d mutations", n, mutations)
-				st.crashPoints++
-			} else {
-				st.killPoints++
+				name = fmt.Sprintf("power@%d", n)
 			}
-			point(at, func(f *faulttest.Fs) { f.CrashAfter(n) }, func(e *faultEnv, p *pointResult) {
+			ran := point(name, at, func(f *faulttest.Fs) { f.CrashAfter(n) }, func(t *testing.T, e *faultEnv, p *pointResult) {
 				p.killed = e.fs.Crashed()
 				if p.err != nil && !p.killed {
-					t.Errorf("%s: not crashed, yet: %v", at, p.err)
+					t.Errorf("%s: not crashed, yet: %v", p.at, p.err)
 				}
 				if power {
-					if err := e.fs.Crash(); err != nil {
-						t.Fatal(err)
-					}
-					p.powerOff = p.killed
+					powerFails(t, e, p)
 				} else {
 					e.fs.Revive()
 				}
 				fc.check(t, e, *p)
 				fc.retry(t, e, *p)
 			})
+			switch {
+			case !ran:
+			case power:
+				st.crashPoints++
+			default:
+				st.killPoints++
+			}
 		}
 	}
-	t.Logf("%s: %v in %v", fc.name, st, time.Since(start).Round(time.Millisecond))
+	t.Logf("%s: %v; in %v", fc.name, st, time.Since(start).Round(time.Millisecond))
 }
 
 // TestFaultCommit logs v1 of an artifact (a changed chunked file, a file
 // reused from v0, new and removed files) at every injection point.
 func TestFaultCommit(t *testing.T) {
+	t.Parallel()
 	runFaultCase(t, faultCase{
 		name:    "commit",
 		prepare: func(t *testing.T, e *faultEnv) { e.mustLog(t, "data", "v0") },
@@ -392,7 +492,7 @@ func TestFaultCommit(t *testing.T) {
 					}
 				}
 			}
-			e.checkIntact(t, p.at)
+			e.checkAfter(t, p)
 		},
 		retry: func(t *testing.T, e *faultEnv, p pointResult) {
 			v, err := e.log("data", "v1")
@@ -402,7 +502,7 @@ func TestFaultCommit(t *testing.T) {
 			if v.Version.Version != 1 {
 				t.Errorf("%s: Log again made %s, want data:v1", p.at, v.Ref())
 			}
-			e.checkIntact(t, p.at+", logged again")
+			e.checkIntact(t, p.at+", logged again", v.Ref())
 		},
 	})
 }
@@ -411,6 +511,7 @@ func TestFaultCommit(t *testing.T) {
 // added, one removed, a chunked file changed, one unchanged) at every
 // injection point.
 func TestFaultCheckout(t *testing.T) {
+	t.Parallel()
 	out := func(e *faultEnv) string { return filepath.Join(e.root, "out") }
 	runFaultCase(t, faultCase{
 		name: "checkout",
@@ -427,7 +528,7 @@ func TestFaultCheckout(t *testing.T) {
 		},
 		check: func(t *testing.T, e *faultEnv, p pointResult) {
 			got, temps := withoutTemps(fileSnapshot(t, e.fs.Base(), out(e)))
-			if p.err == nil && !p.killed {
+			if p.err == nil && !p.killed && !p.powerOff {
 				if d := diffFiles(got, faultV1); d != "" {
 					t.Errorf("%s: checkout succeeded but the directory differs from v1: %s", p.at, d)
 				}
@@ -442,49 +543,65 @@ func TestFaultCheckout(t *testing.T) {
 			if len(temps) > 0 && !p.faultedRemove() && !p.killed {
 				t.Errorf("%s: temp files left behind: %v", p.at, temps)
 			}
-			e.checkIntact(t, p.at)
+			e.checkAfter(t, p)
 		},
 		retry: func(t *testing.T, e *faultEnv, p pointResult) {
 			_, err := e.r.Checkout(e.ctx, "data:v1", out(e), nil)
+			if p.powerOff && errors.Is(err, repo.ErrLocalChanges) {
+				// A checkout does not fsync the files it writes, but it
+				// does its saved state: after a power loss the files can
+				// be older than the state says, and the next checkout
+				// takes them for local changes. It refuses (the safe
+				// way); forcing puts v1 back.
+				e.notes = append(e.notes, "after a power loss, checking out again needed --force")
+				_, err = e.r.Checkout(e.ctx, "data:v1", out(e), &repo.CheckoutOptions{Force: true})
+			}
 			if err != nil {
 				t.Fatalf("%s: checkout again: %v", p.at, err)
 			}
 			got, _ := withoutTemps(fileSnapshot(t, e.fs.Base(), out(e)))
+			stayed := false
+			for path, c := range got {
+				if _, ok := faultV1[path]; !ok && p.powerOff && c == faultV0[path] {
+					stayed = true
+					// Its removal was lost with the power, and the state
+					// (durable) no longer names it as art's: it stays.
+					e.notes = append(e.notes, "after a power loss, a file v1 dropped came back and stayed")
+					delete(got, path)
+				}
+			}
 			if d := diffFiles(got, faultV1); d != "" {
 				t.Fatalf("%s: checkout again: the directory differs from v1: %s", p.at, d)
 			}
-			if _, err := e.r.Verify(e.ctx, "data:v1", out(e)); err != nil {
+			if _, err := e.r.Verify(e.ctx, "data:v1", out(e)); err != nil && !stayed {
 				t.Errorf("%s: verify after checking out again: %v", p.at, err)
 			}
 		},
 	})
 }
 
-// TestFaultGC collects the garbage of a deleted artifact, with two live
-// versions (one sharing chunks with the other), at every injection point.
+// TestFaultGC collects the garbage of a deleted artifact (a commit, a
+// tree, a small file, a chunked file's list and chunks), with two live
+// versions sharing chunks, at every injection point.
 func TestFaultGC(t *testing.T) {
+	t.Parallel()
 	runFaultCase(t, faultCase{
 		name: "gc",
 		prepare: func(t *testing.T, e *faultEnv) {
 			e.mustLog(t, "data", "v0")
 			e.mustLog(t, "data", "v1")
-			e.mustLog(t, "scratch", "v0") // shares every object with data:v0 but its commit
 			e.mustLog(t, "scratch", "scratch")
-			for _, ref := range []string{"scratch:v0", "scratch:v1"} {
-				if _, err := e.r.Delete(e.ctx, ref, true); err != nil {
-					t.Fatal(err)
-				}
-				delete(e.versions, ref)
+			if _, err := e.r.Delete(e.ctx, "scratch:v0", true); err != nil {
+				t.Fatal(err)
 			}
+			delete(e.versions, "scratch:v0")
 			e.clk.Advance(2 * repo.DefaultGrace)
 		},
 		run: func(e *faultEnv) error {
 			_, err := e.r.GC(e.ctx, nil)
 			return err
 		},
-		check: func(t *testing.T, e *faultEnv, p pointResult) {
-			e.checkIntact(t, p.at)
-		},
+		check: func(t *testing.T, e *faultEnv, p pointResult) { e.checkAfter(t, p) },
 		retry: func(t *testing.T, e *faultEnv, p pointResult) {
 			if _, err := e.r.GC(e.ctx, nil); err != nil {
 				t.Fatalf("%s: gc again: %v", p.at, err)
