@@ -115,6 +115,14 @@ func (v Version) Download(ctx context.Context, root string, opts *CheckoutOption
 	}
 	var want []ManifestEntry
 	for _, e := range manifest {
+		// The decoder already refused unsafe names; every path is checked
+		// again with the same validator before anything is written.
+		if c, err := objects.CleanPath(e.Path); err != nil || c != e.Path {
+			if err == nil {
+				err = fmt.Errorf("%w: %q is not a clean path", objects.ErrInvalidPath, e.Path)
+			}
+			return res, fmt.Errorf("%w: %s: %w", objects.ErrCorrupt, v.Ref(), err)
+		}
 		if inScope(e.Path, scope) {
 			want = append(want, e)
 		}
