@@ -13,7 +13,8 @@ type file struct {
 	name  string
 	node  *node // nil for a file the model does not track (durable as is)
 	epoch int
-	wrote bool // this handle wrote data not yet synced
+	wrote  bool // this handle wrote data not yet synced
+	closed bool
 }
 
 // begin counts an operation on the handle; f.fs.mu is held.
@@ -117,7 +118,8 @@ func (h *file) Sync() error {
 
 func (h *file) Close() error {
 	h.fs.mu.Lock()
-	unsynced := h.wrote && h.epoch == h.fs.epoch && h.node != nil && h.node.dirty
+	unsynced := !h.closed && h.wrote && h.epoch == h.fs.epoch && h.node != nil && h.node.dirty
+	h.closed = true
 	if unsynced {
 		h.fs.closed = append(h.fs.closed, h.name)
 	}

@@ -424,6 +424,12 @@ func TestFaultFsUnsyncedAndClosed(t *testing.T) {
 		a, b := filepath.Join(dir, "a"), filepath.Join(dir, "b")
 		write(t, f, a, "synced", true)
 		write(t, f, b, "not synced", false)
+		h, err := f.Open(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.Close()
+		h.Close() // closing twice reports nothing more
 		if got, want := f.ClosedUnsynced(), []string{b}; !slices.Equal(got, want) {
 			t.Errorf("ClosedUnsynced() = %v, want %v", got, want)
 		}
