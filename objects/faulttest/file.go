@@ -8,11 +8,11 @@ import (
 
 // file is a handle opened through Fs.
 type file struct {
-	fs    *Fs
-	f     afero.File
-	name  string
-	node  *node // nil for a file the model does not track (durable as is)
-	epoch int
+	fs     *Fs
+	f      afero.File
+	name   string
+	node   *node // nil for a file the model does not track (durable as is)
+	epoch  int
 	wrote  bool // this handle wrote data not yet synced
 	closed bool
 }
