@@ -423,9 +423,11 @@ func TestFaultFsUnsyncedAndClosed(t *testing.T) {
 		}
 		a, b := filepath.Join(dir, "a"), filepath.Join(dir, "b")
 		write(t, f, a, "synced", true)
-		write(t, f, b, "not synced", false)
-		h, err := f.Open(b)
+		h, err := f.OpenFile(b, os.O_WRONLY|os.O_CREATE, 0o644)
 		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := h.Write([]byte("not synced")); err != nil {
 			t.Fatal(err)
 		}
 		h.Close()
