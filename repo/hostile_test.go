@@ -683,3 +683,44 @@ func TestTreeBomb(t *testing.T) {
 		t.Errorf("refusing a tree bomb took %v", el)
 	}
 }
+
+// TestCompatCallsRefuseHostileInput: the dstack/T9k-style calls reach the
+// same validators — Upload with a bad tag or artifact path, DownloadTag
+// and GetPath with a path leaving the version — and change nothing.
+func TestCompatCallsRefuseHostileInput(t *testing.T) {
+	forEachFs(t, func(t *testing.T, fsys afero.Fs, root string) {
+		ctx := context.Background()
+		r, proj := newRepoIn(t, fsys, root)
+		writeFiles(t, fsys, proj, files{"data/a.txt": "alpha", "f.txt": "eff"})
+		v, _, err := r.Upload(ctx, filepath.Join(proj, "data"), "", "good")
+		if err != nil {
+			t.Fatal(err)
+		}
+		objs := countObjects(t, r)
+		before := stableSnapshot(t, fsys, root)
+		for _, tag := range []string{"../x", "a//b", "-x", "x.lock", "x.", ".art", strings.Repeat("n", 10<<10)} {
+			_, _, err := r.Upload(ctx, filepath.Join(proj, "data"), "", tag)
+			wantErr(t, fmt.Sprintf("Upload tag %.40q", tag), err, refs.ErrInvalidName)
+			_, err = r.DownloadTag(ctx, tag, "", filepath.Join(root, "dl"))
+			if !errors.Is(err, refs.ErrInvalidRef) && !errors.Is(err, refs.ErrInvalidName) {
+				t.Errorf("DownloadTag(%.40q): %v, want ErrInvalidRef", tag, err)
+			}
+		}
+		for _, p := range []string{"../x", "/abs", ".art", ".ART/x", "a/../../x", "C:x", "x."} {
+			for _, src := range []string{"data", "f.txt"} {
+				_, _, err := r.Upload(ctx, filepath.Join(proj, src), p, "good")
+				wantErr(t, fmt.Sprintf("Upload %s to %q", src, p), err, objects.ErrInvalidPath)
+			}
+			_, err := r.DownloadTag(ctx, "good", p, filepath.Join(root, "dl"))
+			wantErr(t, fmt.Sprintf("DownloadTag path %q", p), err, objects.ErrInvalidPath)
+			_, err = v.GetPath(ctx, p)
+			wantErr(t, fmt.Sprintf("GetPath %q", p), err, objects.ErrInvalidPath)
+		}
+		if got := countObjects(t, r); got != objs {
+			t.Errorf("refused calls wrote %d objects", got-objs)
+		}
+		if after := stableSnapshot(t, fsys, root); !maps.Equal(after, before) {
+			t.Errorf("refused calls changed files: %s", diffSnapshots(before, after))
+		}
+	})
+}
