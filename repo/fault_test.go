@@ -16,6 +16,7 @@ import (
 
 	"github.com/spf13/afero"
 
+	"github.com/artvcs/art/objects"
 	"github.com/artvcs/art/objects/chunker"
 	"github.com/artvcs/art/objects/faulttest"
 	"github.com/artvcs/art/repo"
@@ -190,12 +191,34 @@ func (e *faultEnv) checkIntact(t *testing.T, at string, refs ...string) {
 	e.fsck(t, at)
 }
 
-// fsck fails the test if Fsck finds damage (garbage is allowed).
+// fsck fails the test if Fsck finds damage (garbage is allowed), or if a
+// chunk list, even one no version uses, names a chunk that is not
+// stored: Stat takes a list for a stored blob, so one left incomplete
+// would make a pull or a commit skip content the store lacks.
 func (e *faultEnv) fsck(t *testing.T, at string) {
 	t.Helper()
 	rep, err := e.r.Fsck(e.ctx, nil)
 	if err != nil || len(rep.Problems) > 0 {
 		t.Fatalf("%s: fsck: %v %+v", at, err, rep.Problems)
+	}
+	s := e.r.Store().(*objects.FSStore)
+	err = s.List(e.ctx, func(i objects.Info) error {
+		if !i.Chunked {
+			return nil
+		}
+		l, err := s.ReadChunkList(e.ctx, i.ID)
+		if err != nil {
+			return err
+		}
+		for _, c := range l.Chunks {
+			if _, err := e.fs.Base().Stat(s.Path(c.ID)); err != nil {
+				return fmt.Errorf("chunk list %s names chunk %s: %w", i.ID.Short(), c.ID.Short(), err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("%s: %v", at, err)
 	}
 }
 
