@@ -15,6 +15,10 @@ import (
 	"github.com/artvcs/art/objects"
 )
 
+// errTreeBomb stops fsck's walk of a version whose trees stand for more
+// than MaxVersionFiles entries.
+var errTreeBomb = errors.New("tree bomb")
+
 // ErrDamaged is returned by Fsck when objects are missing or corrupt.
 var ErrDamaged = errors.New("repository is damaged")
 
@@ -184,6 +188,7 @@ func (r *Repo) Fsck(ctx context.Context, opts *FsckOptions) (FsckReport, error) 
 		return nil
 	}
 	lazy := false // walking a version whose files may be on its remote only
+	visited := 0  // entries walked in the current version
 	var walk func(ref string, id objects.ID, prefix string, depth int) error
 	walk = func(ref string, id objects.ID, prefix string, depth int) error {
 		if p := check(id, -1); p != nil {
@@ -206,6 +211,9 @@ func (r *Repo) Fsck(ctx context.Context, opts *FsckOptions) (FsckReport, error) 
 		if depth > objects.MaxPathDepth {
 			addProblem(id, "corrupt", "trees nest too deep")
 			return nil
+		}
+		if visited += len(t.Entries); visited > MaxVersionFiles {
+			return errTreeBomb
 		}
 		for _, e := range t.Entries {
 			p := e.Name
@@ -265,8 +273,10 @@ func (r *Repo) Fsck(ctx context.Context, opts *FsckOptions) (FsckReport, error) 
 			addProblem(v.Commit, "corrupt", "commit does not match the index").affect(Affected{Version: ref})
 			continue
 		}
-		lazy = v.Remote != ""
-		if err := walk(ref, c.Tree, "", 0); err != nil {
+		lazy, visited = v.Remote != "", 0
+		if err := walk(ref, c.Tree, "", 0); errors.Is(err, errTreeBomb) {
+			addProblem(c.Tree, "corrupt", fmt.Sprintf("its trees expand to more than %d entries", MaxVersionFiles)).affect(Affected{Version: ref})
+		} else if err != nil {
 			return rep, err
 		}
 	}

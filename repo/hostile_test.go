@@ -679,6 +679,20 @@ func TestTreeBomb(t *testing.T) {
 			t.Errorf("Diff(%s): %v, want ErrCorrupt", ref, err)
 		}
 	}
+	// fsck reports the bomb as a damaged version instead of walking it.
+	rep, err := r.Fsck(ctx, nil)
+	if !errors.Is(err, repo.ErrDamaged) {
+		t.Errorf("Fsck: %v, want ErrDamaged", err)
+	}
+	found := false
+	for _, p := range rep.Problems {
+		for _, a := range p.Affects {
+			found = found || a.Version == "bomb:v0" && p.ID == id
+		}
+	}
+	if !found {
+		t.Errorf("Fsck problems %+v, want the bomb's root tree charged to bomb:v0", rep.Problems)
+	}
 	if el := time.Since(start); el > 20*time.Second {
 		t.Errorf("refusing a tree bomb took %v", el)
 	}

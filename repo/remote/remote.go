@@ -87,7 +87,8 @@ const MaxKeyLen = 1024
 
 // ValidateKey returns nil if key is a relative slash-separated path whose
 // segments are non-empty, not "." or "..", start with a letter, digit or
-// '_' and hold only ASCII letters, digits, '.', '_' and '-'; and the key is
+// '_', do not end in '.', and hold only ASCII letters, digits, '.', '_'
+// and '-'; and the key is
 // at most MaxKeyLen bytes. Anything else (absolute paths, "..", NUL,
 // backslashes, spaces, non-ASCII) wraps ErrInvalidKey.
 func ValidateKey(key string) error {
@@ -96,6 +97,11 @@ func ValidateKey(key string) error {
 	}
 	for _, seg := range strings.Split(key, "/") {
 		if seg == "" || seg == "." || seg == ".." {
+			return fmt.Errorf("%w: %q", ErrInvalidKey, trunc(key))
+		}
+		if seg[len(seg)-1] == '.' {
+			// Windows drops a trailing dot: "a." and "a" would be one file
+			// in a directory remote there.
 			return fmt.Errorf("%w: %q", ErrInvalidKey, trunc(key))
 		}
 		for i := 0; i < len(seg); i++ {

@@ -91,6 +91,8 @@ var invalidKeys = []string{
 	"refs/.lock-a.json",
 	"a b",
 	"caf\u00e9",
+	"refs/a.",
+	"objects/ab/cd./x",
 	strings.Repeat("a", remote.MaxKeyLen+1),
 }
 
