@@ -372,8 +372,13 @@ func (s *FSStore) finishOwn(ctx context.Context, batch *Batch, own bool, err err
 // stored, whole or chunked, is left as it is.
 func (b *Batch) PutChunkList(ctx context.Context, l *ChunkList) error {
 	s := b.s
-	if _, err := s.Stat(ctx, l.Blob); err == nil {
-		return nil
+	// Already stored, whole or as chunks: refresh it for gc's grace period.
+	for _, final := range []string{s.Path(l.Blob), s.ListPath(l.Blob)} {
+		if ok, _, err := s.refreshFile(l.Blob, final); err != nil {
+			return err
+		} else if ok {
+			return s.reuse(final, b)
+		}
 	}
 	enc, err := l.Encode()
 	if err != nil {

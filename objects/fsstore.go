@@ -115,7 +115,10 @@ func (s *FSStore) statList(id ID, name string) (Info, error) {
 		return Info{}, fmt.Errorf("stat chunk list %s: %w", id, err)
 	}
 	var head [len(ChunkListHeader) + 2*IDSize + 32]byte
-	k, _ := io.ReadFull(f, head[:])
+	k, err := io.ReadFull(f, head[:])
+	if err != nil && err != io.EOF && err != io.ErrUnexpectedEOF {
+		return Info{}, fmt.Errorf("read chunk list %s: %w", id, err)
+	}
 	size, ok := chunkListSize(head[:k])
 	if !ok {
 		return Info{}, &CorruptError{ID: id, Reason: "chunk list has no valid header"}
