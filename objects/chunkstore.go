@@ -372,12 +372,17 @@ func (s *FSStore) finishOwn(ctx context.Context, batch *Batch, own bool, err err
 // stored, whole or chunked, is left as it is.
 func (b *Batch) PutChunkList(ctx context.Context, l *ChunkList) error {
 	s := b.s
-	// Already stored, whole or as chunks: refresh it for gc's grace period.
-	for _, final := range []string{s.Path(l.Blob), s.ListPath(l.Blob)} {
-		if ok, _, err := s.refreshFile(l.Blob, final); err != nil {
-			return err
-		} else if ok {
-			return s.reuse(final, b)
+	// Already stored, whole or as complete chunks: refresh it for gc's
+	// grace period. An incomplete list is replaced below.
+	if ok, err := s.Complete(ctx, l.Blob); err != nil {
+		return err
+	} else if ok {
+		for _, final := range []string{s.Path(l.Blob), s.ListPath(l.Blob)} {
+			if ok, _, err := s.refreshFile(l.Blob, final); err != nil {
+				return err
+			} else if ok {
+				return s.reuse(final, b)
+			}
 		}
 	}
 	enc, err := l.Encode()
@@ -401,5 +406,47 @@ func (b *Batch) PutChunkList(ctx context.Context, l *ChunkList) error {
 	if _, err := pf.Write(enc); err != nil {
 		return fmt.Errorf("write chunk list: %w", err)
 	}
-	return s.publishAt(pf, l.Blob, s.ListPath(l.Blob), int64(len(enc)), b)
+	final := s.ListPath(l.Blob)
+	if _, err := s.fs.Stat(final); err == nil {
+		// An incomplete list: replace it with this one, whose chunks
+		// were all just checked.
+		if err := pf.Sync(); err != nil {
+			return fmt.Errorf("sync chunk list %s: %w", l.Blob, err)
+		}
+		if err := pf.Replace(final); err != nil {
+			return fmt.Errorf("store chunk list %s: %w", l.Blob, err)
+		}
+		b.written(final, int64(len(enc)))
+		return nil
+	}
+	return s.publishAt(pf, l.Blob, final, int64(len(enc)), b)
+}
+
+// Complete reports whether the blob id is stored and readable in full:
+// whole, or as a chunk list whose chunks are all stored with the sizes it
+// gives (a crash can leave a list whose chunks never became durable; such
+// a list does not count, and a writer replaces it).
+func (s *FSStore) Complete(ctx context.Context, id ID) (bool, error) {
+	if _, err := s.fs.Stat(s.Path(id)); err == nil {
+		return true, nil
+	}
+	l, err := s.ReadChunkList(ctx, id)
+	if errors.Is(err, ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		var ce *CorruptError
+		if errors.As(err, &ce) {
+			return false, nil
+		}
+		return false, err
+	}
+	if err := s.checkChunks(ctx, l); err != nil {
+		var ce *CorruptError
+		if errors.Is(err, ErrNotFound) || errors.As(err, &ce) {
+			return false, nil
+		}
+		return false, err
+	}
+	return true, nil
 }

@@ -353,3 +353,55 @@ func TestChunkingValidate(t *testing.T) {
 		t.Fatalf("min_file_size below max chunk: %v", err)
 	}
 }
+
+// TestChunkListIncomplete: a list whose chunk a crash lost does not count
+// as the blob being stored, and storing the blob again (by a commit or a
+// pull) repairs it.
+func TestChunkListIncomplete(t *testing.T) {
+	chunkedStores(t, func(t *testing.T, s *objects.FSStore) {
+		ctx := context.Background()
+		data := randBytes(9, 64<<10)
+		id := putSized(t, s, data)
+		if ok, err := s.Complete(ctx, id); !ok || err != nil {
+			t.Fatalf("Complete = %v, %v after a put", ok, err)
+		}
+		l, _ := s.ReadChunkList(ctx, id)
+		lost := l.Chunks[4]
+		if err := s.Fs().Remove(s.Path(lost.ID)); err != nil {
+			t.Fatal(err)
+		}
+		if ok, err := s.Complete(ctx, id); ok || err != nil {
+			t.Fatalf("Complete = %v, %v with a chunk gone; want false", ok, err)
+		}
+		// A pull brings the chunk back, then the list.
+		if _, err := s.PutExpect(ctx, lost.ID, bytes.NewReader(data[sumBefore(l, 4):sumBefore(l, 5)])); err != nil {
+			t.Fatal(err)
+		}
+		b := s.NewBatch()
+		if err := b.PutChunkList(ctx, l); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.Sync(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if got := readAll(t, s, id); !bytes.Equal(got, data) {
+			t.Fatal("blob reads wrong after the repair")
+		}
+		// A commit of the same content rewrites the chunk and keeps the list.
+		if err := s.Fs().Remove(s.Path(lost.ID)); err != nil {
+			t.Fatal(err)
+		}
+		putSized(t, s, data)
+		if ok, _ := s.Complete(ctx, id); !ok {
+			t.Fatal("a commit of the same content left the blob incomplete")
+		}
+	})
+}
+
+func sumBefore(l *objects.ChunkList, i int) int64 {
+	var n int64
+	for _, c := range l.Chunks[:i] {
+		n += c.Size
+	}
+	return n
+}

@@ -386,7 +386,9 @@ func (d *downloader) blob(ctx context.Context, id objects.ID, size int64) error 
 	if _, ok := d.done.Load(id); ok {
 		return nil
 	}
-	if _, err := d.r.store.Stat(ctx, id); err == nil {
+	if ok, err := d.r.store.Complete(ctx, id); err != nil {
+		return err
+	} else if ok {
 		d.done.Store(id, true)
 		return nil
 	}
@@ -741,7 +743,9 @@ func (r *Repo) fetchMissing(ctx context.Context, v Version, entries []ManifestEn
 		if e.IsRef() {
 			continue
 		}
-		if _, err := r.store.Stat(ctx, e.Digest); errors.Is(err, objects.ErrNotFound) {
+		if ok, err := r.store.Complete(ctx, e.Digest); err != nil {
+			return err
+		} else if !ok {
 			missing = append(missing, e)
 		}
 	}
