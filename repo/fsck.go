@@ -187,6 +187,7 @@ func (r *Repo) Fsck(ctx context.Context, opts *FsckOptions) (FsckReport, error) 
 		}
 		return nil
 	}
+	tw := &treeWalk{r: r, trees: trees, sizes: map[objects.ID]treeSize{}} // shares fsck's trees
 	lazy := false // walking a version whose files may be on its remote only
 	visited := 0  // entries walked in the current version
 	var walk func(ref string, id objects.ID, prefix string, depth int) error
@@ -274,6 +275,13 @@ func (r *Repo) Fsck(ctx context.Context, opts *FsckOptions) (FsckReport, error) 
 			continue
 		}
 		lazy, visited = v.Remote != "", 0
+		// Measure first (each tree once): a tree bomb is refused without
+		// walking its paths. Trees that cannot be read are left to the
+		// walk, which charges them to what they affect.
+		if s, err := tw.measure(ctx, c.Tree, 0); err == nil && s.files > MaxVersionFiles {
+			addProblem(c.Tree, "corrupt", fmt.Sprintf("its trees expand to more than %d entries", MaxVersionFiles)).affect(Affected{Version: ref})
+			continue
+		}
 		if err := walk(ref, c.Tree, "", 0); errors.Is(err, errTreeBomb) {
 			addProblem(c.Tree, "corrupt", fmt.Sprintf("its trees expand to more than %d entries", MaxVersionFiles)).affect(Affected{Version: ref})
 		} else if err != nil {

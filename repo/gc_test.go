@@ -77,7 +77,7 @@ func TestGC(t *testing.T) {
 		}
 		// A dry run reports and deletes nothing. (The clock stands still
 		// from Init: move it past the files' real modification times.)
-		clk.Advance(time.Second)
+		clk.Advance(time.Minute)
 		rep, err = r.GC(ctx, &repo.GCOptions{Grace: -1, DryRun: true})
 		if err != nil || rep.Garbage != len(only1) || rep.Deleted != 0 || rep.Bytes == 0 {
 			t.Fatalf("dry run = %+v, %v; want %d garbage, none deleted", rep, err, len(only1))
