@@ -188,8 +188,8 @@ func (r *Repo) Fsck(ctx context.Context, opts *FsckOptions) (FsckReport, error) 
 		return nil
 	}
 	tw := &treeWalk{r: r, trees: trees, sizes: map[objects.ID]treeSize{}} // shares fsck's trees
-	lazy := false // walking a version whose files may be on its remote only
-	visited := 0  // entries walked in the current version
+	lazy := false                                                         // walking a version whose files may be on its remote only
+	visited := 0                                                          // entries walked in the current version
 	var walk func(ref string, id objects.ID, prefix string, depth int) error
 	walk = func(ref string, id objects.ID, prefix string, depth int) error {
 		if p := check(id, -1); p != nil {
