@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"net/url"
 	"os"
 	"path"
@@ -177,6 +178,11 @@ func (v Version) Download(ctx context.Context, root string, opts *CheckoutOption
 			oldPaths = append(oldPaths, p)
 		}
 	}
+	for p := range st.pending {
+		if _, tracked := st.Files[p]; !tracked && inScope(p, scope) && !wantSet[p] {
+			oldPaths = append(oldPaths, p)
+		}
+	}
 	sort.Strings(oldPaths)
 	for _, p := range oldPaths {
 		steps = append(steps, step{e: ManifestEntry{Path: p}, remove: true})
@@ -257,8 +263,9 @@ func (v Version) Download(ctx context.Context, root string, opts *CheckoutOption
 				s.rec = prev
 				return nil // skip: stat cache says it is right
 			}
+			pending := st.pending[s.e.Path]
 			var have objects.ID
-			if !unchanged && (tracked || (!s.remove && cur.Size == s.e.Size)) {
+			if !unchanged && (tracked || len(pending) > 0 || (!s.remove && cur.Size == s.e.Size)) {
 				if have, err = hashFile(r.fs, full); err != nil {
 					return err
 				}
@@ -267,13 +274,18 @@ func (v Version) Download(ctx context.Context, root string, opts *CheckoutOption
 				s.rec = fileState{ID: wantID, stat: cur}
 				return nil // skip: already right
 			}
-			if tracked && (unchanged || have == prev.ID) {
-				// Ours and untouched: safe to replace or remove.
+			if tracked && (unchanged || have == prev.ID) || !unchanged && slices.Contains(pending, have) {
+				// Ours and untouched (or written by a checkout that was
+				// interrupted): safe to replace or remove.
 				s.write = !s.remove
 				return nil
 			}
 			if opts.Force {
 				s.write = !s.remove
+				return nil
+			}
+			if !tracked && s.remove {
+				s.drop = true // an interrupted checkout's file, changed since: leave it
 				return nil
 			}
 			if tracked {
@@ -329,6 +341,30 @@ func (v Version) Download(ctx context.Context, root string, opts *CheckoutOption
 		}
 		return res, fmt.Errorf("%w in %s: %s%s; commit or move them, or use --force to overwrite",
 			ErrLocalChanges, root, strings.Join(conflicts, ", "), more)
+	}
+
+	// Before changing anything, record what each file is about to hold:
+	// if this checkout is killed, the next one knows those contents for
+	// its own, as it knows the old ones.
+	pending := map[string][]objects.ID{}
+	for p, ids := range st.pending {
+		pending[p] = ids
+	}
+	for _, s := range steps {
+		if s.write {
+			id := s.e.Digest
+			if s.e.IsRef() {
+				id = refBlobID(s.e)
+			}
+			if !slices.Contains(pending[s.e.Path], id) {
+				pending[s.e.Path] = append(pending[s.e.Path], id)
+			}
+		}
+	}
+	if !maps.EqualFunc(pending, st.pending, slices.Equal[[]objects.ID]) {
+		if err := r.savePending(root, pending); err != nil {
+			return res, err
+		}
 	}
 
 	dirSet := map[string]bool{".": true}
@@ -443,6 +479,18 @@ func (v Version) Download(ctx context.Context, root string, opts *CheckoutOption
 	}
 	if err := r.saveCheckoutState(root, newState); err != nil && werr == nil {
 		werr = err
+	}
+	if werr == nil {
+		// Every file in scope is now recorded as it is: what an
+		// interrupted checkout left pending there is settled.
+		for p := range pending {
+			if inScope(p, scope) {
+				delete(pending, p)
+			}
+		}
+		if err := r.savePending(root, pending); err != nil {
+			werr = err
+		}
 	}
 	return res, werr
 }
@@ -843,6 +891,17 @@ type checkoutState struct {
 	// time, in nanoseconds; 0 if never): see Download's use of the stat
 	// cache.
 	saved int64
+	// pending is what checkouts that did not finish (killed, or failed
+	// halfway) were writing: path -> the IDs it may now hold besides its
+	// record in Files. It is kept beside the state (.pending.json), so
+	// saving it leaves saved alone.
+	pending map[string][]objects.ID
+}
+
+// pendingState is the .pending.json file beside a checkout state.
+type pendingState struct {
+	Dir   string                  `json:"dir"`
+	Files map[string][]objects.ID `json:"files"`
 }
 
 func (r *Repo) statePath(root string) (string, string, error) {
@@ -860,6 +919,9 @@ func (r *Repo) loadCheckoutState(root string) (*checkoutState, error) {
 		return nil, err
 	}
 	st := &checkoutState{Dir: abs, Files: map[string]fileState{}}
+	if st.pending, err = r.loadPending(pendingPath(p), abs); err != nil {
+		return nil, err
+	}
 	fi, err := r.fs.Stat(p)
 	if errors.Is(err, fs.ErrNotExist) {
 		return st, nil
@@ -880,7 +942,7 @@ func (r *Repo) loadCheckoutState(root string) (*checkoutState, error) {
 	}
 	if err := json.Unmarshal(b, st); err != nil || st.Dir != abs {
 		// A damaged state file only costs re-hashing: start afresh.
-		return &checkoutState{Dir: abs, Files: map[string]fileState{}}, nil
+		return &checkoutState{Dir: abs, Files: map[string]fileState{}, pending: st.pending}, nil
 	}
 	if st.Files == nil {
 		st.Files = map[string]fileState{}
@@ -895,6 +957,57 @@ func (r *Repo) loadCheckoutState(root string) (*checkoutState, error) {
 	}
 	st.saved = fi.ModTime().UnixNano()
 	return st, nil
+}
+
+func pendingPath(statePath string) string {
+	return strings.TrimSuffix(statePath, ".json") + ".pending.json"
+}
+
+// loadPending reads the pending file at p (see checkoutState.pending),
+// keeping only clean paths. A damaged file is as good as none, but an
+// error reading it is returned, like one reading the state: forgetting
+// what an interrupted checkout wrote would refuse those files.
+func (r *Repo) loadPending(p, abs string) (map[string][]objects.ID, error) {
+	out := map[string][]objects.ID{}
+	b, err := afero.ReadFile(r.fs, p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return out, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read checkout state: %w", err)
+	}
+	var ps pendingState
+	if json.Unmarshal(b, &ps) != nil || ps.Dir != abs {
+		return out, nil
+	}
+	for p, ids := range ps.Files {
+		if c, err := objects.CleanPath(p); err == nil && c == p && len(ids) > 0 {
+			out[p] = ids
+		}
+	}
+	return out, nil
+}
+
+// savePending records what the checkout of root is about to write (see
+// checkoutState.pending), or removes the record when there is none.
+func (r *Repo) savePending(root string, files map[string][]objects.ID) error {
+	sp, abs, err := r.statePath(root)
+	if err != nil {
+		return err
+	}
+	p := pendingPath(sp)
+	if len(files) == 0 {
+		if err := r.fs.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		return nil
+	}
+	if err := r.fs.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return err
+	}
+	return writeFileAtomicFunc(r.fs, p, 0o644, func(w io.Writer) error {
+		return json.NewEncoder(w).Encode(pendingState{Dir: abs, Files: files})
+	})
 }
 
 func (r *Repo) saveCheckoutState(root string, st *checkoutState) error {
