@@ -22,7 +22,7 @@ deps:
 ## test: formatting, vet, package boundaries, then every test (fuzz seed corpora
 ## included); the library packages under the race detector where cgo is available
 RACE := $(shell command -v gcc >/dev/null && [ "$$($(GO) env CGO_ENABLED)" = 1 ] && echo -race)
-test: deps minio lint depcheck
+test: deps minio lint depcheck vuln
 	ART_REQUIRE_MINIO=1 $(GO) test -count=1 $(RACE) -timeout 20m ./objects/ ./objects/objectstest/ ./refs/... ./lineage/... ./repo/...
 	ART_REQUIRE_MINIO=1 $(GO) test -count=1 -timeout 20m ./objects/chunker/ ./cmd/... ./tools/...
 
@@ -40,6 +40,23 @@ lint:
 
 depcheck:
 	@scripts/depcheck.sh
+
+## vuln: govulncheck (pinned: v1.9.0 needs a golang.org/x/telemetry the module
+## proxy refuses) on every package; any finding fails. Its database (GOVULNDB)
+## must be reachable: when it is not, the step says loudly that NOTHING WAS
+## CHECKED and passes, unless VULN_REQUIRE=1 makes that a failure too
+GOVULNCHECK_VERSION := v1.8.0
+GOVULNDB ?= https://vuln.go.dev
+.PHONY: vuln
+vuln:
+	@out=$$($(GO) run golang.org/x/vuln/cmd/govulncheck@$(GOVULNCHECK_VERSION) -db $(GOVULNDB) ./... 2>&1); rc=$$?; \
+	  printf '%s\n' "$$out"; \
+	  if [ $$rc != 0 ] && grep -q 'fetching vulnerabilities' <<<"$$out"; then \
+	    echo "vuln: *** NOTHING WAS CHECKED: the vulnerability database $(GOVULNDB) cannot be reached from this machine ***"; \
+	    echo "vuln: set GOVULNDB to a reachable copy (https://... or file:///...), or VULN_REQUIRE=1 to fail here"; \
+	    [ "$(VULN_REQUIRE)" != 1 ]; exit $$?; \
+	  fi; \
+	  exit $$rc
 
 ## demo: the main job end to end in a temp dir on the local (embedded) store
 demo: build
