@@ -15,6 +15,10 @@ import (
 // that objects written by a commit still in progress survive.
 const DefaultGrace = time.Hour
 
+// clockSlack is how far behind the real time a file system's timestamps
+// may run; GC keeps objects younger than the grace period plus this.
+const clockSlack = 2 * time.Second
+
 // GCOptions tune GC. A nil *GCOptions is the zero value.
 type GCOptions struct {
 	// DryRun reports what would be deleted and deletes nothing.
@@ -57,7 +61,11 @@ func (r *Repo) GC(ctx context.Context, opts *GCOptions) (rep GCReport, retErr er
 	}
 	// Anything written or refreshed after this moment is kept, whatever
 	// the grace period.
-	cutoff := r.now().Add(-grace)
+	// File systems stamp files from a coarse clock (the kernel's tick,
+	// whole seconds on some), which can run behind r.now(): an object a
+	// commit writes just after this moment could carry an earlier time.
+	// So the cutoff is set back by clockSlack, even with no grace period.
+	cutoff := r.now().Add(-grace - clockSlack)
 	// Bracket the sweep with two bumps of the gc generation (and drop the
 	// stat cache before the first): a commit whose files were stored while
 	// any part of this GC ran sees the generation change when it records
