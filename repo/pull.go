@@ -486,6 +486,15 @@ func (d *downloader) chunked(ctx context.Context, id objects.ID, size int64) err
 func (r *Repo) importArtifact(ctx context.Context, remoteName string, doc *remoteDoc, got *fetched, gen int64, strategy Strategy) (Pulled, error) {
 	p := Pulled{Name: doc.Name, Versions: []string{}}
 	tracked := r.readTracking(remoteName, doc.Name)
+	if pending := r.readPending(remoteName, doc.Name); pending != nil {
+		// A push of ours was interrupted after it swapped its document in
+		// (the remote still holds it): that is what we last saw.
+		if a, err := pending.encode(); err == nil {
+			if b, err := doc.encode(); err == nil && string(a) == string(b) {
+				tracked = pending
+			}
+		}
+	}
 	err := r.writeTx(ctx, func(tx *sql.Tx) error {
 		p = Pulled{Name: doc.Name, Versions: []string{}}
 		if now, err := gcGeneration(ctx, tx); err != nil {

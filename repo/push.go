@@ -156,8 +156,7 @@ func (r *Repo) pushArtifact(ctx context.Context, t remote.Transport, remoteName,
 		if err != nil {
 			return pa, err
 		}
-		tracked := r.readTracking(remoteName, name)
-		why := local.fastForward(doc, tracked)
+		why := local.fastForward(doc, r.trackedDocs(remoteName, name))
 		replace := false
 		if why != "" {
 			switch opts.Strategy {
@@ -256,6 +255,9 @@ func (r *Repo) pushArtifact(ctx context.Context, t remote.Transport, remoteName,
 				return pa, err
 			}
 		}
+		// Should this process die between the swap and saveTracking, the
+		// next push and pull know the remote may hold nd.
+		r.savePendingDoc(remoteName, nd)
 		if _, err := t.CompareAndSwap(ctx, remoteRefKey(name), etag, enc); err != nil {
 			if errors.Is(err, remote.ErrConflict) && attempt < maxCASRetries {
 				continue // someone else pushed meanwhile: look again
@@ -353,7 +355,7 @@ func (l *localArtifact) commitOf(n int64) (objects.ID, bool) {
 // alias must point where it does here, or where it pointed when this
 // repository last saw the remote (tracked), so that only local moves are
 // published.
-func (l *localArtifact) fastForward(doc, tracked *remoteDoc) string {
+func (l *localArtifact) fastForward(doc *remoteDoc, tracked []*remoteDoc) string {
 	if doc == nil {
 		return ""
 	}
@@ -374,10 +376,15 @@ func (l *localArtifact) fastForward(doc, tracked *remoteDoc) string {
 		if ok && lc == rc {
 			continue
 		}
-		if tc, tok := tracked.aliasCommit(a); tok && tc == rc {
-			continue // the remote has not moved it since we last saw it: ours is newer
+		ours := false
+		for _, td := range tracked {
+			if tc, tok := td.aliasCommit(a); tok && tc == rc {
+				ours = true // the remote has not moved it since we last saw it: ours is newer
+			}
 		}
-		moved = append(moved, a)
+		if !ours {
+			moved = append(moved, a)
+		}
 	}
 	if len(moved) > 0 {
 		sort.Strings(moved)

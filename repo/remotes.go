@@ -236,7 +236,36 @@ func (r *Repo) trackingDir(remoteName string) string {
 // readTracking returns the ref document of name last seen on the remote,
 // or nil.
 func (r *Repo) readTracking(remoteName, name string) *remoteDoc {
-	b, err := afero.ReadFile(r.fs, filepath.Join(r.trackingDir(remoteName), name+".json"))
+	return r.readTrackingFile(remoteName, name, name+".json")
+}
+
+// readPending returns the ref document a push of name was about to swap in
+// when it was interrupted (killed between the swap and saveTracking), or
+// nil: the remote may hold it.
+func (r *Repo) readPending(remoteName, name string) *remoteDoc {
+	return r.readTrackingFile(remoteName, name, name+".pending.json")
+}
+
+// savePendingDoc records d as the document a push is about to swap in.
+func (r *Repo) savePendingDoc(remoteName string, d *remoteDoc) {
+	r.saveTrackingFile(remoteName, d, d.Name+".pending.json")
+}
+
+// trackedDocs returns what this repository knows the remote held or may
+// hold for name: the last document seen and, if a push was interrupted,
+// the one it was swapping in. Nil entries are left out.
+func (r *Repo) trackedDocs(remoteName, name string) []*remoteDoc {
+	var out []*remoteDoc
+	for _, d := range []*remoteDoc{r.readTracking(remoteName, name), r.readPending(remoteName, name)} {
+		if d != nil {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+func (r *Repo) readTrackingFile(remoteName, name, file string) *remoteDoc {
+	b, err := afero.ReadFile(r.fs, filepath.Join(r.trackingDir(remoteName), file))
 	if err != nil {
 		return nil
 	}
@@ -250,6 +279,11 @@ func (r *Repo) readTracking(remoteName, name string) *remoteDoc {
 // saveTracking records d as what the remote holds for its artifact. A
 // failure only costs a less precise alias merge later, so it is ignored.
 func (r *Repo) saveTracking(remoteName string, d *remoteDoc) {
+	r.saveTrackingFile(remoteName, d, d.Name+".json")
+	r.fs.Remove(filepath.Join(r.trackingDir(remoteName), d.Name+".pending.json"))
+}
+
+func (r *Repo) saveTrackingFile(remoteName string, d *remoteDoc, file string) {
 	dir := r.trackingDir(remoteName)
 	if err := r.fs.MkdirAll(dir, 0o755); err != nil {
 		return
@@ -258,5 +292,5 @@ func (r *Repo) saveTracking(remoteName string, d *remoteDoc) {
 	if err != nil {
 		return
 	}
-	writeFileAtomic(r.fs, filepath.Join(dir, d.Name+".json"), b, 0o644)
+	writeFileAtomic(r.fs, filepath.Join(dir, file), b, 0o644)
 }
