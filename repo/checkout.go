@@ -796,10 +796,17 @@ func (r *Repo) mkdirs(root, p string) error {
 		if err == nil {
 			return fmt.Errorf("%w: %s is not a directory", ErrLocalChanges, cur)
 		}
+		if !errors.Is(err, fs.ErrNotExist) {
+			return err // an I/O error, not a verdict on the path
+		}
 		if err := r.fs.Mkdir(cur, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
 			return err
 		}
-		if fi, err := lstat(r.fs, cur); err != nil || !fi.IsDir() {
+		fi, err = lstat(r.fs, cur)
+		if err != nil {
+			return err
+		}
+		if !fi.IsDir() || fi.Mode()&fs.ModeSymlink != 0 {
 			return fmt.Errorf("%w: %s is not a directory", ErrLocalChanges, cur)
 		}
 	}

@@ -14,7 +14,6 @@ import (
 
 	"github.com/artvcs/art/objects"
 	"github.com/artvcs/art/objects/chunker"
-	"github.com/artvcs/art/objects/faulttest"
 	"github.com/artvcs/art/repo"
 	"github.com/artvcs/art/repo/remote"
 )
@@ -212,11 +211,9 @@ func TestFaultFetchCheckout(t *testing.T) {
 	t.Parallel()
 	src := newPullSource(t)
 	out := func(e *faultEnv) string { return filepath.Join(e.root, "out") }
-	var tests sync.Map // *faultEnv -> its point's *testing.T
 	runFaultCase(t, faultCase{
 		name: "fetch-checkout",
 		prepare: func(t *testing.T, e *faultEnv) {
-			tests.Store(e, t)
 			e.r.SetTransport("origin", src.tr)
 			if _, err := e.r.Fetch(e.ctx, "origin", nil, nil); err != nil {
 				t.Fatalf("Fetch: %v", err)
@@ -228,12 +225,6 @@ func TestFaultFetchCheckout(t *testing.T) {
 		},
 		run: func(e *faultEnv) error {
 			_, err := e.r.Checkout(e.ctx, "data:v1", out(e), nil)
-			if ev, ok := mkdirsStatBug(e, err); ok {
-				t, _ := tests.LoadAndDelete(e)
-				t.(*testing.T).Skipf("known bug (repo/checkout.go, Repo.mkdirs): the failed lstat of the directory it just made (%v) "+
-					"is reported as %q instead of the error; remove this skip once fixed", ev.Err, err)
-			}
-			tests.Delete(e)
 			return err
 		},
 		check: func(t *testing.T, e *faultEnv, p pointResult) {
@@ -291,18 +282,3 @@ func snapshotIfAny(t *testing.T, fsys afero.Fs, dir string) files {
 	return fileSnapshot(t, fsys, dir)
 }
 
-// mkdirsStatBug reports whether err is Repo.mkdirs taking a failed lstat
-// of a directory it has just made (or found made) for one that is not a
-// directory: ErrLocalChanges, "DIR is not a directory", where DIR is the
-// path of an injected stat fault. It returns that fault.
-func mkdirsStatBug(e *faultEnv, err error) (faulttest.Event, bool) {
-	if !errors.Is(err, repo.ErrLocalChanges) {
-		return faulttest.Event{}, false
-	}
-	for _, ev := range e.fs.Events() {
-		if ev.Op == faulttest.OpStat && strings.HasSuffix(err.Error(), ev.Path+" is not a directory") {
-			return ev, true
-		}
-	}
-	return faulttest.Event{}, false
-}
