@@ -281,4 +281,3 @@ func snapshotIfAny(t *testing.T, fsys afero.Fs, dir string) files {
 	}
 	return fileSnapshot(t, fsys, dir)
 }
-
