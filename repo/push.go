@@ -255,6 +255,10 @@ func (r *Repo) pushArtifact(ctx context.Context, t remote.Transport, remoteName,
 				return pa, err
 			}
 		}
+		// Never publish a document a reader would refuse.
+		if _, err := decodeRemoteDoc(enc, name); err != nil {
+			return pa, fmt.Errorf("push %s: the ref document built is invalid (%v); nothing was changed on the remote", name, err)
+		}
 		// Should this process die between the swap and saveTracking, the
 		// next push and pull know the remote may hold nd.
 		r.savePendingDoc(remoteName, nd)
@@ -330,6 +334,14 @@ func (r *Repo) localState(ctx context.Context, name string) (*localArtifact, err
 	live := map[int64]bool{}
 	for _, v := range l.versions {
 		live[v.Version] = true
+	}
+	// The versions and the aliases are read one after the other: a
+	// commit in between may have set an alias on a version not read.
+	// Such an alias is left for the next push.
+	for a, n := range l.aliases {
+		if !live[n] {
+			delete(l.aliases, a)
+		}
 	}
 	for n := int64(0); n < l.next; n++ {
 		if !live[n] {

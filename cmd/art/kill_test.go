@@ -130,6 +130,19 @@ var killOps = []killOp{
 			settle: func(h *killHarness, o killOutcome) { h.mustExitOK(o, "gc") }}
 		return []*killJob{gc, gc}
 	}},
+	{"push", func(h *killHarness) []*killJob {
+		return []*killJob{{op: "push", key: "push", args: []string{"push", "origin", "--json"},
+			settle: func(h *killHarness, o killOutcome) {
+				// A push racing an rm and a gc of the same round may find
+				// an object of a version deleted meanwhile gone: it fails
+				// then, saying so, and sends no ref document naming it.
+				if !o.killed && o.code != 0 && !strings.Contains(o.stderr, "object not found") {
+					h.mustExitOK(o, "push")
+				}
+			},
+			// Killed or not, the next push runs without cleanup.
+			verify: func(h *killHarness, o killOutcome) { h.mustRun("push", "origin", "-q") }}}
+	}},
 }
 
 // killCommitters commit to one repository in every round, each from its
@@ -235,6 +248,7 @@ func TestKill9(t *testing.T) {
 		runs:     map[string]int{},
 		temps:    map[string]bool{},
 	}
+	h.p.ok("remote", "add", "origin", filepath.Join(t.TempDir(), "remote"))
 	h.bigBuf = make([]byte, killBigSize)
 	fillRandom(h.rng, h.bigBuf)
 
@@ -795,6 +809,47 @@ func (h *killHarness) finalCheck() {
 		}
 	}
 	h.mustRun("fsck")
+
+	// The remote that the pushes were killed against: one more push, and a
+	// fresh repository pulls every live version with its ID and files.
+	h.mustRun("push", "origin", "-q")
+	clone := newProject(h.t)
+	clone.ok("remote", "add", "origin", h.remoteDir())
+	clone.ok("pull", "-q")
+	var got map[string]string
+	for _, name := range clone.artifactNames() {
+		var vs []map[string]any
+		clone.json(&vs, "log", name)
+		for _, v := range vs {
+			if got == nil {
+				got = map[string]string{}
+			}
+			got[fmt.Sprint(v["name"], ":", v["version"])] = fmt.Sprint(v["id"])
+		}
+	}
+	for _, ref := range sortedKeys(h.versions) {
+		v := h.versions[ref]
+		if v.state != vLive {
+			continue
+		}
+		if got[ref] != v.id {
+			h.fatalf("pulled from the remote, %s is %q, want %s", ref, got[ref], v.id)
+		}
+		dir := clone.path("co-" + strings.ReplaceAll(ref, ":", "-"))
+		clone.ok("checkout", ref, "-o", dir, "-q")
+		if err := compareDir(dir, v.files, nil); err != nil {
+			h.fatalf("%s pulled from the remote: %v", ref, err)
+		}
+	}
+	clone.ok("fsck", "-q")
+}
+
+// remoteDir returns the directory remote the harness pushes to.
+func (h *killHarness) remoteDir() string {
+	out := h.mustRun("remote", "ls", "--json")
+	var rs []map[string]string
+	decodeJSON(h.t, out, &rs)
+	return rs[0]["url"]
 }
 
 // presentVersions returns the ID of every version, by ref.
