@@ -68,7 +68,7 @@ fuzz:
 
 ## bench: Go benchmarks of the hot paths, peak-RSS runs of the built binary, and
 ## art side by side with git, git-lfs, restic and borg (installed from Debian)
-bench: bench-go bench-memory bench-peers
+bench: bench-go bench-memory bench-peers bench-remote
 
 bench-go:
 	$(GO) test -run '^$$' -bench . -benchmem ./objects/ ./objects/chunker/ ./refs/ ./lineage/ ./repo/
@@ -82,6 +82,14 @@ BENCH_SCALE ?= 1
 bench-peers: build
 	$(GO) build -o bin/peakrss ./tools/peakrss
 	python3 scripts/bench_peers.py --art $(BIN) --peakrss bin/peakrss --runs $(BENCH_RUNS) --scale $(BENCH_SCALE)
+
+## bench-remote: push and pull through a local MinIO (started on a free port,
+## stopped after) of 20,000 x 4 KiB files and of one 1 GiB file, art side by
+## side with rclone copy and restic backup/restore (installed from Debian)
+.PHONY: bench-remote
+bench-remote: build minio
+	$(GO) build -o bin/peakrss ./tools/peakrss
+	python3 scripts/bench_remote.py --art $(BIN) --peakrss bin/peakrss --runs $(BENCH_RUNS) --scale $(BENCH_SCALE)
 
 clean:
 	rm -rf bin
