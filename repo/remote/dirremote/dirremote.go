@@ -144,7 +144,7 @@ func (t *Transport) Get(ctx context.Context, key string) (io.ReadCloser, remote.
 		return nil, remote.Info{}, fmt.Errorf("%w: %s (not a regular file)", remote.ErrNotFound, key)
 	}
 	in := info(key, fi)
-	return newSizedReader(f, key, in.Size), in, nil
+	return remote.NewSizedReader(f, "dirremote", key, in.Size), in, nil
 }
 
 // PutIfAbsent stores size bytes of r under key unless it exists. The

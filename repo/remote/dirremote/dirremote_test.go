@@ -151,7 +151,7 @@ func TestSizedReader(t *testing.T) {
 		{"hello, world", 5, false},
 		{"x", 0, false},
 	} {
-		r := newSizedReader(io.NopCloser(strings.NewReader(tc.body)), "k", tc.size)
+		r := remote.NewSizedReader(io.NopCloser(strings.NewReader(tc.body)), "dirremote", "k", tc.size)
 		got, err := io.ReadAll(r)
 		if tc.ok {
 			if err != nil || string(got) != tc.body {

@@ -198,7 +198,7 @@ func (t *Transport) Get(ctx context.Context, key string) (io.ReadCloser, remote.
 		return nil, remote.Info{}, fmt.Errorf("%w: GET %s without a Content-Length", remote.ErrBadResponse, key)
 	}
 	in := remote.Info{Key: key, Size: *out.ContentLength, ETag: aws.ToString(out.ETag), ModTime: aws.ToTime(out.LastModified)}
-	return newSizedReader(out.Body, key, in.Size), in, nil
+	return remote.NewSizedReader(out.Body, "s3remote", key, in.Size), in, nil
 }
 
 // PutIfAbsent reads exactly size bytes of r and stores them unless the

@@ -1,25 +1,28 @@
-package s3remote
+package remote
 
 import (
 	"errors"
 	"fmt"
 	"io"
-
-	"github.com/artvcs/art/repo/remote"
 )
 
 // sizedReader returns exactly size bytes of r and then io.EOF. A body
-// that ends early or holds more is an error wrapping remote.ErrBadResponse.
+// that ends early or holds more is an error wrapping ErrBadResponse.
 type sizedReader struct {
 	r    io.ReadCloser
+	what string // the driver, for errors
 	key  string
 	size int64
 	n    int64
 	err  error // sticky
 }
 
-func newSizedReader(r io.ReadCloser, key string, size int64) *sizedReader {
-	return &sizedReader{r: r, key: key, size: size}
+// NewSizedReader wraps a driver's body for key, announced as size bytes,
+// into the reader Transport.Get promises: exactly size bytes, then io.EOF;
+// a body that ends early or runs long is an error wrapping
+// ErrBadResponse. driver names the driver in other read errors.
+func NewSizedReader(r io.ReadCloser, driver, key string, size int64) io.ReadCloser {
+	return &sizedReader{r: r, what: driver, key: key, size: size}
 }
 
 func (s *sizedReader) Read(p []byte) (int, error) {
@@ -40,13 +43,13 @@ func (s *sizedReader) Read(p []byte) (int, error) {
 	s.n += int64(m)
 	switch {
 	case err == io.EOF && s.n < s.size:
-		s.err = fmt.Errorf("%w: %s ended after %d of %d bytes", remote.ErrBadResponse, s.key, s.n, s.size)
+		s.err = fmt.Errorf("%w: %s ended after %d of %d bytes", ErrBadResponse, s.key, s.n, s.size)
 	case err == io.EOF:
 		err = nil // checkEnd on the next call
 	case errors.Is(err, io.ErrUnexpectedEOF):
-		s.err = fmt.Errorf("%w: %s ended after %d of %d bytes: %w", remote.ErrBadResponse, s.key, s.n, s.size, err)
+		s.err = fmt.Errorf("%w: %s ended after %d of %d bytes: %w", ErrBadResponse, s.key, s.n, s.size, err)
 	case err != nil:
-		s.err = fmt.Errorf("s3remote: read %s: %w", s.key, err)
+		s.err = fmt.Errorf("%s: read %s: %w", s.what, s.key, err)
 	}
 	return m, s.err
 }
@@ -58,16 +61,16 @@ func (s *sizedReader) checkEnd() error {
 	for range 100 {
 		m, err := s.r.Read(one[:])
 		if m > 0 {
-			return fmt.Errorf("%w: %s holds more than its %d bytes", remote.ErrBadResponse, s.key, s.size)
+			return fmt.Errorf("%w: %s holds more than its %d bytes", ErrBadResponse, s.key, s.size)
 		}
 		if err == io.EOF {
 			return io.EOF
 		}
 		if err != nil {
-			return fmt.Errorf("s3remote: read %s: %w", s.key, err)
+			return fmt.Errorf("%s: read %s: %w", s.what, s.key, err)
 		}
 	}
-	return fmt.Errorf("s3remote: read %s: %w", s.key, io.ErrNoProgress)
+	return fmt.Errorf("%s: read %s: %w", s.what, s.key, io.ErrNoProgress)
 }
 
 func (s *sizedReader) Close() error { return s.r.Close() }
