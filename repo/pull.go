@@ -195,11 +195,11 @@ type fetched struct {
 // downloader receives objects from a remote, verifying each before it is
 // stored.
 type downloader struct {
-	r        *Repo
-	t        remote.Transport
-	remote   string
-	batch    *objects.Batch
-	sem      chan struct{}
+	r      *Repo
+	t      remote.Transport
+	remote string
+	batch  *objects.Batch
+	sem
 	done     sync.Map // object ID -> true once here
 	objects  atomic.Int64
 	bytes    atomic.Int64
@@ -208,7 +208,7 @@ type downloader struct {
 
 func newDownloader(r *Repo, t remote.Transport, remoteName string, progress TransferProgress) *downloader {
 	return &downloader{r: r, t: t, remote: remoteName, batch: r.store.NewBatch(),
-		sem: make(chan struct{}, transferWorkers), progress: progress}
+		sem: newSem(), progress: progress}
 }
 
 // artifact fetches what doc names that is missing here: the commits and
@@ -268,17 +268,6 @@ func (d *downloader) artifact(ctx context.Context, doc *remoteDoc, blobs bool) (
 	}
 	return got, nil
 }
-
-func (d *downloader) acquire(ctx context.Context) error {
-	select {
-	case d.sem <- struct{}{}:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-func (d *downloader) release() { <-d.sem }
 
 func (d *downloader) count(n int64) {
 	o := d.objects.Add(1)

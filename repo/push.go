@@ -444,9 +444,9 @@ const smallObject = 64 << 10
 
 // uploader sends objects a remote lacks.
 type uploader struct {
-	r        *Repo
-	t        remote.Transport
-	sem      chan struct{}
+	r *Repo
+	t remote.Transport
+	sem
 	done     sync.Map // object or list key -> true once on the remote
 	objects  atomic.Int64
 	bytes    atomic.Int64
@@ -454,19 +454,25 @@ type uploader struct {
 }
 
 func newUploader(r *Repo, t remote.Transport, progress TransferProgress) *uploader {
-	return &uploader{r: r, t: t, sem: make(chan struct{}, transferWorkers), progress: progress}
+	return &uploader{r: r, t: t, sem: newSem(), progress: progress}
 }
 
-func (u *uploader) acquire(ctx context.Context) error {
+// sem bounds how many requests a transfer has in flight at once.
+type sem chan struct{}
+
+func newSem() sem { return make(sem, transferWorkers) }
+
+// acquire takes a slot, or returns ctx's error.
+func (s sem) acquire(ctx context.Context) error {
 	select {
-	case u.sem <- struct{}{}:
+	case s <- struct{}{}:
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
 	}
 }
 
-func (u *uploader) release() { <-u.sem }
+func (s sem) release() { <-s }
 
 // exists reports whether key is on the remote.
 func (u *uploader) exists(ctx context.Context, key string) (bool, error) {
