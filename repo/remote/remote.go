@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/url"
 	"sort"
 	"strings"
@@ -34,6 +35,9 @@ var (
 	// that breaks the protocol (a truncated body, a wrong size, an
 	// unparseable listing).
 	ErrBadResponse = errors.New("bad response from remote")
+	// ErrInvalidRange is returned by GetRange for a byte range that does
+	// not lie inside the key's content, or that is empty or negative.
+	ErrInvalidRange = errors.New("invalid byte range")
 )
 
 // Info describes one key on a remote.
@@ -60,6 +64,13 @@ type Transport interface {
 	// io.EOF; a body that ends early or runs long is an error wrapping
 	// ErrBadResponse, never a silent short read. The caller closes it.
 	Get(ctx context.Context, key string) (io.ReadCloser, Info, error)
+	// GetRange opens n bytes of the key's content starting at byte off
+	// (off >= 0, n > 0, off+n <= the content's size). The reader returns
+	// exactly n bytes and then io.EOF; a body that ends early or runs long
+	// is an error wrapping ErrBadResponse. A missing key is ErrNotFound; a
+	// range that does not lie inside the content, or n <= 0 or off < 0, is an
+	// error wrapping ErrInvalidRange and nothing is read. The caller closes it.
+	GetRange(ctx context.Context, key string, off, n int64) (io.ReadCloser, error)
 	// PutIfAbsent stores size bytes read from r under key, unless the key
 	// exists, in which case it returns ErrExists and leaves it unchanged.
 	// The write is atomic: readers see the whole content or no key at all,
@@ -123,6 +134,17 @@ func ValidatePrefix(prefix string) error {
 		return nil
 	}
 	return ValidateKey(strings.TrimSuffix(prefix, "/"))
+}
+
+// ValidateRange returns nil if off and n can name a byte range of some
+// content for GetRange: off >= 0, n > 0, and off+n does not overflow.
+// Anything else wraps ErrInvalidRange. Whether the range lies inside a
+// key's content is for the driver to check.
+func ValidateRange(off, n int64) error {
+	if off < 0 || n <= 0 || n > math.MaxInt64-off {
+		return fmt.Errorf("%w: %d bytes at offset %d", ErrInvalidRange, n, off)
+	}
+	return nil
 }
 
 func trunc(s string) string {

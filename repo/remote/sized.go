@@ -4,6 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
+	"strconv"
+	"strings"
 )
 
 // sizedReader returns exactly size bytes of r and then io.EOF. A body
@@ -18,9 +21,9 @@ type sizedReader struct {
 }
 
 // NewSizedReader wraps a driver's body for key, announced as size bytes,
-// into the reader Transport.Get promises: exactly size bytes, then io.EOF;
-// a body that ends early or runs long is an error wrapping
-// ErrBadResponse. driver names the driver in other read errors.
+// into the reader Transport.Get and Transport.GetRange promise: exactly
+// size bytes, then io.EOF; a body that ends early or runs long is an error
+// wrapping ErrBadResponse. driver names the driver in other read errors.
 func NewSizedReader(r io.ReadCloser, driver, key string, size int64) io.ReadCloser {
 	return &sizedReader{r: r, what: driver, key: key, size: size}
 }
@@ -74,3 +77,92 @@ func (s *sizedReader) checkEnd() error {
 }
 
 func (s *sizedReader) Close() error { return s.r.Close() }
+
+// RangeHeader returns the HTTP Range header value that asks for n bytes
+// at off: "bytes=FIRST-LAST".
+func RangeHeader(off, n int64) string {
+	return "bytes=" + strconv.FormatInt(off, 10) + "-" + strconv.FormatInt(off+n-1, 10)
+}
+
+// ParseRangeHeader parses a Range header value of the one form
+// RangeHeader writes, "bytes=FIRST-LAST" with FIRST <= LAST, and returns
+// the range as an offset and a length. Any other form (several ranges, a
+// suffix "-N", an open end "N-", another unit, spaces, signs) is an
+// error wrapping ErrInvalidRange.
+func ParseRangeHeader(h string) (off, n int64, err error) {
+	spec, found := strings.CutPrefix(h, "bytes=")
+	a, b, found2 := strings.Cut(spec, "-")
+	first, ok1 := parseDecimal(a)
+	last, ok2 := parseDecimal(b)
+	if !found || !found2 || !ok1 || !ok2 || last < first {
+		return 0, 0, fmt.Errorf("%w: Range %q is not bytes=FIRST-LAST", ErrInvalidRange, trunc(h))
+	}
+	if last == math.MaxInt64 {
+		// off+n would overflow: past the end of any content.
+		return 0, 0, fmt.Errorf("%w: Range %q ends past any content", ErrInvalidRange, trunc(h))
+	}
+	return first, last - first + 1, nil
+}
+
+// CheckContentRange checks the Content-Range header h ("bytes
+// FIRST-LAST/COMPLETE", COMPLETE a number or "*") of a driver's answer to
+// a request for n bytes at off. It returns nil if h names exactly that
+// range; an error wrapping ErrInvalidRange if h names the part of the
+// range that exists because the content ends before off+n (what S3 and
+// HTTP servers answer for a range that runs past the end); and an error
+// wrapping ErrBadResponse for anything else.
+func CheckContentRange(h string, off, n int64) error {
+	first, last, complete, ok := parseContentRange(h)
+	want := off + n - 1
+	switch {
+	case !ok:
+		return fmt.Errorf("%w: malformed Content-Range %q", ErrBadResponse, trunc(h))
+	case first == off && last < want && complete == last+1:
+		return fmt.Errorf("%w: %d bytes at offset %d of content that holds %d", ErrInvalidRange, n, off, complete)
+	case first != off || last != want || complete >= 0 && complete <= want:
+		return fmt.Errorf("%w: Content-Range %q for bytes %d-%d", ErrBadResponse, trunc(h), off, want)
+	}
+	return nil
+}
+
+// parseContentRange parses "bytes FIRST-LAST/COMPLETE"; complete is -1
+// for "*".
+func parseContentRange(h string) (first, last, complete int64, ok bool) {
+	spec, found := strings.CutPrefix(h, "bytes ")
+	if !found {
+		return 0, 0, 0, false
+	}
+	rng, total, found := strings.Cut(spec, "/")
+	if !found {
+		return 0, 0, 0, false
+	}
+	a, b, found := strings.Cut(rng, "-")
+	if !found {
+		return 0, 0, 0, false
+	}
+	first, ok1 := parseDecimal(a)
+	last, ok2 := parseDecimal(b)
+	complete, ok3 := int64(-1), total == "*"
+	if !ok3 {
+		complete, ok3 = parseDecimal(total)
+	}
+	if !ok1 || !ok2 || !ok3 || last < first {
+		return 0, 0, 0, false
+	}
+	return first, last, complete, true
+}
+
+// parseDecimal parses a non-negative int64 written in 1 to 19 ASCII
+// digits, nothing else (no sign, no spaces).
+func parseDecimal(s string) (int64, bool) {
+	if len(s) == 0 || len(s) > 19 {
+		return 0, false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return 0, false
+		}
+	}
+	v, err := strconv.ParseInt(s, 10, 64)
+	return v, err == nil
+}

@@ -147,6 +147,45 @@ func (t *Transport) Get(ctx context.Context, key string) (io.ReadCloser, remote.
 	return remote.NewSizedReader(f, "dirremote", key, in.Size), in, nil
 }
 
+// GetRange opens n bytes of the key's file from offset off. The reader
+// reads with pread (io.SectionReader), so ranges of one key can be read
+// at once, and fails with remote.ErrBadResponse if the file yields fewer
+// than n bytes there.
+func (t *Transport) GetRange(ctx context.Context, key string, off, n int64) (io.ReadCloser, error) {
+	p, err := t.path(key)
+	if err != nil {
+		return nil, err
+	}
+	if err := remote.ValidateRange(off, n); err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, mapErr("get", key, err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("dirremote: get %s: %w", key, err)
+	}
+	if !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, fmt.Errorf("%w: %s (not a regular file)", remote.ErrNotFound, key)
+	}
+	if size := fi.Size(); off+n > size {
+		f.Close()
+		return nil, fmt.Errorf("%w: %d bytes at offset %d of %s, which holds %d", remote.ErrInvalidRange, n, off, key, size)
+	}
+	section := struct {
+		io.Reader
+		io.Closer
+	}{io.NewSectionReader(f, off, n), f}
+	return remote.NewSizedReader(section, "dirremote", key, n), nil
+}
+
 // PutIfAbsent stores size bytes of r under key unless it exists. The
 // steps, in crash-safe order:
 //

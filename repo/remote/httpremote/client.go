@@ -199,6 +199,10 @@ func statusErr(resp *http.Response, op, key string, exists412 error) error {
 		if code == codeInvalidKey {
 			sentinel = remote.ErrInvalidKey
 		}
+	case http.StatusRequestedRangeNotSatisfiable:
+		if code == codeInvalidRange {
+			sentinel = remote.ErrInvalidRange
+		}
 	}
 	if sentinel != nil {
 		if msg == "" {
@@ -282,6 +286,45 @@ func (t *Transport) Get(ctx context.Context, key string) (io.ReadCloser, remote.
 		return nil, remote.Info{}, err
 	}
 	return &sizedBody{body: resp.Body, left: info.Size, key: key}, info, nil
+}
+
+// GetRange implements remote.Transport: a GET with "Range:
+// bytes=FIRST-LAST". Only a 206 answer whose Content-Range names exactly
+// that range and whose Content-Length is n is accepted; a 200 (a server or
+// proxy that ignored the range and sends the whole content) is
+// remote.ErrBadResponse, never sliced. 416 is remote.ErrInvalidRange.
+func (t *Transport) GetRange(ctx context.Context, key string, off, n int64) (io.ReadCloser, error) {
+	if err := remote.ValidateKey(key); err != nil {
+		return nil, err
+	}
+	if err := remote.ValidateRange(off, n); err != nil {
+		return nil, err
+	}
+	req, err := t.newRequest(ctx, http.MethodGet, keyPath+key, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Range", remote.RangeHeader(off, n))
+	resp, err := t.do(req, "get", key)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode == http.StatusOK {
+		done(resp)
+		return nil, badResponse("get", key, "200 with the whole content, not 206 with the range asked for")
+	}
+	if resp.StatusCode != http.StatusPartialContent {
+		return nil, statusErr(resp, "get", key, remote.ErrExists)
+	}
+	if err := remote.CheckContentRange(resp.Header.Get("Content-Range"), off, n); err != nil {
+		done(resp)
+		return nil, fmt.Errorf("get %q: %w", key, err)
+	}
+	if resp.ContentLength != n || len(resp.TransferEncoding) > 0 {
+		done(resp)
+		return nil, badResponse("get", key, "Content-Length %d for a range of %d bytes", resp.ContentLength, n)
+	}
+	return &sizedBody{body: resp.Body, left: n, key: key}, nil
 }
 
 // sizedBody yields exactly left bytes of body and then checks that body

@@ -14,6 +14,11 @@
 //
 //	HEAD   /v1/k/<key>       200: Content-Length, ETag, Last-Modified (if known)
 //	GET    /v1/k/<key>       200: the same headers and exactly Content-Length bytes
+//	GET    /v1/k/<key>       with "Range: bytes=FIRST-LAST": 206 with Content-Range
+//	                         "bytes FIRST-LAST/*" and exactly those bytes; 416 if the
+//	                         range is not inside the content; any other Range form
+//	                         (several ranges, "-N", "N-"), several Range headers or
+//	                         If-Range: 400
 //	PUT    /v1/k/<key>       put-if-absent; needs If-None-Match: * and a
 //	                         Content-Length. 201 stored; 412 exists
 //	PUT    /v1/swap/<key>    compare-and-swap; If-Match: <etag> replaces the
@@ -39,19 +44,20 @@
 //
 // An error response has a short text/plain message and an Art-Error
 // header with one of the codes invalid-key, not-found, exists, conflict,
-// too-large, permission, bad-request, refused, internal. Statuses:
+// too-large, permission, bad-request, refused, invalid-range, internal.
+// Statuses:
 // 400 bad key or request (also a body shorter than its Content-Length),
 // 401 no or wrong token, 403 read-only token writing (or the storage
 // refusing), 404 not found or no such endpoint, 405 method, 411 no
 // Content-Length, 412 exists or conflict, 413 body over the limit, 422
 // content that failed verification, 428 a PUT without its precondition,
-// 500 anything else, with a generic message (the detail goes to the
-// server's log).
+// 416 a range outside the content, 500 anything else, with a generic
+// message (the detail goes to the server's log).
 //
 // # Authentication
 //
 // Requests carry "Authorization: Bearer <token>". A token has scope read
-// (HEAD, GET, list) or write (everything). The handler keeps SHA-256
+// (HEAD, GET with or without a range, list) or write (everything). The handler keeps SHA-256
 // digests of the configured tokens and compares the presented token's
 // digest with every one of them in constant time. No token gives 401 with
 // WWW-Authenticate: Bearer (unless HandlerOptions.AllowAnonymousRead,
@@ -93,11 +99,15 @@
 // The client bounds what a server can make it hold: a GET response must
 // declare its Content-Length (none is remote.ErrBadResponse), the reader
 // yields exactly that many bytes (a body cut short is ErrBadResponse; bytes
-// past it are never read, and the connection is dropped), error messages are read up to 4 KiB and quoted
-// truncated, and a listing is decoded line by line, each line bounded, up
-// to ClientOptions.MaxListEntries entries. It follows no redirects, and
+// past it are never read, and the connection is dropped). GetRange
+// accepts only a 206 whose Content-Range and Content-Length name the range
+// it asked for: a 200 with the whole content (a server or proxy that
+// ignored the range) is ErrBadResponse, never sliced. Error messages are
+// read up to 4 KiB and quoted truncated, and a listing is decoded line by
+// line, each line bounded, up to ClientOptions.MaxListEntries entries. It follows no redirects, and
 // maps statuses back to the remote sentinels: 401 and 403 ErrPermission,
 // 404 ErrNotFound, 412 ErrExists (put) or ErrConflict (swap), 413
-// ErrTooLarge, 400 invalid-key ErrInvalidKey; others become an error
+// ErrTooLarge, 400 invalid-key ErrInvalidKey, 416 invalid-range
+// ErrInvalidRange; others become an error
 // naming the status and the server's message.
 package httpremote

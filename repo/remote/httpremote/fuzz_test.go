@@ -2,6 +2,7 @@ package httpremote
 
 import (
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 
@@ -68,6 +69,44 @@ func FuzzETagHeader(f *testing.F) {
 		got, err := parseETagHeader(etagHeader(etag))
 		if err != nil || got != etag {
 			t.Fatalf("ETag %q came back as %q, %v", etag, got, err)
+		}
+	})
+}
+
+// FuzzRangeHeader: a Range header the handler accepts is one
+// "bytes=FIRST-LAST" naming a valid range, which round-trips; and a
+// Content-Range that CheckContentRange accepts for a range names exactly
+// that range.
+func FuzzRangeHeader(f *testing.F) {
+	for _, s := range []string{"bytes=0-0", "bytes=10-24", "bytes=-5", "bytes=5-", "bytes=1-2,3-4", "bytes=+1-2",
+		"bytes=0-9223372036854775807", "bytes=9223372036854775806-9223372036854775806", "bytes=00-01"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, h string) {
+		off, n, err := remote.ParseRangeHeader(h)
+		if err != nil {
+			if !errors.Is(err, remote.ErrInvalidRange) {
+				t.Fatalf("ParseRangeHeader(%q) err=%v, want ErrInvalidRange", h, err)
+			}
+			return
+		}
+		if remote.ValidateRange(off, n) != nil {
+			t.Fatalf("ParseRangeHeader(%q) = %d, %d: not a valid range", h, off, n)
+		}
+		if !strings.HasPrefix(h, "bytes=") || strings.ContainsAny(h[len("bytes="):], ", +\t") || strings.Count(h, "-") != 1 {
+			t.Fatalf("ParseRangeHeader accepted %q", h)
+		}
+		if o2, n2, err := remote.ParseRangeHeader(remote.RangeHeader(off, n)); err != nil || o2 != off || n2 != n {
+			t.Fatalf("range %d, %d written as %q parses as %d, %d, %v", off, n, remote.RangeHeader(off, n), o2, n2, err)
+		}
+		cr := "bytes " + strings.TrimPrefix(remote.RangeHeader(off, n), "bytes=") + "/*"
+		if err := remote.CheckContentRange(cr, off, n); err != nil {
+			t.Fatalf("CheckContentRange(%q, %d, %d): %v", cr, off, n, err)
+		}
+		if n > 1 {
+			if err := remote.CheckContentRange(cr, off, n-1); err == nil {
+				t.Fatalf("CheckContentRange(%q, %d, %d) accepted a longer range", cr, off, n-1)
+			}
 		}
 	})
 }

@@ -69,6 +69,25 @@ func (t *memTransport) Get(ctx context.Context, key string) (io.ReadCloser, remo
 	return io.NopCloser(bytes.NewReader(data)), info, nil
 }
 
+func (t *memTransport) GetRange(ctx context.Context, key string, off, n int64) (io.ReadCloser, error) {
+	if err := remote.ValidateKey(key); err != nil {
+		return nil, err
+	}
+	if err := remote.ValidateRange(off, n); err != nil {
+		return nil, err
+	}
+	t.mu.Lock()
+	e, ok := t.m[key]
+	t.mu.Unlock()
+	if !ok {
+		return nil, fmt.Errorf("%w: %s", remote.ErrNotFound, key)
+	}
+	if off+n > int64(len(e.data)) {
+		return nil, fmt.Errorf("%w: %d bytes at %d of %s", remote.ErrInvalidRange, n, off, key)
+	}
+	return io.NopCloser(bytes.NewReader(e.data[off : off+n])), nil
+}
+
 func (t *memTransport) PutIfAbsent(ctx context.Context, key string, r io.Reader, size int64) error {
 	if err := remote.ValidateKey(key); err != nil {
 		return err
@@ -201,6 +220,9 @@ func (f faultyTransport) Stat(context.Context, string) (remote.Info, error) {
 }
 func (f faultyTransport) Get(context.Context, string) (io.ReadCloser, remote.Info, error) {
 	return nil, remote.Info{}, f.err
+}
+func (f faultyTransport) GetRange(context.Context, string, int64, int64) (io.ReadCloser, error) {
+	return nil, f.err
 }
 func (f faultyTransport) PutIfAbsent(context.Context, string, io.Reader, int64) error { return f.err }
 func (f faultyTransport) CompareAndSwap(context.Context, string, string, []byte) (string, error) {

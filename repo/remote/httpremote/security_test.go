@@ -579,12 +579,13 @@ func TestTransportErrorsMapped(t *testing.T) {
 	mustContain(t, "log", s.log.String(), "disk on fire")
 
 	for sentinel, want := range map[error]int{
-		remote.ErrNotFound:   http.StatusNotFound,
-		remote.ErrExists:     http.StatusPreconditionFailed,
-		remote.ErrConflict:   http.StatusPreconditionFailed,
-		remote.ErrInvalidKey: http.StatusBadRequest,
-		remote.ErrTooLarge:   http.StatusRequestEntityTooLarge,
-		remote.ErrPermission: http.StatusForbidden,
+		remote.ErrNotFound:     http.StatusNotFound,
+		remote.ErrExists:       http.StatusPreconditionFailed,
+		remote.ErrConflict:     http.StatusPreconditionFailed,
+		remote.ErrInvalidKey:   http.StatusBadRequest,
+		remote.ErrTooLarge:     http.StatusRequestEntityTooLarge,
+		remote.ErrPermission:   http.StatusForbidden,
+		remote.ErrInvalidRange: http.StatusRequestedRangeNotSatisfiable,
 	} {
 		s := serve(t, faultyTransport{err: fmt.Errorf("wrapped: %w", sentinel)}, HandlerOptions{})
 		if status, _, _ := s.raw(t, "DELETE", "/v1/k/refs/a.json", writeToken, nil, nil); status != want {

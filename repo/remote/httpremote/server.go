@@ -201,6 +201,8 @@ func transportError(err error) *statusError {
 		return &statusError{status: http.StatusBadRequest, code: codeInvalidKey, msg: "invalid key", detail: err}
 	case errors.Is(err, remote.ErrTooLarge):
 		return &statusError{status: http.StatusRequestEntityTooLarge, code: codeTooLarge, msg: "too large", detail: err}
+	case errors.Is(err, remote.ErrInvalidRange):
+		return &statusError{status: http.StatusRequestedRangeNotSatisfiable, code: codeInvalidRange, msg: "range not satisfiable", detail: err}
 	case errors.Is(err, remote.ErrPermission):
 		return &statusError{status: http.StatusForbidden, code: codePermission, msg: "the server's storage refused access", detail: err}
 	}
@@ -388,6 +390,9 @@ func (h *handler) serveKey(w http.ResponseWriter, r *http.Request, d *deadlines,
 		return key, http.StatusOK, nil
 
 	case http.MethodGet:
+		if ranges, ok := r.Header["Range"]; ok {
+			return h.serveRange(w, r, d, key, ranges)
+		}
 		rc, info, err := h.t.Get(ctx, key)
 		if err != nil {
 			return key, 0, transportError(err)
@@ -395,21 +400,7 @@ func (h *handler) serveKey(w http.ResponseWriter, r *http.Request, d *deadlines,
 		defer rc.Close()
 		setInfo(w.Header(), info)
 		w.WriteHeader(http.StatusOK)
-		n, err := io.Copy(&progressWriter{w: w, d: d}, io.LimitReader(rc, info.Size+1))
-		if err == nil && n != info.Size {
-			err = fmt.Errorf("%w: %d bytes, want %d", remote.ErrBadResponse, n, info.Size)
-		}
-		if err != nil {
-			// The status is sent: abort the connection so the client sees
-			// a truncated body, never a short one that looks complete.
-			level := slog.LevelError
-			if ctx.Err() != nil {
-				level = slog.LevelDebug // the client went away
-			}
-			h.log.LogAttrs(ctx, level, "httpremote: get aborted", slog.String("key", key),
-				slog.String("remote", r.RemoteAddr), slog.String("detail", err.Error()))
-			panic(http.ErrAbortHandler)
-		}
+		h.sendBody(w, r, d, key, rc, info.Size)
 		return key, http.StatusOK, nil
 
 	case http.MethodDelete:
@@ -448,6 +439,57 @@ func (h *handler) serveKey(w http.ResponseWriter, r *http.Request, d *deadlines,
 	}
 	w.WriteHeader(http.StatusCreated)
 	return key, http.StatusCreated, nil
+}
+
+// serveRange answers a GET with a Range header: exactly one header of
+// the form "bytes=FIRST-LAST" (remote.ParseRangeHeader), without If-Range;
+// anything else is 400. The answer is 206 with Content-Range "bytes
+// FIRST-LAST/*" (the complete length would cost a Stat), or 416 for a
+// range that does not lie inside the content.
+func (h *handler) serveRange(w http.ResponseWriter, r *http.Request, d *deadlines, key string, ranges []string) (string, int, *statusError) {
+	if len(ranges) != 1 {
+		return key, 0, refuse(http.StatusBadRequest, codeBadRequest, "more than one Range header")
+	}
+	if _, ok := r.Header["If-Range"]; ok {
+		return key, 0, refuse(http.StatusBadRequest, codeBadRequest, "If-Range is not supported")
+	}
+	off, n, err := remote.ParseRangeHeader(ranges[0])
+	if err != nil {
+		return key, 0, refuse(http.StatusBadRequest, codeBadRequest, "unsupported Range %q: the only form served is one bytes=FIRST-LAST", trunc(ranges[0]))
+	}
+	rc, err := h.t.GetRange(r.Context(), key, off, n)
+	if err != nil {
+		return key, 0, transportError(err)
+	}
+	defer rc.Close()
+	hdr := w.Header()
+	hdr.Set("Content-Length", strconv.FormatInt(n, 10))
+	hdr.Set("Content-Range", "bytes "+strconv.FormatInt(off, 10)+"-"+strconv.FormatInt(off+n-1, 10)+"/*")
+	hdr.Set("Content-Type", "application/octet-stream")
+	w.WriteHeader(http.StatusPartialContent)
+	h.sendBody(w, r, d, key, rc, n)
+	return key, http.StatusPartialContent, nil
+}
+
+// sendBody copies exactly size bytes of rc to the response, whose status
+// is sent. If rc yields fewer or more, or the copy fails, it aborts the
+// connection (panic(http.ErrAbortHandler)) so the client sees a truncated
+// body, never a short one that looks complete.
+func (h *handler) sendBody(w http.ResponseWriter, r *http.Request, d *deadlines, key string, rc io.Reader, size int64) {
+	ctx := r.Context()
+	n, err := io.Copy(&progressWriter{w: w, d: d}, io.LimitReader(rc, size+1))
+	if err == nil && n != size {
+		err = fmt.Errorf("%w: %d bytes, want %d", remote.ErrBadResponse, n, size)
+	}
+	if err != nil {
+		level := slog.LevelError
+		if ctx.Err() != nil {
+			level = slog.LevelDebug // the client went away
+		}
+		h.log.LogAttrs(ctx, level, "httpremote: get aborted", slog.String("key", key),
+			slog.String("remote", r.RemoteAddr), slog.String("detail", err.Error()))
+		panic(http.ErrAbortHandler)
+	}
 }
 
 func (h *handler) serveSwap(w http.ResponseWriter, r *http.Request, d *deadlines, scope Scope, raw string) (string, int, *statusError) {

@@ -38,15 +38,16 @@ const (
 
 // Error codes sent in the Art-Error header and in a listing's error line.
 const (
-	codeInvalidKey = "invalid-key"
-	codeNotFound   = "not-found"
-	codeExists     = "exists"
-	codeConflict   = "conflict"
-	codeTooLarge   = "too-large"
-	codePermission = "permission"
-	codeBadRequest = "bad-request"
-	codeRefused    = "refused" // the content failed verification
-	codeInternal   = "internal"
+	codeInvalidKey   = "invalid-key"
+	codeNotFound     = "not-found"
+	codeExists       = "exists"
+	codeConflict     = "conflict"
+	codeTooLarge     = "too-large"
+	codeInvalidRange = "invalid-range"
+	codePermission   = "permission"
+	codeBadRequest   = "bad-request"
+	codeRefused      = "refused" // the content failed verification
+	codeInternal     = "internal"
 )
 
 // sentinelFor returns the remote sentinel an error code stands for, or nil.
@@ -64,6 +65,8 @@ func sentinelFor(code string) error {
 		return remote.ErrTooLarge
 	case codePermission:
 		return remote.ErrPermission
+	case codeInvalidRange:
+		return remote.ErrInvalidRange
 	}
 	return nil
 }

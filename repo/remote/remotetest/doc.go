@@ -5,8 +5,8 @@
 //
 // Run is the conformance suite: each behaviour of the remote.Transport
 // contract (key validation, not-found, put-if-absent atomicity, exact
-// reads, compare-and-swap under contention, listing, delete) as a
-// subtest against a fresh remote.
+// reads, ranged reads, compare-and-swap under contention, listing,
+// delete) as a subtest against a fresh remote.
 //
 // # MinIO
 //

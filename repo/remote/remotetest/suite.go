@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -19,7 +20,8 @@ import (
 )
 
 // LargeSize is the size of the object the suite streams through a
-// driver; it is above s3remote's multipart threshold.
+// driver: s3remote sends it in one streamed PutObject with its default
+// options, and in parts where its test sets a lower multipart threshold.
 const LargeSize = 64 << 20
 
 // Run runs the conformance suite: one subtest per behaviour of the
@@ -43,6 +45,9 @@ func Run(t *testing.T, newTransport func(t *testing.T) remote.Transport) {
 		{"PutCanceled", testPutCanceled},
 		{"PutRace", testPutRace},
 		{"GetReadsExactly", testGetReadsExactly},
+		{"GetRange", testGetRange},
+		{"GetRangeInvalid", testGetRangeInvalid},
+		{"GetRangeConcurrent", testGetRangeConcurrent},
 		{"DirectoryIsNotAKey", testDirectoryIsNotAKey},
 		{"SwapCreate", testSwapCreate},
 		{"SwapUpdate", testSwapUpdate},
@@ -108,6 +113,12 @@ func testInvalidKeys(t *testing.T, tr remote.Transport) {
 				rc.Close()
 			}
 			t.Errorf("Get(%s) err=%v, want ErrInvalidKey", name, err)
+		}
+		if rc, err := tr.GetRange(ctx, key, 0, 1); !errors.Is(err, remote.ErrInvalidKey) {
+			if rc != nil {
+				rc.Close()
+			}
+			t.Errorf("GetRange(%s) err=%v, want ErrInvalidKey", name, err)
 		}
 		if err := tr.PutIfAbsent(ctx, key, strings.NewReader("x"), 1); !errors.Is(err, remote.ErrInvalidKey) {
 			t.Errorf("PutIfAbsent(%s) err=%v, want ErrInvalidKey", name, err)
@@ -238,8 +249,9 @@ func testPutReaderFails(t *testing.T, tr remote.Transport) {
 	putFails(t, tr, 1<<20, 300_000)
 }
 
-// testPutLargeReaderFails makes a put fail past s3remote's multipart
-// threshold, after parts were uploaded.
+// testPutLargeReaderFails makes a large put fail near its end: for
+// s3remote, after most of a streamed body was sent, or after parts were
+// uploaded.
 func testPutLargeReaderFails(t *testing.T, tr remote.Transport) {
 	putFails(t, tr, 40<<20, 36<<20)
 }
@@ -346,6 +358,173 @@ func testGetReadsExactly(t *testing.T, tr remote.Transport) {
 	}
 }
 
+// testGetRange: ranges in the middle, at both ends and of the whole
+// content yield exactly their bytes, read in small pieces, then io.EOF.
+func testGetRange(t *testing.T, tr remote.Transport) {
+	data := pattern(100_003, 11)
+	size := int64(len(data))
+	MustPut(t, tr, keyA, data)
+	for _, r := range []struct {
+		name   string
+		off, n int64
+	}{
+		{"middle", 12_345, 50_000},
+		{"first byte", 0, 1},
+		{"last byte", size - 1, 1},
+		{"head", 0, 4096},
+		{"tail", size - 4097, 4097},
+		{"whole", 0, size},
+	} {
+		got := mustGetRange(t, tr, keyA, r.off, r.n, 7)
+		if !bytes.Equal(got, data[r.off:r.off+r.n]) {
+			t.Errorf("GetRange %s (%d bytes at %d): the bytes differ from the content's", r.name, r.n, r.off)
+		}
+	}
+	// A reader closed before its end is fine.
+	rc, err := tr.GetRange(context.Background(), keyA, 10, 50_000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadFull(rc, make([]byte, 10)); err != nil {
+		t.Fatalf("reading a range: %v", err)
+	}
+	if err := rc.Close(); err != nil {
+		t.Errorf("Close before the end: %v", err)
+	}
+}
+
+// testGetRangeInvalid: a range outside the content, an empty or negative
+// one, and one of a missing key are refused, each with its sentinel.
+func testGetRangeInvalid(t *testing.T, tr remote.Transport) {
+	ctx := context.Background()
+	data := pattern(10_000, 12)
+	size := int64(len(data))
+	MustPut(t, tr, keyA, data)
+	MustPut(t, tr, refA, nil)
+	for _, r := range []struct {
+		name   string
+		key    string
+		off, n int64
+	}{
+		{"one byte past the end", keyA, size - 10, 11},
+		{"at the end", keyA, size, 1},
+		{"far past the end", keyA, 10 * size, 100},
+		{"longer than the content", keyA, 0, size + 1},
+		{"n=0", keyA, 0, 0},
+		{"n=0 at the end", keyA, size, 0},
+		{"negative n", keyA, 10, -1},
+		{"negative off", keyA, -1, 10},
+		{"overflowing", keyA, 1, math.MaxInt64},
+		{"in an empty object", refA, 0, 1},
+	} {
+		rc, err := tr.GetRange(ctx, r.key, r.off, r.n)
+		if !errors.Is(err, remote.ErrInvalidRange) {
+			if rc != nil {
+				got, rerr := io.ReadAll(rc)
+				rc.Close()
+				t.Errorf("GetRange %s (%d bytes at %d): no error; read %d bytes, %v; want ErrInvalidRange", r.name, r.n, r.off, len(got), rerr)
+				continue
+			}
+			t.Errorf("GetRange %s (%d bytes at %d): err=%v, want ErrInvalidRange", r.name, r.n, r.off, err)
+		}
+	}
+	if rc, err := tr.GetRange(ctx, keyB, 0, 1); !errors.Is(err, remote.ErrNotFound) {
+		if rc != nil {
+			rc.Close()
+		}
+		t.Errorf("GetRange of a missing key err=%v, want ErrNotFound", err)
+	}
+	// The refusals changed nothing.
+	if got, _ := MustGet(t, tr, keyA); !bytes.Equal(got, data) {
+		t.Errorf("content changed")
+	}
+}
+
+// testGetRangeConcurrent: ranges of one 4 MiB object read at once, at
+// unaligned offsets, each yield their own bytes.
+func testGetRangeConcurrent(t *testing.T, tr remote.Transport) {
+	const size = 4 << 20
+	data, err := io.ReadAll(NewGenReader(size, 13))
+	if err != nil {
+		t.Fatal(err)
+	}
+	MustPut(t, tr, keyA, data)
+	const parts = 16
+	var wg sync.WaitGroup
+	got := make([][]byte, parts)
+	errs := make([]error, parts)
+	start := make(chan struct{})
+	offs := make([]int64, parts)
+	for i := range parts {
+		// Part i covers [i*size/parts - 1000, (i+1)*size/parts + 999]
+		// clipped to the content: neighbours overlap.
+		off := max(int64(i)*size/parts-1000, 0)
+		end := min(int64(i+1)*size/parts+1000, size)
+		offs[i] = off
+		wg.Go(func() {
+			<-start
+			rc, err := tr.GetRange(context.Background(), keyA, off, end-off)
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			defer rc.Close()
+			got[i], errs[i] = io.ReadAll(rc)
+		})
+	}
+	close(start)
+	wg.Wait()
+	for i := range parts {
+		if errs[i] != nil {
+			t.Errorf("range %d: %v", i, errs[i])
+			continue
+		}
+		if want := data[offs[i] : offs[i]+int64(len(got[i]))]; len(got[i]) == 0 || !bytes.Equal(got[i], want) {
+			t.Errorf("range %d (at %d): %d bytes that differ from the content's", i, offs[i], len(got[i]))
+		}
+		end := min(int64(i+1)*size/parts+1000, size)
+		if int64(len(got[i])) != end-offs[i] {
+			t.Errorf("range %d: %d bytes, want %d", i, len(got[i]), end-offs[i])
+		}
+	}
+}
+
+// mustGetRange reads n bytes at off of key, piece bytes at a time,
+// checks that the reader then returns io.EOF (and again), and closes it.
+func mustGetRange(tb testing.TB, tr remote.Transport, key string, off, n int64, piece int) []byte {
+	tb.Helper()
+	rc, err := tr.GetRange(context.Background(), key, off, n)
+	if err != nil {
+		tb.Fatalf("GetRange(%s, %d, %d): %v", key, off, n, err)
+	}
+	defer rc.Close()
+	var got []byte
+	buf := make([]byte, piece)
+	for {
+		m, err := rc.Read(buf)
+		got = append(got, buf[:m]...)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			tb.Fatalf("GetRange(%s, %d, %d): Read after %d bytes: %v", key, off, n, len(got), err)
+		}
+		if int64(len(got)) > n {
+			tb.Fatalf("GetRange(%s, %d, %d): more than %d bytes", key, off, n, n)
+		}
+	}
+	if int64(len(got)) != n {
+		tb.Fatalf("GetRange(%s, %d, %d): %d bytes before io.EOF, want %d", key, off, n, len(got), n)
+	}
+	if m, err := rc.Read(buf); m != 0 || err != io.EOF {
+		tb.Errorf("GetRange(%s, %d, %d): Read after EOF = %d, %v; want 0, io.EOF", key, off, n, m, err)
+	}
+	if err := rc.Close(); err != nil {
+		tb.Errorf("GetRange(%s, %d, %d): Close: %v", key, off, n, err)
+	}
+	return got
+}
+
 // testDirectoryIsNotAKey: the parent of a key is not a key.
 func testDirectoryIsNotAKey(t *testing.T, tr remote.Transport) {
 	ctx := context.Background()
@@ -359,6 +538,12 @@ func testDirectoryIsNotAKey(t *testing.T, tr remote.Transport) {
 				rc.Close()
 			}
 			t.Errorf("Get(%q) err=%v, want ErrNotFound", key, err)
+		}
+		if rc, err := tr.GetRange(ctx, key, 0, 1); !errors.Is(err, remote.ErrNotFound) {
+			if rc != nil {
+				rc.Close()
+			}
+			t.Errorf("GetRange(%q) err=%v, want ErrNotFound", key, err)
 		}
 		if err := tr.Delete(ctx, key); !errors.Is(err, remote.ErrNotFound) {
 			t.Errorf("Delete(%q) err=%v, want ErrNotFound", key, err)
@@ -657,6 +842,12 @@ func mustBeAbsent(tb testing.TB, tr remote.Transport, key string) {
 			rc.Close()
 		}
 		tb.Errorf("Get(%s) err=%v, want ErrNotFound", key, err)
+	}
+	if rc, err := tr.GetRange(context.Background(), key, 0, 1); !errors.Is(err, remote.ErrNotFound) {
+		if rc != nil {
+			rc.Close()
+		}
+		tb.Errorf("GetRange(%s) err=%v, want ErrNotFound", key, err)
 	}
 	if got := listKeys(tb, tr, ""); slices.Contains(got, key) {
 		tb.Errorf("List still shows %s", key)

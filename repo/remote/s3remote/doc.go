@@ -18,12 +18,39 @@
 // # Conditional writes
 //
 // PutIfAbsent is PutObject with If-None-Match: * (412 → remote.ErrExists).
-// Content above Options.PartSize (16 MiB by default) is uploaded in parts
-// of that size, one part in memory at a time, and published by
-// CompleteMultipartUpload with If-None-Match: *, so a key that appeared
-// meanwhile is never overwritten; a failed or refused upload is aborted.
-// CompareAndSwap is PutObject with If-Match: ETAG, or If-None-Match: * to
-// create (412 and 409 → remote.ErrConflict). ETags are the store's own.
+// Content up to 1 MiB is read into memory first, so the SDK can retry the
+// request; content up to Options.MultipartThreshold (64 MiB by default)
+// streams from the caller's reader as the body of one PutObject and is
+// never held in memory whole. A streamed body withholds its last bytes
+// until the reader has ended cleanly, so a reader that fails (a
+// verifying reader's hash error at EOF included), ends early or runs long
+// aborts the request and nothing is stored; the SDK does not retry a
+// streamed request. Larger content is uploaded in parts of
+// Options.PartSize (16 MiB by default), one part in memory at a time, and
+// published by CompleteMultipartUpload with If-None-Match: *, so a key
+// that appeared meanwhile is never overwritten; a failed or refused
+// upload is aborted. CompareAndSwap is PutObject with If-Match: ETAG, or
+// If-None-Match: * to create (412 and 409 → remote.ErrConflict). ETags
+// are the store's own.
+//
+// PutObject and UploadPart send their bodies as UNSIGNED-PAYLOAD: over a
+// plain-http endpoint the SDK would otherwise hash every body with
+// SHA-256 for the signature before sending it (over https it already
+// sends them unsigned). The headers stay signed; the content is checked
+// by package repo, which verifies every object it reads against its
+// BLAKE3 ID. CompareAndSwap, whose ref documents no ID covers, keeps its
+// signed payload (they are small). Where the SDK must checksum a body
+// before sending it (request checksums asked for on a plain-http
+// endpoint), it cannot stream one: PutIfAbsent then reads content up to
+// the part size into memory and uploads anything larger in parts.
+//
+// # Ranged reads
+//
+// GetRange is GetObject with "Range: bytes=FIRST-LAST". The answer's
+// Content-Range and Content-Length must name exactly that range; S3
+// answers a range that runs past the end with the part that exists, and
+// one that starts past it with InvalidRange (416): both are
+// remote.ErrInvalidRange.
 //
 // The store must enforce these headers: AWS S3 does since 2024 (If-Match
 // on PutObject since November 2024), as do current MinIO releases. A store

@@ -9,6 +9,7 @@ import (
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/artvcs/art/repo/remote"
 )
@@ -36,6 +37,8 @@ func (t *Transport) mapErr(ctx context.Context, op, key string, err error) error
 	case isCode(err, "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken",
 		"InvalidToken", "TokenRefreshRequired", "AllAccessDisabled", "AccountProblem") || isStatus(err, 403):
 		return fmt.Errorf("%w: %s %s in bucket %s: %w", remote.ErrPermission, op, key, t.bucket, err)
+	case isCode(err, "InvalidRange") || isStatus(err, 416):
+		return fmt.Errorf("%w: %s %s: %w", remote.ErrInvalidRange, op, key, err)
 	case isCode(err, "EntityTooLarge"):
 		return fmt.Errorf("%w: %s %s: %w", remote.ErrTooLarge, op, key, err)
 	}
@@ -67,6 +70,13 @@ func (t *Transport) noBucket(err error) error {
 func isStatus(err error, status int) bool {
 	var re *awshttp.ResponseError
 	return errors.As(err, &re) && re.HTTPStatusCode() == status
+}
+
+// isSendError reports whether err is a request that got no response (the
+// connection failed while it was sent or before its answer).
+func isSendError(err error) bool {
+	var se *smithyhttp.RequestSendError
+	return errors.As(err, &se)
 }
 
 // isCode reports whether err is an API error with one of the codes.

@@ -9,10 +9,12 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -26,13 +28,23 @@ import (
 var ErrNoSuchBucket = errors.New("S3 bucket does not exist")
 
 const (
-	// DefaultPartSize is the default multipart threshold and part size.
+	// DefaultPartSize is the default part size of a multipart upload.
 	DefaultPartSize = 16 << 20
+	// DefaultMultipartThreshold is the default size above which
+	// PutIfAbsent uploads in parts.
+	DefaultMultipartThreshold = 64 << 20
 	// MinPartSize and MaxPartSize are S3's bounds on a part.
 	MinPartSize = 5 << 20
 	MaxPartSize = 5 << 30
+	// MaxPutSize is S3's limit on the content of one PutObject (5 GiB).
+	MaxPutSize = 5 << 30
 	// MaxObjectSize is S3's limit on one object (5 TiB).
 	MaxObjectSize = 5 << 40
+	// maxBufferedPut is the size up to which PutIfAbsent reads the
+	// content into memory before sending it: the SDK can then retry the
+	// request (on a 5xx or a dropped connection), which it cannot with a
+	// body streamed from the caller's reader.
+	maxBufferedPut = 1 << 20
 	// maxParts is S3's limit on the parts of one upload.
 	maxParts = 10000
 	// defaultRegion is used when no region is configured.
@@ -55,18 +67,27 @@ type Options struct {
 	Region string
 	// AccessKey and SecretKey, if set, replace the credential chain.
 	AccessKey, SecretKey string
-	// PartSize is the size above which PutIfAbsent uploads in parts, and
-	// the part size (one part is held in memory per upload); 0 means
-	// DefaultPartSize. Objects above 10000 parts use larger parts.
+	// PartSize is the part size of a multipart upload (one part is held
+	// in memory per upload); 0 means DefaultPartSize. Objects above 10000
+	// parts use larger parts.
 	PartSize int64
+	// MultipartThreshold is the size above which PutIfAbsent uploads in
+	// parts; content up to it goes up in one PutObject, streamed from the
+	// caller's reader. 0 means DefaultMultipartThreshold; otherwise it
+	// lies in [MinPartSize, MaxPutSize].
+	MultipartThreshold int64
 }
 
 // Transport is a remote.Transport on an S3 bucket; see the package doc.
 type Transport struct {
-	client   *s3.Client
-	bucket   string
-	prefix   string // "" or ending in "/"
-	partSize int64
+	client    *s3.Client
+	bucket    string
+	prefix    string // "" or ending in "/"
+	partSize  int64
+	threshold int64 // the multipart threshold
+	// stream is set if a PutObject body can be streamed from a reader
+	// that cannot seek; see streamable.
+	stream bool
 	// bucketOK is set once the bucket is known to exist, so a bare 404
 	// from HeadObject means the key is missing.
 	bucketOK atomic.Bool
@@ -116,6 +137,13 @@ func New(ctx context.Context, o Options) (*Transport, error) {
 	if partSize < MinPartSize || partSize > MaxPartSize {
 		return nil, fmt.Errorf("s3remote: part size %d outside S3's bounds [%d, %d]", partSize, MinPartSize, MaxPartSize)
 	}
+	threshold := o.MultipartThreshold
+	if threshold == 0 {
+		threshold = DefaultMultipartThreshold
+	}
+	if threshold < MinPartSize || threshold > MaxPutSize {
+		return nil, fmt.Errorf("s3remote: multipart threshold %d outside [%d, %d]", threshold, MinPartSize, int64(MaxPutSize))
+	}
 
 	var lo []func(*config.LoadOptions) error
 	if o.Region != "" {
@@ -155,8 +183,30 @@ func New(ctx context.Context, o Options) (*Transport, error) {
 			so.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
 		}
 	})
-	return &Transport{client: client, bucket: o.Bucket, prefix: prefix, partSize: partSize}, nil
+	return &Transport{client: client, bucket: o.Bucket, prefix: prefix, partSize: partSize,
+		threshold: threshold, stream: streamable(client.Options())}, nil
 }
+
+// streamable reports whether the client can send a PutObject body it
+// cannot rewind. With UNSIGNED-PAYLOAD it reads the body once, while
+// sending it, unless it must checksum the body first: that is when
+// request checksums are on (AWS itself, or an endpoint whose environment
+// asks for them) and the endpoint is plain http, where the SDK cannot
+// send the checksum as a trailer and refuses a body that cannot seek.
+func streamable(so s3.Options) bool {
+	if so.RequestChecksumCalculation == aws.RequestChecksumCalculationWhenRequired {
+		return true
+	}
+	return !strings.HasPrefix(strings.ToLower(aws.ToString(so.BaseEndpoint)), "http://")
+}
+
+// unsignedPayload makes a request send its body as UNSIGNED-PAYLOAD
+// instead of signing its SHA-256: the SDK would otherwise hash every body
+// on a plain-http endpoint (over https it already sends bodies unsigned),
+// which costs CPU and needs a body it can read twice. What PutIfAbsent
+// stores is checked where it matters: package repo verifies every object
+// against its BLAKE3 ID when it reads it back.
+var unsignedPayload = s3.WithAPIOptions(v4.SwapComputePayloadSHA256ForUnsignedPayloadMiddleware)
 
 // objectKey validates key and returns its name in the bucket.
 func (t *Transport) objectKey(key string) (string, error) {
@@ -201,9 +251,68 @@ func (t *Transport) Get(ctx context.Context, key string) (io.ReadCloser, remote.
 	return remote.NewSizedReader(out.Body, "s3remote", key, in.Size), in, nil
 }
 
-// PutIfAbsent reads exactly size bytes of r and stores them unless the
-// key exists: in one conditional PutObject up to the part size, else in a
-// multipart upload completed conditionally.
+// GetRange is GetObject with a Range header. The answer must name
+// exactly the range asked for in its Content-Range: S3 answers a range
+// that starts inside the content but runs past its end with the part that
+// exists, which is remote.ErrInvalidRange here, and one that starts past
+// the end with InvalidRange (416), mapped likewise.
+func (t *Transport) GetRange(ctx context.Context, key string, off, n int64) (io.ReadCloser, error) {
+	ok, err := t.objectKey(key)
+	if err != nil {
+		return nil, err
+	}
+	if err := remote.ValidateRange(off, n); err != nil {
+		return nil, err
+	}
+	out, err := t.client.GetObject(ctx, &s3.GetObjectInput{Bucket: &t.bucket, Key: &ok, Range: aws.String(remote.RangeHeader(off, n))})
+	if err != nil {
+		return nil, t.mapErr(ctx, "get", key, err)
+	}
+	if err := checkRange(out, off, n); err != nil {
+		out.Body.Close()
+		return nil, fmt.Errorf("s3remote: get %s: %w", key, err)
+	}
+	return remote.NewSizedReader(out.Body, "s3remote", key, n), nil
+}
+
+// checkRange checks the answer to a GetObject for n bytes at off.
+func checkRange(out *s3.GetObjectOutput, off, n int64) error {
+	if out.ContentRange == nil {
+		// The whole content, the range ignored (as some stores do for an
+		// empty object): that is the range if it starts at 0 and the
+		// content holds n bytes, and shows the range is not inside the
+		// content if the content ends before it does.
+		size := aws.ToInt64(out.ContentLength)
+		switch {
+		case out.ContentLength == nil || size < 0:
+		case off == 0 && size == n:
+			return nil
+		case off+n > size:
+			return fmt.Errorf("%w: %d bytes at offset %d of content that holds %d", remote.ErrInvalidRange, n, off, size)
+		}
+		return fmt.Errorf("%w: no Content-Range in the answer to a range request", remote.ErrBadResponse)
+	}
+	if err := remote.CheckContentRange(*out.ContentRange, off, n); err != nil {
+		return err
+	}
+	if out.ContentLength == nil || *out.ContentLength != n {
+		return fmt.Errorf("%w: Content-Length %d for a range of %d bytes", remote.ErrBadResponse, aws.ToInt64(out.ContentLength), n)
+	}
+	return nil
+}
+
+// PutIfAbsent stores exactly size bytes of r unless the key exists, by
+// one of three routes, each conditional (If-None-Match: *):
+//
+//   - up to 1 MiB (maxBufferedPut): read into memory, then one PutObject,
+//     which the SDK can retry;
+//   - up to the multipart threshold: one PutObject whose body streams
+//     from r, unsigned, never held in memory whole (if the client cannot
+//     stream, see streamable, up to the part size: read into memory);
+//   - above: a multipart upload, one part in memory at a time.
+//
+// A reader that fails, ends early or runs long never yields a whole body:
+// the request fails and no key is left.
 func (t *Transport) PutIfAbsent(ctx context.Context, key string, r io.Reader, size int64) error {
 	ok, err := t.objectKey(key)
 	if err != nil {
@@ -215,9 +324,18 @@ func (t *Transport) PutIfAbsent(ctx context.Context, key string, r io.Reader, si
 	if size > MaxObjectSize {
 		return fmt.Errorf("%w: %s: %d bytes is above S3's object size limit of %d", remote.ErrTooLarge, key, size, int64(MaxObjectSize))
 	}
-	if size > t.partSize {
-		return t.putMultipart(ctx, key, ok, r, size)
+	switch {
+	case size <= maxBufferedPut || !t.stream && size <= t.partSize:
+		return t.putBuffered(ctx, key, ok, r, size)
+	case size <= t.threshold && t.stream:
+		return t.putStreamed(ctx, key, ok, r, size)
 	}
+	return t.putMultipart(ctx, key, ok, r, size)
+}
+
+// putBuffered reads size bytes of r, checks r ends there, and stores them
+// with one conditional PutObject.
+func (t *Transport) putBuffered(ctx context.Context, key, ok string, r io.Reader, size int64) error {
 	buf := make([]byte, size)
 	if err := readFull(ctx, r, buf, 0, size); err != nil {
 		return fmt.Errorf("s3remote: put %s: %w", key, err)
@@ -232,7 +350,7 @@ func (t *Transport) PutIfAbsent(ctx context.Context, key string, r io.Reader, si
 			Body:          bytes.NewReader(buf),
 			ContentLength: aws.Int64(size),
 			IfNoneMatch:   aws.String("*"),
-		})
+		}, unsignedPayload)
 		switch {
 		case err == nil:
 			return nil
@@ -248,6 +366,119 @@ func (t *Transport) PutIfAbsent(ctx context.Context, key string, r io.Reader, si
 			return t.mapErr(ctx, "put", key, err)
 		}
 	}
+}
+
+// putStreamed stores size bytes of r with one conditional PutObject whose
+// body is r itself, through a streamBody: the content is read once, while
+// it is sent, and never held in memory whole. The request cannot be sent
+// again (r is consumed), so a 409 (a concurrent write of the key) is
+// answered from a Stat.
+func (t *Transport) putStreamed(ctx context.Context, key, ok string, r io.Reader, size int64) error {
+	body := &streamBody{ctx: ctx, r: r, size: size}
+	_, err := t.client.PutObject(ctx, &s3.PutObjectInput{
+		Bucket:        &t.bucket,
+		Key:           &ok,
+		Body:          body,
+		ContentLength: aws.Int64(size),
+		IfNoneMatch:   aws.String("*"),
+	}, unsignedPayload, noRetry)
+	// The HTTP client may still hold the body: stop it before r goes
+	// back to the caller. A failure of r explains the request's.
+	sent, berr := body.stop()
+	switch {
+	case berr != nil:
+		return fmt.Errorf("s3remote: put %s: %w", key, berr)
+	case err == nil && sent != size:
+		return fmt.Errorf("%w: put %s: the store answered after %d of %d bytes", remote.ErrBadResponse, key, sent, size)
+	case err == nil:
+		return nil
+	case isStatus(err, 412):
+		return fmt.Errorf("%w: %s", remote.ErrExists, key)
+	case isStatus(err, 409):
+		if _, serr := t.Stat(ctx, key); serr == nil {
+			return fmt.Errorf("%w: %s", remote.ErrExists, key)
+		}
+		return fmt.Errorf("s3remote: put %s: conflicting concurrent write, retry: %w", key, err)
+	case isSendError(err) && ctx.Err() == nil:
+		// No answer: a store that refuses a put over an existing key
+		// while the body is still coming (MinIO does, after its 100
+		// Continue) may cut the connection before the client reads the
+		// 412. If the key is there now, it exists (or the put landed and
+		// its answer was lost, which also reads as ErrExists).
+		if _, serr := t.Stat(ctx, key); serr == nil {
+			return fmt.Errorf("%w: %s", remote.ErrExists, key)
+		}
+	}
+	return t.mapErr(ctx, "put", key, err)
+}
+
+// noRetry turns off the SDK's retries, for a request whose body cannot be
+// sent twice: a retry would wait out its backoff only to fail rewinding
+// the body.
+func noRetry(o *s3.Options) { o.Retryer = aws.NopRetryer{} }
+
+// streamBody is a request body streamed from the caller's reader. It
+// yields exactly size bytes of r and withholds the last ones until it has
+// seen r end there: if r fails, ends early or runs long (or ctx ends),
+// Read fails before the body is complete, so the HTTP client aborts the
+// request and the store, short of bytes, keeps nothing. After stop it
+// never touches r again.
+type streamBody struct {
+	ctx  context.Context
+	mu   sync.Mutex // held while reading r
+	r    io.Reader
+	size int64
+	n    int64 // bytes yielded
+	err  error // the first failure, sticky
+	done bool  // stopped
+}
+
+var errBodyStopped = errors.New("request body read after the request ended")
+
+func (b *streamBody) Read(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	switch {
+	case b.done:
+		return 0, errBodyStopped
+	case b.err != nil:
+		return 0, b.err
+	case b.n == b.size:
+		return 0, io.EOF
+	case len(p) == 0:
+		return 0, nil
+	}
+	if err := b.ctx.Err(); err != nil {
+		b.err = err
+		return 0, err
+	}
+	if left := b.size - b.n; int64(len(p)) > left {
+		p = p[:left]
+	}
+	m, err := b.r.Read(p)
+	end := b.n + int64(m)
+	switch {
+	case err != nil && err != io.EOF:
+		b.err = fmt.Errorf("reading content after %d of %d bytes: %w", end, b.size, err)
+	case err == io.EOF && end < b.size:
+		b.err = fmt.Errorf("reader ended after %d of %d bytes: %w", end, b.size, io.ErrUnexpectedEOF)
+	case err == nil && end == b.size:
+		b.err = checkEnd(b.r, b.size)
+	}
+	if b.err != nil {
+		return 0, b.err
+	}
+	b.n = end
+	return m, nil
+}
+
+// stop waits for a Read in progress, makes later ones fail, and returns
+// the bytes yielded and the body's failure, if any.
+func (b *streamBody) stop() (int64, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.done = true
+	return b.n, b.err
 }
 
 // putMultipart uploads size bytes of r in parts, one part in memory at a
@@ -303,7 +534,7 @@ func (t *Transport) putMultipart(ctx context.Context, key, ok string, r io.Reade
 			PartNumber:    aws.Int32(num),
 			Body:          bytes.NewReader(buf[:n]),
 			ContentLength: aws.Int64(n),
-		})
+		}, unsignedPayload)
 		if err != nil {
 			return t.mapErr(ctx, "put", key, err)
 		}

@@ -65,6 +65,20 @@ func TestConformance(t *testing.T) {
 	})
 }
 
+// TestConformanceMultipart runs the suite with the smallest parts and a
+// multipart threshold of 32 MiB, so its large puts go up in parts (and
+// those between 1 and 32 MiB streamed).
+func TestConformanceMultipart(t *testing.T) {
+	remotetest.Run(t, func(t *testing.T) remote.Transport {
+		o := options(t)
+		o.PartSize = MinPartSize
+		o.MultipartThreshold = 32 << 20
+		tr := newTest(t, o)
+		t.Cleanup(func() { noUploadsLeft(t, tr) })
+		return tr
+	})
+}
+
 // noUploadsLeft checks that no multipart upload is left in the bucket.
 func noUploadsLeft(t *testing.T, tr *Transport) {
 	t.Helper()
@@ -218,6 +232,7 @@ func TestNoSuchBucket(t *testing.T) {
 func TestMultipartRefusesKeyThatAppeared(t *testing.T) {
 	o := options(t)
 	o.PartSize = MinPartSize
+	o.MultipartThreshold = MinPartSize
 	tr := newTest(t, o)
 	other := newTest(t, o)
 	const size = 2*MinPartSize + 1000
@@ -242,6 +257,7 @@ func TestMultipartRefusesKeyThatAppeared(t *testing.T) {
 func TestMultipartCanceled(t *testing.T) {
 	o := options(t)
 	o.PartSize = MinPartSize
+	o.MultipartThreshold = MinPartSize
 	tr := newTest(t, o)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -298,6 +314,11 @@ func TestPartSizeBounds(t *testing.T) {
 	for _, ps := range []int64{1 << 20, MaxPartSize + 1} {
 		if _, err := New(context.Background(), Options{Bucket: "b", PartSize: ps}); err == nil {
 			t.Errorf("New with part size %d succeeded", ps)
+		}
+	}
+	for _, th := range []int64{-1, 1 << 20, MaxPutSize + 1} {
+		if _, err := New(context.Background(), Options{Bucket: "b", MultipartThreshold: th}); err == nil {
+			t.Errorf("New with multipart threshold %d succeeded", th)
 		}
 	}
 }
