@@ -1,13 +1,13 @@
 package repo
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"sort"
 	"strings"
-	"sync"
 	"sync/atomic"
 
 	"golang.org/x/sync/errgroup"
@@ -119,7 +119,10 @@ func (r *Repo) Push(ctx context.Context, remoteName string, names []string, opts
 			names = append(names, a.Name)
 		}
 	}
-	u := newUploader(r, t, opts.Progress)
+	u, err := r.newUploader(ctx, t, remoteName, opts.Progress)
+	if err != nil {
+		return res, err
+	}
 	var firstErr error
 	for _, name := range names {
 		if err := refs.ValidateName(name); err != nil {
@@ -251,9 +254,12 @@ func (r *Repo) pushArtifact(ctx context.Context, t remote.Transport, remoteName,
 			if doc != nil && doc.Runs[id] == o {
 				continue // sent before
 			}
-			if err := u.object(ctx, o, -1); err != nil {
+			if err := u.object(ctx, o); err != nil {
 				return pa, err
 			}
+		}
+		if err := u.flush(ctx); err != nil {
+			return pa, err
 		}
 		// Never publish a document a reader would refuse.
 		if _, err := decodeRemoteDoc(enc, name); err != nil {
@@ -435,27 +441,11 @@ func (r *Repo) runObjectsOf(ctx context.Context, vs []refs.Version) (map[string]
 	return out, nil
 }
 
-// transferWorkers is how many objects move at once.
+// transferWorkers is how many requests a transfer has in flight at once.
 const transferWorkers = 16
 
-// smallObject is the size under which an upload skips the existence check
-// (the put-if-absent is as cheap as the check).
-const smallObject = 64 << 10
-
-// uploader sends objects a remote lacks.
-type uploader struct {
-	r *Repo
-	t remote.Transport
-	sem
-	done     sync.Map // object or list key -> true once on the remote
-	objects  atomic.Int64
-	bytes    atomic.Int64
-	progress TransferProgress
-}
-
-func newUploader(r *Repo, t remote.Transport, progress TransferProgress) *uploader {
-	return &uploader{r: r, t: t, sem: newSem(), progress: progress}
-}
+// packWorkers is how many packs a push sends at once.
+const packWorkers = 4
 
 // sem bounds how many requests a transfer has in flight at once.
 type sem chan struct{}
@@ -474,145 +464,205 @@ func (s sem) acquire(ctx context.Context) error {
 
 func (s sem) release() { <-s }
 
-// exists reports whether key is on the remote.
-func (u *uploader) exists(ctx context.Context, key string) (bool, error) {
-	if _, ok := u.done.Load(key); ok {
-		return true, nil
-	}
-	if err := u.acquire(ctx); err != nil {
-		return false, err
-	}
-	_, err := u.t.Stat(ctx, key)
-	u.release()
-	if errors.Is(err, remote.ErrNotFound) {
-		return false, nil
-	}
-	if err != nil {
-		return false, err
-	}
-	u.done.Store(key, true)
-	return true, nil
+// uploader sends a remote the objects it lacks, in packs. It first plans
+// (version, object), walking the local graph down to what the remote's
+// pack indexes already hold, then sends (flush): the file contents in
+// packs sent side by side, then chunk lists, trees, commits and run
+// objects in packs sent one after the other, each below-first, so that an
+// entry's index is on the remote only once everything it names is.
+type uploader struct {
+	r       *Repo
+	t       remote.Transport
+	remote  string
+	x       *remoteIndex
+	planned map[packKey]bool
+	data    []packEntry // blobs and chunks
+	meta    []packEntry // chunk lists, trees, commits, runs: below first
+	lists   map[objects.ID][]byte
+
+	objects  atomic.Int64
+	bytes    atomic.Int64
+	progress TransferProgress
 }
 
-// version sends a commit and everything below it that the remote lacks.
+func (r *Repo) newUploader(ctx context.Context, t remote.Transport, remoteName string, progress TransferProgress) (*uploader, error) {
+	x, err := r.loadRemoteIndex(ctx, t, remoteName)
+	if err != nil {
+		return nil, err
+	}
+	u := &uploader{r: r, t: t, remote: remoteName, x: x, progress: progress}
+	u.reset()
+	return u, nil
+}
+
+func (u *uploader) reset() {
+	u.planned = map[packKey]bool{}
+	u.data, u.meta = nil, nil
+	u.lists = map[objects.ID][]byte{}
+}
+
+// needs reports whether k is neither on the remote nor planned.
+func (u *uploader) needs(k packKey) bool {
+	return !u.planned[k] && !u.x.has(k)
+}
+
+func (u *uploader) plan(to *[]packEntry, k packKey, size int64) {
+	u.planned[k] = true
+	*to = append(*to, packEntry{k, size})
+}
+
+// version plans a commit and everything below it that the remote lacks.
 func (u *uploader) version(ctx context.Context, commit, tree objects.ID) error {
-	if ok, err := u.exists(ctx, remoteObjectKey(commit)); err != nil || ok {
-		return err
+	if !u.needs(packKey{packKindObject, commit}) {
+		return nil
 	}
 	if err := u.tree(ctx, tree, 0); err != nil {
 		return err
 	}
-	return u.object(ctx, commit, -1)
+	return u.object(ctx, commit)
 }
 
-// tree sends a tree after everything below it.
+// tree plans a tree after everything below it.
 func (u *uploader) tree(ctx context.Context, id objects.ID, depth int) error {
 	if depth > objects.MaxPathDepth {
 		return fmt.Errorf("tree %s nests too deep", id)
 	}
-	if ok, err := u.exists(ctx, remoteObjectKey(id)); err != nil || ok {
-		return err
+	if !u.needs(packKey{packKindObject, id}) {
+		return nil
 	}
 	t, err := objects.ReadTree(ctx, u.r.store, id)
 	if err != nil {
 		return err
 	}
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(transferWorkers)
 	for _, e := range t.Entries {
+		var err error
 		switch e.Kind {
 		case objects.KindDir:
-			g.Go(func() error { return u.tree(gctx, e.ID, depth+1) })
+			err = u.tree(ctx, e.ID, depth+1)
 		case objects.KindFile:
-			g.Go(func() error { return u.blob(gctx, e.ID, e.Size) })
+			err = u.blob(ctx, e.ID)
+		}
+		if err != nil {
+			return err
 		}
 	}
-	if err := g.Wait(); err != nil {
-		return err
-	}
-	return u.object(ctx, id, -1)
+	return u.object(ctx, id)
 }
 
-// blob sends a file's content: its chunks, then its chunk list, if it is
+// blob plans a file's content: its chunks, then its chunk list, if it is
 // stored as chunks, else the blob.
-func (u *uploader) blob(ctx context.Context, id objects.ID, size int64) error {
-	l, err := u.r.store.ReadChunkList(ctx, id)
-	if errors.Is(err, objects.ErrNotFound) {
-		return u.object(ctx, id, size)
+func (u *uploader) blob(ctx context.Context, id objects.ID) error {
+	whole := packKey{packKindObject, id}
+	list := packKey{packKindList, id}
+	if u.planned[whole] || u.planned[list] || u.x.has(whole) || u.x.has(list) {
+		return nil
 	}
+	info, err := u.r.store.Stat(ctx, id)
 	if err != nil {
 		return err
 	}
-	key := remoteListKey(id)
-	if ok, err := u.exists(ctx, key); err != nil || ok {
+	if !info.Chunked {
+		u.plan(&u.data, whole, info.Size)
+		return nil
+	}
+	l, err := u.r.store.ReadChunkList(ctx, id)
+	if err != nil {
 		return err
 	}
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(transferWorkers)
-	seen := map[objects.ID]bool{}
 	for _, c := range l.Chunks {
-		if seen[c.ID] {
-			continue
+		if k := (packKey{packKindObject, c.ID}); u.needs(k) {
+			u.plan(&u.data, k, c.Size)
 		}
-		seen[c.ID] = true
-		g.Go(func() error { return u.object(gctx, c.ID, c.Size) })
-	}
-	if err := g.Wait(); err != nil {
-		return err
 	}
 	enc, err := l.Encode()
 	if err != nil {
 		return err
 	}
-	return u.put(ctx, key, strings.NewReader(string(enc)), int64(len(enc)))
+	u.lists[id] = enc
+	u.plan(&u.meta, list, int64(len(enc)))
+	return nil
 }
 
-// object sends one object unless the remote has it. size is its size, or
-// -1 to stat it locally.
-func (u *uploader) object(ctx context.Context, id objects.ID, size int64) error {
-	key := remoteObjectKey(id)
-	if _, ok := u.done.Load(key); ok {
+// object plans one metadata object (tree, commit, run) unless the remote
+// has it.
+func (u *uploader) object(ctx context.Context, id objects.ID) error {
+	k := packKey{packKindObject, id}
+	if !u.needs(k) {
 		return nil
 	}
-	if size < 0 {
-		info, err := u.r.store.Stat(ctx, id)
-		if err != nil {
-			return err
-		}
-		size = info.Size
-	}
-	if size >= smallObject {
-		if ok, err := u.exists(ctx, key); err != nil || ok {
-			return err
-		}
-	}
-	rc, err := u.r.store.Open(ctx, id)
+	info, err := u.r.store.Stat(ctx, id)
 	if err != nil {
 		return err
 	}
-	defer rc.Close()
-	return u.put(ctx, key, rc, size)
+	u.plan(&u.meta, k, info.Size)
+	return nil
 }
 
-// put stores r (size bytes) under key unless it is there.
-func (u *uploader) put(ctx context.Context, key string, r io.Reader, size int64) error {
-	if err := u.acquire(ctx); err != nil {
+// flush sends what was planned: the file contents in packs sent side by
+// side, then the metadata packs in order.
+func (u *uploader) flush(ctx context.Context) error {
+	defer u.reset()
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(packWorkers)
+	for _, es := range splitPacks(u.data) {
+		g.Go(func() error { return u.sendPack(gctx, es) })
+	}
+	if err := g.Wait(); err != nil {
 		return err
 	}
-	defer u.release()
-	err := u.t.PutIfAbsent(ctx, key, r, size)
-	if errors.Is(err, remote.ErrExists) {
-		u.done.Store(key, true)
-		return nil
+	for _, es := range splitPacks(u.meta) {
+		if err := u.sendPack(ctx, es); err != nil {
+			return err
+		}
 	}
-	if err != nil {
-		return fmt.Errorf("send %s: %w", key, err)
+	return nil
+}
+
+// splitPacks cuts es, in order, into packs of about packTarget bytes.
+func splitPacks(es []packEntry) [][]packEntry {
+	var out [][]packEntry
+	start, size := 0, int64(0)
+	for i, e := range es {
+		if i > start && (size+e.size > packTarget || i-start == maxPackEntries) {
+			out = append(out, es[start:i])
+			start, size = i, 0
+		}
+		size += e.size
 	}
-	u.done.Store(key, true)
+	if start < len(es) {
+		out = append(out, es[start:])
+	}
+	return out
+}
+
+// sendPack sends one pack, then its index.
+func (u *uploader) sendPack(ctx context.Context, es []packEntry) error {
+	hdr := encodePackHeader(es)
+	name := objects.Hash(hdr).String()
+	size := int64(len(hdr))
+	for _, e := range es {
+		size += e.size
+	}
+	pr := &packReader{ctx: ctx, store: u.r.store, hdr: hdr, es: es, lists: u.lists, done: u.count}
+	err := u.t.PutIfAbsent(ctx, packKeyOf(name), pr, size)
+	pr.Close()
+	if err != nil && !errors.Is(err, remote.ErrExists) {
+		return fmt.Errorf("send pack %s (%d objects, %d bytes): %w", name[:12], len(es), size, err)
+	}
+	err = u.t.PutIfAbsent(ctx, packIndexKey(name), bytes.NewReader(hdr), int64(len(hdr)))
+	if err != nil && !errors.Is(err, remote.ErrExists) {
+		return fmt.Errorf("send pack index %s: %w", name[:12], err)
+	}
+	u.x.add(name, int64(len(hdr)), es)
+	u.r.cachePackIndex(u.remote, name, hdr)
+	return nil
+}
+
+// count records one entry sent.
+func (u *uploader) count(size int64) {
 	n := u.objects.Add(1)
 	b := u.bytes.Add(size)
 	if u.progress != nil {
 		u.progress(n, b)
 	}
-	return nil
 }

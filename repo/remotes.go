@@ -166,8 +166,24 @@ func (r *Repo) updateRemotes(fn func(*remotesFile) error) error {
 
 // transports caches open transports per Repo.
 type transports struct {
-	mu sync.Mutex
-	m  map[string]remote.Transport
+	mu  sync.Mutex
+	m   map[string]remote.Transport
+	idx map[string]*remoteIndex // what each remote's pack indexes say, as far as read
+}
+
+// remoteIndexOf returns the pack index kept for the remote name.
+func (r *Repo) remoteIndexOf(name string) *remoteIndex {
+	r.remotes.mu.Lock()
+	defer r.remotes.mu.Unlock()
+	if r.remotes.idx == nil {
+		r.remotes.idx = map[string]*remoteIndex{}
+	}
+	x := r.remotes.idx[name]
+	if x == nil {
+		x = newRemoteIndex()
+		r.remotes.idx[name] = x
+	}
+	return x
 }
 
 // SetTransport makes the repository use t for the remote name (which need
@@ -180,6 +196,7 @@ func (r *Repo) SetTransport(name string, t remote.Transport) {
 		r.remotes.m = map[string]remote.Transport{}
 	}
 	r.remotes.m[name] = t
+	delete(r.remotes.idx, name)
 }
 
 // transport returns the open transport of the remote name, opening its URL
@@ -217,6 +234,7 @@ func (r *Repo) closeTransport(name string) {
 		t.Close()
 		delete(r.remotes.m, name)
 	}
+	delete(r.remotes.idx, name)
 }
 
 func (r *Repo) closeTransports() {
@@ -226,6 +244,7 @@ func (r *Repo) closeTransports() {
 		t.Close()
 		delete(r.remotes.m, name)
 	}
+	r.remotes.idx = nil
 }
 
 // trackingDir holds the last ref documents seen on a remote, by artifact.

@@ -32,7 +32,10 @@ func (r *Repo) Repair(ctx context.Context, remoteName string, rep FsckReport) (R
 	// A damaged tree hides what lies below it from fsck: after each round
 	// of repairs, check again and repair what comes to light.
 	for round := 0; round < maxRepairRounds; round++ {
-		d := newDownloader(r, t, remoteName, nil)
+		d, derr := r.newDownloader(ctx, t, remoteName, nil)
+		if derr != nil {
+			return res, derr
+		}
 		fixed := 0
 		for _, p := range rep.Problems {
 			if err := ctx.Err(); err != nil {

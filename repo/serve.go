@@ -13,7 +13,7 @@ import (
 )
 
 // servedPrefixes are the only keys a served remote exposes.
-var servedPrefixes = []string{"objects/", "refs/"}
+var servedPrefixes = []string{"objects/", "packs/", "refs/"}
 
 func servedKey(key string) error {
 	for _, p := range servedPrefixes {
@@ -21,11 +21,11 @@ func servedKey(key string) error {
 			return nil
 		}
 	}
-	return fmt.Errorf("%w: %q is not under objects/ or refs/", remote.ErrInvalidKey, key)
+	return fmt.Errorf("%w: %q is not under objects/, packs/ or refs/", remote.ErrInvalidKey, key)
 }
 
 // ServedStore wraps the remote store t for `art serve`: only keys under
-// objects/ and refs/ can be read or written, and nothing can be deleted
+// objects/, packs/ and refs/ can be read or written, and nothing can be deleted
 // (pushes never delete).
 func ServedStore(t remote.Transport) remote.Transport { return servedStore{t} }
 
@@ -43,6 +43,13 @@ func (s servedStore) Get(ctx context.Context, key string) (io.ReadCloser, remote
 		return nil, remote.Info{}, err
 	}
 	return s.Transport.Get(ctx, key)
+}
+
+func (s servedStore) GetRange(ctx context.Context, key string, off, n int64) (io.ReadCloser, error) {
+	if err := servedKey(key); err != nil {
+		return nil, err
+	}
+	return s.Transport.GetRange(ctx, key, off, n)
 }
 
 func (s servedStore) PutIfAbsent(ctx context.Context, key string, r io.Reader, size int64) error {
@@ -76,14 +83,20 @@ func (s servedStore) Delete(ctx context.Context, key string) error {
 // remote store t before it is stored (httpremote.HandlerOptions.Verify).
 // Objects are hashed by the handler itself; a chunk list must decode,
 // describe the blob its key names and name chunks t holds with the sizes
-// it gives; a ref document must decode under its key's name and name
-// commits t holds. Anything else is refused.
+// it gives; a pack must be what its name says (a header hashing to the
+// name, objects hashing to their IDs, chunk lists of their blobs); a pack
+// index must hash to its name and come after its pack; a ref document must
+// decode under its key's name and name commits t holds, loose or in a
+// pack. Anything else is refused.
 func UploadVerifier(t remote.Transport) func(ctx context.Context, key string, body io.Reader) (io.Reader, error) {
+	x := newRemoteIndex()
 	return func(ctx context.Context, key string, body io.Reader) (io.Reader, error) {
 		if err := servedKey(key); err != nil {
 			return nil, err
 		}
 		switch {
+		case strings.HasPrefix(key, "packs/"):
+			return verifyPackUpload(ctx, t, key, body)
 		case strings.HasPrefix(key, "objects/") && strings.HasSuffix(key, objects.ChunkListSuffix):
 			b, err := readBounded(body, objects.MaxMetaObjectSize)
 			if err != nil {
@@ -105,7 +118,13 @@ func UploadVerifier(t remote.Transport) func(ctx context.Context, key string, bo
 			if err != nil {
 				return nil, err
 			}
+			if err := refreshServedIndex(ctx, t, x); err != nil {
+				return nil, err
+			}
 			for _, v := range d.Versions {
+				if x.has(packKey{packKindObject, v.Commit}) {
+					continue
+				}
 				if _, err := t.Stat(ctx, remoteObjectKey(v.Commit)); err != nil {
 					return nil, fmt.Errorf("ref document of %s names %s, commit %s, which is not stored: %w", name, refsVersion(v.Version), v.Commit.Short(), err)
 				}
@@ -152,6 +171,65 @@ func verifyChunkListUpload(ctx context.Context, t remote.Transport, key string, 
 		if info.Size != c.Size {
 			return fmt.Errorf("chunk %s of blob %s has %d bytes, the list says %d", c.ID.Short(), l.Blob.Short(), info.Size, c.Size)
 		}
+	}
+	return nil
+}
+
+// verifyPackUpload checks a pack or a pack index sent to `art serve`.
+func verifyPackUpload(ctx context.Context, t remote.Transport, key string, body io.Reader) (io.Reader, error) {
+	if name, ok := strings.CutSuffix(strings.TrimPrefix(key, "packs/"), ".pack"); ok && packNameOf("packs/"+name+".idx") == name {
+		return verifyPackBody(name, body)
+	}
+	name := packNameOf(key)
+	if name == "" {
+		return nil, fmt.Errorf("%w: packs are packs/<64 hex>.pack and .idx, not %q", remote.ErrInvalidKey, key)
+	}
+	b, err := readBounded(body, maxPackHeader)
+	if err != nil {
+		return nil, err
+	}
+	if got := objects.Hash(b).String(); got != name {
+		return nil, fmt.Errorf("%w: the pack index %s hashes to %s", ErrCorrupt, name[:12], got)
+	}
+	es, err := decodePackHeader(b)
+	if err != nil {
+		return nil, err
+	}
+	size := int64(len(b))
+	for _, e := range es {
+		size += e.size
+	}
+	info, err := t.Stat(ctx, packKeyOf(name))
+	if errors.Is(err, remote.ErrNotFound) {
+		return nil, fmt.Errorf("pack %s is not stored; send the pack before its index", name[:12])
+	}
+	if err != nil {
+		return nil, err
+	}
+	if info.Size != size {
+		return nil, fmt.Errorf("pack %s has %d bytes, its index says %d", name[:12], info.Size, size)
+	}
+	return bytes.NewReader(b), nil
+}
+
+// refreshServedIndex adds to x the pack indexes t holds that x lacks.
+func refreshServedIndex(ctx context.Context, t remote.Transport, x *remoteIndex) error {
+	var names []string
+	err := t.List(ctx, "packs/", func(i remote.Info) error {
+		if name := packNameOf(i.Key); name != "" && !x.holds(name) {
+			names = append(names, name)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, name := range names {
+		b, es, err := readPackIndex(ctx, t, name)
+		if err != nil {
+			return err
+		}
+		x.add(name, int64(len(b)), es)
 	}
 	return nil
 }

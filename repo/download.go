@@ -1,0 +1,586 @@
+package repo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"sync"
+	"sync/atomic"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/artvcs/art/objects"
+	"github.com/artvcs/art/refs"
+	"github.com/artvcs/art/repo/remote"
+)
+
+// downloader receives objects from a remote, verifying each before it is
+// stored. Entries in packs are read by byte range, neighbours in one
+// request; objects in no pack are read one by one under their own keys.
+type downloader struct {
+	r      *Repo
+	t      remote.Transport
+	remote string
+	x      *remoteIndex
+	batch  *objects.Batch
+	sem
+	done     sync.Map // object ID -> true once here
+	objects  atomic.Int64
+	bytes    atomic.Int64
+	progress TransferProgress
+
+	mu    sync.Mutex
+	wants []wantBlob // file contents a walk asked for
+}
+
+// wantBlob is a file's content a pull needs.
+type wantBlob struct {
+	id   objects.ID
+	size int64
+}
+
+func (r *Repo) newDownloader(ctx context.Context, t remote.Transport, remoteName string, progress TransferProgress) (*downloader, error) {
+	x, err := r.loadRemoteIndex(ctx, t, remoteName)
+	if err != nil {
+		return nil, err
+	}
+	return &downloader{r: r, t: t, remote: remoteName, x: x, batch: r.store.NewBatch(),
+		sem: newSem(), progress: progress}, nil
+}
+
+// artifact fetches what doc names that is missing here: the commits and
+// trees of versions not here (with file contents if blobs), file contents
+// of versions here whose files are not (if blobs), and run objects.
+func (d *downloader) artifact(ctx context.Context, doc *remoteDoc, blobs bool) (*fetched, error) {
+	got := &fetched{commits: map[objects.ID]*objects.Commit{}, runs: map[objects.ID]*objects.Run{}}
+	idx := d.r.index()
+	for _, v := range doc.Versions {
+		if lv, err := idx.ByCommit(ctx, v.Commit); err == nil {
+			if blobs {
+				if err := d.tree(ctx, lv.Tree, 0, true); err != nil {
+					return nil, err
+				}
+			}
+			continue
+		}
+		b, err := d.meta(ctx, v.Commit)
+		if errors.Is(err, ErrObjectNotFound) {
+			return nil, fmt.Errorf("%w: the ref document of %s on remote %s names %s, commit %s, which the remote does not hold",
+				remote.ErrBadResponse, doc.Name, d.remote, refs.VersionString(v.Version), v.Commit)
+		}
+		if err != nil {
+			return nil, err
+		}
+		c, err := objects.DecodeCommit(b)
+		if err != nil {
+			return nil, fmt.Errorf("commit %s from remote %s: %w", v.Commit, d.remote, err)
+		}
+		if c.Name != doc.Name || c.Type != doc.Type || c.Version != v.Version {
+			return nil, fmt.Errorf("%w: the ref document of %s on remote %s lists commit %s as %s:%s, but it is %s:%s of type %s",
+				remote.ErrBadResponse, doc.Name, d.remote, v.Commit.Short(), doc.Name, refs.VersionString(v.Version),
+				c.Name, refs.VersionString(c.Version), c.Type)
+		}
+		if err := d.tree(ctx, c.Tree, 0, blobs); err != nil {
+			return nil, err
+		}
+		got.commits[v.Commit] = c
+	}
+	if blobs {
+		if err := d.blobs(ctx, d.wants); err != nil {
+			return nil, err
+		}
+	}
+	x := d.r.lineage()
+	for id, obj := range doc.Runs {
+		if run, err := x.Run(ctx, id); err == nil && !run.Running() {
+			continue
+		}
+		b, err := d.meta(ctx, obj)
+		if err != nil {
+			return nil, err
+		}
+		o, err := objects.DecodeRun(b)
+		if err != nil {
+			return nil, fmt.Errorf("run object %s from remote %s: %w", obj, d.remote, err)
+		}
+		if o.ID != id {
+			return nil, fmt.Errorf("%w: remote %s lists run %s with the object of run %s", remote.ErrBadResponse, d.remote, id, o.ID)
+		}
+		got.runs[obj] = o
+	}
+	return got, nil
+}
+
+func (d *downloader) count(n int64) {
+	o := d.objects.Add(1)
+	b := d.bytes.Add(n)
+	if d.progress != nil {
+		d.progress(o, b)
+	}
+}
+
+// get opens key on the remote, refusing content larger than max bytes or,
+// if want >= 0, of another size than want.
+func (d *downloader) get(ctx context.Context, key string, max, want int64) (io.ReadCloser, int64, error) {
+	rc, info, err := d.t.Get(ctx, key)
+	if errors.Is(err, remote.ErrNotFound) {
+		return nil, 0, fmt.Errorf("%w: %s is not on remote %s", ErrObjectNotFound, key, d.remote)
+	}
+	if err != nil {
+		return nil, 0, fmt.Errorf("fetch %s from remote %s: %w", key, d.remote, err)
+	}
+	if info.Size > max || want >= 0 && info.Size != want {
+		rc.Close()
+		return nil, 0, fmt.Errorf("%w: %s on remote %s has %d bytes, want %s", ErrCorrupt, key, d.remote, info.Size, sizeWant(max, want))
+	}
+	return rc, info.Size, nil
+}
+
+func sizeWant(max, want int64) string {
+	if want >= 0 {
+		return fmt.Sprint(want)
+	}
+	return fmt.Sprintf("at most %d", max)
+}
+
+// open opens the entry k: from its pack if an index lists it, else under
+// its own key. Content larger than max or, if want >= 0, of another size
+// than want is refused.
+func (d *downloader) open(ctx context.Context, k packKey, max, want int64) (io.ReadCloser, int64, error) {
+	pack, loc, ok := d.x.lookup(k)
+	if !ok {
+		key := remoteObjectKey(k.id)
+		if k.kind == packKindList {
+			key = remoteListKey(k.id)
+		}
+		return d.get(ctx, key, max, want)
+	}
+	if loc.size > max || want >= 0 && loc.size != want {
+		return nil, 0, fmt.Errorf("%w: pack %s on remote %s lists %s with %d bytes, want %s", ErrCorrupt, pack[:12], d.remote, k, loc.size, sizeWant(max, want))
+	}
+	if loc.size == 0 {
+		return io.NopCloser(eofReader{}), 0, nil
+	}
+	rc, err := d.t.GetRange(ctx, packKeyOf(pack), loc.off, loc.size)
+	if err != nil {
+		return nil, 0, d.rangeError(pack, err)
+	}
+	return rc, loc.size, nil
+}
+
+// rangeError explains a failed read of the pack name.
+func (d *downloader) rangeError(pack string, err error) error {
+	if errors.Is(err, remote.ErrInvalidRange) || errors.Is(err, remote.ErrNotFound) {
+		return fmt.Errorf("%w: pack %s on remote %s is shorter than its index says, or gone (%v); remove %s there and push again from a repository that has its objects",
+			ErrCorrupt, pack[:12], d.remote, err, packIndexKey(pack))
+	}
+	return fmt.Errorf("fetch pack %s from remote %s: %w", pack[:12], d.remote, err)
+}
+
+type eofReader struct{}
+
+func (eofReader) Read([]byte) (int, error) { return 0, io.EOF }
+
+// meta returns a small object (commit, tree, run), from the store if it is
+// here, else fetched, verified and stored.
+func (d *downloader) meta(ctx context.Context, id objects.ID) ([]byte, error) {
+	if b, err := objects.ReadAll(ctx, d.r.store, id, objects.MaxMetaObjectSize); err == nil {
+		return b, nil
+	} else if !errors.Is(err, objects.ErrNotFound) {
+		return nil, err
+	}
+	if err := d.acquire(ctx); err != nil {
+		return nil, err
+	}
+	defer d.release()
+	rc, _, err := d.open(ctx, packKey{packKindObject, id}, objects.MaxMetaObjectSize, -1)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(io.LimitReader(rc, objects.MaxMetaObjectSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("fetch %s from remote %s: %w", id, d.remote, err)
+	}
+	if got := objects.Hash(b); got != id {
+		return nil, fmt.Errorf("remote %s: %w", d.remote, &objects.CorruptError{ID: id, Reason: "received content hashes to " + got.String()})
+	}
+	if _, err := d.batch.PutBytes(ctx, b); err != nil {
+		return nil, err
+	}
+	d.count(int64(len(b)))
+	return b, nil
+}
+
+// tree fetches a tree (decoding it, which refuses unsafe entry names) and
+// the trees below it; with blobs it notes the file contents to fetch.
+func (d *downloader) tree(ctx context.Context, id objects.ID, depth int, blobs bool) error {
+	if depth > objects.MaxPathDepth {
+		return fmt.Errorf("%w: tree %s from remote %s nests too deep", ErrInvalidPath, id, d.remote)
+	}
+	if _, ok := d.done.Load(id); ok {
+		return nil
+	}
+	b, err := d.meta(ctx, id)
+	if err != nil {
+		return err
+	}
+	t, err := objects.DecodeTree(b)
+	if err != nil {
+		return fmt.Errorf("tree %s from remote %s: %w", id, d.remote, err)
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(transferWorkers)
+	for _, e := range t.Entries {
+		switch e.Kind {
+		case objects.KindDir:
+			g.Go(func() error { return d.tree(gctx, e.ID, depth+1, blobs) })
+		case objects.KindFile:
+			if blobs {
+				d.mu.Lock()
+				d.wants = append(d.wants, wantBlob{e.ID, e.Size})
+				d.mu.Unlock()
+			}
+		}
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	d.done.Store(id, true)
+	return nil
+}
+
+// blobs fetches the file contents ws that are not here: whole blobs and
+// the chunks of chunked ones from packs, by byte range, then each chunk
+// list once its chunks are stored; contents in no pack one by one.
+func (d *downloader) blobs(ctx context.Context, ws []wantBlob) error {
+	var loose []wantBlob
+	var lists []packKey
+	listSize := map[objects.ID]int64{}
+	need := map[packKey]bool{}
+	var data []packKey
+	for _, w := range ws {
+		if _, ok := d.done.Load(w.id); ok {
+			continue
+		}
+		d.done.Store(w.id, true)
+		if ok, err := d.r.store.Complete(ctx, w.id); err != nil {
+			return err
+		} else if ok {
+			continue
+		}
+		switch {
+		case d.x.has(packKey{packKindList, w.id}):
+			lists = append(lists, packKey{packKindList, w.id})
+			listSize[w.id] = w.size
+		case d.x.has(packKey{packKindObject, w.id}):
+			if k := (packKey{packKindObject, w.id}); !need[k] {
+				need[k] = true
+				data = append(data, k)
+			}
+		default:
+			loose = append(loose, w)
+		}
+	}
+	// Chunk lists first (small), to learn which chunks are missing.
+	got := map[objects.ID]*objects.ChunkList{}
+	var gotMu sync.Mutex
+	err := d.ranges(ctx, lists, func(k packKey, size int64, r io.Reader) error {
+		b, err := io.ReadAll(r)
+		if err != nil {
+			return err
+		}
+		l, err := objects.DecodeChunkList(b)
+		if err == nil && (l.Blob != k.id || l.Size != listSize[k.id]) {
+			err = fmt.Errorf("it describes %d bytes of blob %s", l.Size, l.Blob.Short())
+		}
+		if err != nil {
+			return fmt.Errorf("remote %s: %w", d.remote, &objects.CorruptError{ID: k.id, Reason: "chunk list: " + err.Error()})
+		}
+		gotMu.Lock()
+		got[k.id] = l
+		gotMu.Unlock()
+		d.count(size)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	var looseChunks []objects.Chunk
+	for _, k := range lists {
+		for _, c := range got[k.id].Chunks {
+			ck := packKey{packKindObject, c.ID}
+			if need[ck] {
+				continue
+			}
+			need[ck] = true
+			if _, err := d.r.store.Stat(ctx, c.ID); err == nil {
+				continue
+			}
+			if _, loc, ok := d.x.lookup(ck); ok && loc.size == c.Size {
+				data = append(data, ck)
+			} else {
+				looseChunks = append(looseChunks, c)
+			}
+		}
+	}
+	err = d.ranges(ctx, data, func(k packKey, size int64, r io.Reader) error {
+		n, err := d.batch.PutExpect(ctx, k.id, r)
+		if err == nil && n != size {
+			err = fmt.Errorf("%w: %s has %d bytes, its pack says %d", ErrCorrupt, k.id, n, size)
+		}
+		if err != nil {
+			return fmt.Errorf("object %s from remote %s: %w", k.id.Short(), d.remote, err)
+		}
+		d.count(size)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(transferWorkers)
+	for _, c := range looseChunks {
+		g.Go(func() error { return d.object(gctx, c.ID, c.Size) })
+	}
+	for _, w := range loose {
+		g.Go(func() error { return d.blob(gctx, w.id, w.size) })
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	g, gctx = errgroup.WithContext(ctx)
+	g.SetLimit(packWorkers)
+	for _, k := range lists {
+		g.Go(func() error {
+			if err := d.batch.PutChunkList(gctx, got[k.id]); err != nil {
+				return fmt.Errorf("blob %s from remote %s: %w", k.id.Short(), d.remote, err)
+			}
+			return nil
+		})
+	}
+	return g.Wait()
+}
+
+// rangeGap is how many unwanted bytes between two wanted entries of a pack
+// a download reads and drops rather than making another request.
+const rangeGap = 1 << 20
+
+// byteRange is one request: entries of one pack, in order.
+type byteRange struct {
+	pack       string
+	start, end int64
+	entries    []packKey
+	locs       []packLoc
+}
+
+// ranges reads the entries ks (each in some pack) with as few requests as
+// it can, packWorkers*2 at once, and hands each entry's bytes to fn, which
+// must read them all.
+func (d *downloader) ranges(ctx context.Context, ks []packKey, fn func(k packKey, size int64, r io.Reader) error) error {
+	type item struct {
+		k    packKey
+		pack string
+		loc  packLoc
+	}
+	items := make([]item, 0, len(ks))
+	for _, k := range ks {
+		pack, loc, ok := d.x.lookup(k)
+		if !ok {
+			return fmt.Errorf("%w: %s is in no pack of remote %s", ErrObjectNotFound, k, d.remote)
+		}
+		items = append(items, item{k, pack, loc})
+	}
+	sort.Slice(items, func(i, j int) bool {
+		if items[i].pack != items[j].pack {
+			return items[i].pack < items[j].pack
+		}
+		return items[i].loc.off < items[j].loc.off
+	})
+	var rs []*byteRange
+	for _, it := range items {
+		end := it.loc.off + it.loc.size
+		if n := len(rs); n > 0 && rs[n-1].pack == it.pack && it.loc.off-rs[n-1].end <= rangeGap && it.loc.off >= rs[n-1].end {
+			r := rs[n-1]
+			r.end = end
+			r.entries = append(r.entries, it.k)
+			r.locs = append(r.locs, it.loc)
+			continue
+		}
+		rs = append(rs, &byteRange{pack: it.pack, start: it.loc.off, end: end, entries: []packKey{it.k}, locs: []packLoc{it.loc}})
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(2 * packWorkers)
+	for _, br := range rs {
+		g.Go(func() error { return d.readRange(gctx, br, fn) })
+	}
+	return g.Wait()
+}
+
+func (d *downloader) readRange(ctx context.Context, br *byteRange, fn func(k packKey, size int64, r io.Reader) error) error {
+	if br.end == br.start {
+		for _, k := range br.entries {
+			if err := fn(k, 0, eofReader{}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	key := packKeyOf(br.pack)
+	rc, err := d.t.GetRange(ctx, key, br.start, br.end-br.start)
+	if err != nil {
+		return d.rangeError(br.pack, err)
+	}
+	defer rc.Close()
+	pos := br.start
+	for i, k := range br.entries {
+		loc := br.locs[i]
+		if gap := loc.off - pos; gap > 0 {
+			if _, err := io.CopyN(io.Discard, rc, gap); err != nil {
+				return fmt.Errorf("fetch %s from remote %s: %w", key, d.remote, err)
+			}
+		}
+		lr := &io.LimitedReader{R: rc, N: loc.size}
+		if err := fn(k, loc.size, lr); err != nil {
+			return err
+		}
+		if lr.N != 0 {
+			return fmt.Errorf("fetch %s from remote %s: %w: %s was not read in full", key, d.remote, remote.ErrBadResponse, k)
+		}
+		pos = loc.off + loc.size
+	}
+	return nil
+}
+
+// chunkedGuess is the size from which a blob in no pack is looked for as
+// a chunk list first.
+const chunkedGuess = 1 << 20
+
+// blob fetches a file's content unless it is here: the whole blob, or its
+// chunk list and the chunks missing here.
+func (d *downloader) blob(ctx context.Context, id objects.ID, size int64) error {
+	if ok, err := d.r.store.Complete(ctx, id); err != nil {
+		return err
+	} else if ok {
+		return nil
+	}
+	order := []bool{false, true} // whole, then chunked
+	if size >= chunkedGuess || d.x.has(packKey{packKindList, id}) {
+		order = []bool{true, false}
+	}
+	var err error
+	for _, chunked := range order {
+		if chunked {
+			err = d.chunked(ctx, id, size)
+		} else {
+			err = d.object(ctx, id, size)
+		}
+		if !errors.Is(err, ErrObjectNotFound) {
+			break
+		}
+	}
+	return err
+}
+
+// object fetches one object unless it is here; size is its size, or -1
+// if not known.
+func (d *downloader) object(ctx context.Context, id objects.ID, size int64) error {
+	if _, err := d.r.store.Stat(ctx, id); err == nil {
+		return nil
+	}
+	if err := d.acquire(ctx); err != nil {
+		return err
+	}
+	defer d.release()
+	rc, n, err := d.open(ctx, packKey{packKindObject, id}, 1<<40, size)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	if _, err := d.batch.PutExpect(ctx, id, io.LimitReader(rc, n)); err != nil {
+		return fmt.Errorf("object %s from remote %s: %w", id.Short(), d.remote, err)
+	}
+	d.count(n)
+	return nil
+}
+
+// chunked fetches a chunk list, the chunks missing here, then checks the
+// whole and stores the list.
+func (d *downloader) chunked(ctx context.Context, id objects.ID, size int64) error {
+	k := packKey{packKindList, id}
+	if err := d.acquire(ctx); err != nil {
+		return err
+	}
+	rc, _, err := d.open(ctx, k, objects.MaxMetaObjectSize, -1)
+	if err != nil {
+		d.release()
+		return err
+	}
+	b, err := io.ReadAll(io.LimitReader(rc, objects.MaxMetaObjectSize+1))
+	rc.Close()
+	d.release()
+	if err != nil {
+		return fmt.Errorf("fetch the %s from remote %s: %w", k, d.remote, err)
+	}
+	l, err := objects.DecodeChunkList(b)
+	if err == nil && (l.Blob != id || size >= 0 && l.Size != size) {
+		err = fmt.Errorf("it describes %d bytes of blob %s", l.Size, l.Blob.Short())
+	}
+	if err != nil {
+		return fmt.Errorf("remote %s: %w", d.remote, &objects.CorruptError{ID: id, Reason: "chunk list: " + err.Error()})
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(transferWorkers)
+	seen := map[objects.ID]bool{}
+	for _, c := range l.Chunks {
+		if seen[c.ID] {
+			continue
+		}
+		seen[c.ID] = true
+		g.Go(func() error { return d.object(gctx, c.ID, c.Size) })
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	if err := d.batch.PutChunkList(ctx, l); err != nil {
+		return fmt.Errorf("blob %s from remote %s: %w", id.Short(), d.remote, err)
+	}
+	d.count(int64(len(b)))
+	return nil
+}
+
+// fetchMissing brings from its remote the files of a fetched version that
+// are not here yet (a checkout of a version that came by `art fetch`).
+func (r *Repo) fetchMissing(ctx context.Context, v Version, entries []ManifestEntry) error {
+	if v.Remote == "" {
+		return nil
+	}
+	var missing []wantBlob
+	for _, e := range entries {
+		if e.IsRef() {
+			continue
+		}
+		if ok, err := r.store.Complete(ctx, e.Digest); err != nil {
+			return err
+		} else if !ok {
+			missing = append(missing, wantBlob{e.Digest, e.Size})
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	t, err := r.transport(ctx, v.Remote)
+	if err != nil {
+		return fmt.Errorf("%s has %d file(s) not fetched yet: %w", v.Ref(), len(missing), err)
+	}
+	d, err := r.newDownloader(ctx, t, v.Remote, nil)
+	if err != nil {
+		return fmt.Errorf("%s has %d file(s) not fetched yet: %w", v.Ref(), len(missing), err)
+	}
+	if err := d.blobs(ctx, missing); err != nil {
+		return err
+	}
+	return d.batch.Sync(ctx)
+}

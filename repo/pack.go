@@ -1,0 +1,545 @@
+package repo
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/spf13/afero"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/artvcs/art/objects"
+	"github.com/artvcs/art/repo/remote"
+)
+
+// Packs: a push sends objects to a remote bundled into pack files, so that
+// 20,000 small files or the 4,000 chunks of a 1 GiB file cost a few dozen
+// requests instead of one each.
+//
+// A pack is packs/<P>.pack: a header, then the entries' bytes one after the
+// other. The header is
+//
+//	art pack 1
+//	count <n>
+//	<kind> <id> <size>       (n lines, in the order of the bytes)
+//
+// where kind is "o" for an object (its bytes hash to id) and "l" for the
+// chunk list of the blob id (objects.ChunkList's encoding). P is the BLAKE3
+// of the header, and packs/<P>.idx holds the header alone: a reader lists
+// packs/, reads the headers it has not seen (each checked against its
+// name, then kept in .art/remotes/NAME/packs/) and knows where every entry
+// lies. The index is written after its pack, so an index names only
+// complete packs; a pack without an index (an interrupted push) is never
+// read. Every entry received is verified like any object.
+const packHeaderLine = "art pack 1\n"
+
+const (
+	packKindObject = 'o'
+	packKindList   = 'l'
+)
+
+// packTarget is the size at which a push closes a pack; maxPackEntries
+// bounds the entries of one pack and so the size of its header.
+const (
+	packTarget     = 16 << 20
+	maxPackEntries = 32768
+	maxPackHeader  = int64(len(packHeaderLine)) + 32 + maxPackEntries*(2+2*objects.IDSize+1+20)
+)
+
+// packKey names an entry: an object, or the chunk list of a blob.
+type packKey struct {
+	kind byte
+	id   objects.ID
+}
+
+func (k packKey) String() string {
+	if k.kind == packKindList {
+		return "chunk list of " + k.id.String()
+	}
+	return "object " + k.id.String()
+}
+
+// packEntry is one entry of a pack header.
+type packEntry struct {
+	packKey
+	size int64
+}
+
+// encodePackHeader returns the header of a pack holding es, in order.
+func encodePackHeader(es []packEntry) []byte {
+	var b bytes.Buffer
+	b.Grow(len(packHeaderLine) + 20 + len(es)*(4+2*objects.IDSize+20))
+	b.WriteString(packHeaderLine)
+	b.WriteString("count ")
+	b.WriteString(strconv.Itoa(len(es)))
+	b.WriteByte('\n')
+	for _, e := range es {
+		b.WriteByte(e.kind)
+		b.WriteByte(' ')
+		b.WriteString(e.id.String())
+		b.WriteByte(' ')
+		b.WriteString(strconv.FormatInt(e.size, 10))
+		b.WriteByte('\n')
+	}
+	return b.Bytes()
+}
+
+// decodePackHeader parses a pack header, refusing anything but the
+// canonical encoding: a known kind, lowercase IDs, canonical sizes, no
+// entry twice, at most maxPackEntries entries, chunk lists within
+// objects.MaxMetaObjectSize.
+func decodePackHeader(b []byte) ([]packEntry, error) {
+	bad := func(format string, a ...any) ([]packEntry, error) {
+		return nil, fmt.Errorf("%w: pack header: %s", objects.ErrMalformed, fmt.Sprintf(format, a...))
+	}
+	if int64(len(b)) > maxPackHeader {
+		return bad("%d bytes, more than %d", len(b), maxPackHeader)
+	}
+	rest, ok := bytes.CutPrefix(b, []byte(packHeaderLine))
+	if !ok {
+		return bad("no %q line", strings.TrimSpace(packHeaderLine))
+	}
+	line, rest, ok := bytes.Cut(rest, []byte{'\n'})
+	cs, ok2 := bytes.CutPrefix(line, []byte("count "))
+	if !ok || !ok2 {
+		return bad("no count line")
+	}
+	n, err := parseCanonical(string(cs))
+	if err != nil || n > maxPackEntries {
+		return bad("count %q", cs)
+	}
+	es := make([]packEntry, 0, n)
+	seen := make(map[packKey]bool, n)
+	for i := int64(0); i < n; i++ {
+		line, rest, ok = bytes.Cut(rest, []byte{'\n'})
+		if !ok {
+			return bad("%d entries, the count says %d", i, n)
+		}
+		f := strings.Split(string(line), " ")
+		if len(f) != 3 || len(f[0]) != 1 || f[0][0] != packKindObject && f[0][0] != packKindList {
+			return bad("line %d: %q", i+1, line)
+		}
+		id, err := objects.ParseID(f[1])
+		if err != nil || id.String() != f[1] {
+			return bad("line %d: bad ID %q", i+1, f[1])
+		}
+		size, err := parseCanonical(f[2])
+		if err != nil || f[0][0] == packKindList && (size == 0 || size > objects.MaxMetaObjectSize) {
+			return bad("line %d: bad size %q", i+1, f[2])
+		}
+		e := packEntry{packKey{f[0][0], id}, size}
+		if seen[e.packKey] {
+			return bad("line %d: %s twice", i+1, e.packKey)
+		}
+		seen[e.packKey] = true
+		es = append(es, e)
+	}
+	if len(rest) != 0 {
+		return bad("%d bytes after the last entry", len(rest))
+	}
+	return es, nil
+}
+
+// parseCanonical parses a non-negative decimal without sign or leading
+// zeros.
+func parseCanonical(s string) (int64, error) {
+	if s == "" || len(s) > 1 && s[0] == '0' || len(s) > 19 {
+		return 0, fmt.Errorf("%q is not a canonical number", s)
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return 0, fmt.Errorf("%q is not a canonical number", s)
+		}
+	}
+	return strconv.ParseInt(s, 10, 64)
+}
+
+func packKeyOf(name string) string    { return "packs/" + name + ".pack" }
+func packIndexKey(name string) string { return "packs/" + name + ".idx" }
+
+// packNameOf returns the pack name in an index key, or "" if key is not
+// one.
+func packNameOf(key string) string {
+	name, ok := strings.CutSuffix(strings.TrimPrefix(key, "packs/"), ".idx")
+	if !ok || len(key) == len(name)+len(".idx") {
+		return ""
+	}
+	if id, err := objects.ParseID(name); err != nil || id.String() != name {
+		return ""
+	}
+	return name
+}
+
+// packLoc is where an entry lies on the remote.
+type packLoc struct {
+	pack int32 // index into remoteIndex.names
+	off  int64
+	size int64
+}
+
+// remoteIndex is what the pack indexes of a remote say: where each entry
+// lies. It is safe for concurrent use.
+type remoteIndex struct {
+	mu    sync.RWMutex
+	names []string
+	packs map[string]bool
+	at    map[packKey]packLoc
+}
+
+func newRemoteIndex() *remoteIndex {
+	return &remoteIndex{packs: map[string]bool{}, at: map[packKey]packLoc{}}
+}
+
+// add records the pack name with header hdr (whose entries are es).
+func (x *remoteIndex) add(name string, hdrLen int64, es []packEntry) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.packs[name] {
+		return
+	}
+	x.packs[name] = true
+	p := int32(len(x.names))
+	x.names = append(x.names, name)
+	off := hdrLen
+	for _, e := range es {
+		if _, dup := x.at[e.packKey]; !dup {
+			x.at[e.packKey] = packLoc{pack: p, off: off, size: e.size}
+		}
+		off += e.size
+	}
+}
+
+// lookup returns the pack key and location of k.
+func (x *remoteIndex) lookup(k packKey) (string, packLoc, bool) {
+	if x == nil {
+		return "", packLoc{}, false
+	}
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	l, ok := x.at[k]
+	if !ok {
+		return "", packLoc{}, false
+	}
+	return x.names[l.pack], l, true
+}
+
+// holds reports whether the pack name was added.
+func (x *remoteIndex) holds(name string) bool {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	return x.packs[name]
+}
+
+func (x *remoteIndex) has(k packKey) bool {
+	_, _, ok := x.lookup(k)
+	return ok
+}
+
+// packCacheDir holds the pack headers read from a remote.
+func (r *Repo) packCacheDir(remoteName string) string {
+	return filepath.Join(r.trackingDir(remoteName), "packs")
+}
+
+// loadRemoteIndex lists the remote's pack indexes and reads those not read
+// before: from the cache when a cached copy still hashes to its name, else
+// from the remote (checked against its name, then cached; a failed cache
+// write only costs a read next time). Packs are only ever added, so the
+// index kept for the remote grows and is never wrong.
+func (r *Repo) loadRemoteIndex(ctx context.Context, t remote.Transport, remoteName string) (*remoteIndex, error) {
+	var names []string
+	err := t.List(ctx, "packs/", func(i remote.Info) error {
+		if name := packNameOf(i.Key); name != "" {
+			names = append(names, name)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list packs on remote %s: %w", remoteName, err)
+	}
+	x := r.remoteIndexOf(remoteName)
+	dir := r.packCacheDir(remoteName)
+	var fetch []string
+	for _, name := range names {
+		if x.holds(name) {
+			continue
+		}
+		b, err := afero.ReadFile(r.fs, filepath.Join(dir, name+".idx"))
+		if err == nil && objects.Hash(b).String() == name {
+			if es, err := decodePackHeader(b); err == nil {
+				x.add(name, int64(len(b)), es)
+				continue
+			}
+		}
+		fetch = append(fetch, name)
+	}
+	if len(fetch) == 0 {
+		return x, nil
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(transferWorkers)
+	for _, name := range fetch {
+		g.Go(func() error {
+			b, es, err := readPackIndex(gctx, t, name)
+			if err != nil {
+				return fmt.Errorf("remote %s: %w", remoteName, err)
+			}
+			x.add(name, int64(len(b)), es)
+			r.cachePackIndex(remoteName, name, b)
+			return nil
+		})
+	}
+	return x, g.Wait()
+}
+
+// cachePackIndex keeps the header of a pack on the remote; a failure only
+// costs a read next time.
+func (r *Repo) cachePackIndex(remoteName, name string, hdr []byte) {
+	dir := r.packCacheDir(remoteName)
+	if err := r.fs.MkdirAll(dir, 0o755); err == nil {
+		writeFileAtomic(r.fs, filepath.Join(dir, name+".idx"), hdr, 0o644)
+	}
+}
+
+// readPackIndex reads and checks packs/<name>.idx.
+func readPackIndex(ctx context.Context, t remote.Transport, name string) ([]byte, []packEntry, error) {
+	key := packIndexKey(name)
+	rc, info, err := t.Get(ctx, key)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read %s: %w", key, err)
+	}
+	defer rc.Close()
+	if info.Size > maxPackHeader {
+		return nil, nil, fmt.Errorf("%w: %s has %d bytes", remote.ErrBadResponse, key, info.Size)
+	}
+	b, err := io.ReadAll(io.LimitReader(rc, maxPackHeader+1))
+	if err != nil {
+		return nil, nil, fmt.Errorf("read %s: %w", key, err)
+	}
+	if got := objects.Hash(b).String(); got != name {
+		return nil, nil, fmt.Errorf("%w: %s hashes to %s", remote.ErrBadResponse, key, got)
+	}
+	es, err := decodePackHeader(b)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: %s: %v", remote.ErrBadResponse, key, err)
+	}
+	return b, es, nil
+}
+
+// packReader streams a pack: its header, then each entry read from the
+// store (verified as it is read), failing if an entry has another size
+// than its header says.
+type packReader struct {
+	ctx   context.Context
+	store *objects.FSStore
+	hdr   []byte
+	es    []packEntry
+	lists map[objects.ID][]byte // encoded chunk lists of the "l" entries
+	done  func(size int64)      // called as each entry has been read
+	i     int                   // next entry to open
+	cur   io.ReadCloser
+	left  int64 // bytes still due from cur
+}
+
+func (p *packReader) Read(b []byte) (int, error) {
+	if len(p.hdr) > 0 {
+		n := copy(b, p.hdr)
+		p.hdr = p.hdr[n:]
+		return n, nil
+	}
+	for p.cur == nil {
+		if p.i == len(p.es) {
+			return 0, io.EOF
+		}
+		e := p.es[p.i]
+		p.i++
+		if e.size == 0 {
+			if p.done != nil {
+				p.done(0)
+			}
+			continue
+		}
+		if e.kind == packKindList {
+			p.cur = io.NopCloser(bytes.NewReader(p.lists[e.id]))
+		} else {
+			rc, err := p.store.Open(p.ctx, e.id)
+			if err != nil {
+				return 0, err
+			}
+			p.cur = rc
+		}
+		p.left = e.size
+	}
+	e := p.es[p.i-1]
+	if int64(len(b)) > p.left {
+		b = b[:p.left]
+	}
+	n, err := p.cur.Read(b)
+	p.left -= int64(n)
+	switch {
+	case err != nil && err != io.EOF:
+		return n, err
+	case p.left > 0 && err == io.EOF:
+		return n, fmt.Errorf("%w: %s has fewer than the %d bytes recorded for it", ErrCorrupt, e.packKey, e.size)
+	case p.left > 0:
+		return n, nil
+	}
+	// The entry is complete: read on to EOF, so a verifying reader
+	// checks the hash, and make sure nothing follows.
+	var one [1]byte
+	m, err := io.ReadFull(p.cur, one[:])
+	p.cur.Close()
+	p.cur = nil
+	if m > 0 {
+		return n, fmt.Errorf("%w: %s has more than the %d bytes recorded for it", ErrCorrupt, e.packKey, e.size)
+	}
+	if err != io.EOF {
+		return n, err
+	}
+	if p.done != nil {
+		p.done(e.size)
+	}
+	return n, nil
+}
+
+func (p *packReader) Close() error {
+	if p.cur != nil {
+		p.cur.Close()
+		p.cur = nil
+	}
+	return nil
+}
+
+// verifyPackBody returns body as a reader that fails unless it is the pack
+// name: a header that hashes to name, then entries whose bytes match it
+// (each object hashing to its ID, each chunk list decoding as the list of
+// its blob), and nothing after. The header is checked before the reader is
+// returned.
+func verifyPackBody(name string, body io.Reader) (io.Reader, error) {
+	br := bufio.NewReaderSize(body, 64<<10)
+	hdr, err := readPackHeader(br)
+	if err != nil {
+		return nil, err
+	}
+	if got := objects.Hash(hdr).String(); got != name {
+		return nil, fmt.Errorf("%w: the header of pack %s hashes to %s", ErrCorrupt, name[:12], got)
+	}
+	es, err := decodePackHeader(hdr)
+	if err != nil {
+		return nil, err
+	}
+	return io.MultiReader(bytes.NewReader(hdr), &packVerifier{r: br, es: es, h: objects.NewHasher()}), nil
+}
+
+// readPackHeader reads a pack header, line by line, up to maxPackHeader
+// bytes.
+func readPackHeader(br *bufio.Reader) ([]byte, error) {
+	var hdr []byte
+	lines, want := 0, int64(-1)
+	for want < 0 || int64(lines) < want+2 {
+		line, err := br.ReadSlice('\n')
+		if err != nil {
+			return nil, fmt.Errorf("%w: pack header: %v", objects.ErrMalformed, err)
+		}
+		hdr = append(hdr, line...)
+		if int64(len(hdr)) > maxPackHeader {
+			return nil, fmt.Errorf("%w: pack header of more than %d bytes", objects.ErrMalformed, maxPackHeader)
+		}
+		lines++
+		if lines == 2 {
+			n, err := parseCanonical(strings.TrimPrefix(strings.TrimSuffix(string(line), "\n"), "count "))
+			if err != nil || !strings.HasPrefix(string(line), "count ") || n > maxPackEntries {
+				return nil, fmt.Errorf("%w: pack header: bad count line %q", objects.ErrMalformed, line)
+			}
+			want = n
+		}
+	}
+	return hdr, nil
+}
+
+// packVerifier passes a pack's entries through, checking each.
+type packVerifier struct {
+	r    io.Reader
+	es   []packEntry
+	i    int   // current entry
+	left int64 // its bytes still to come (-1: not started)
+	h    *objects.Hasher
+	list []byte
+	err  error
+}
+
+func (v *packVerifier) Read(p []byte) (int, error) {
+	if v.err != nil {
+		return 0, v.err
+	}
+	for v.i < len(v.es) && v.es[v.i].size == 0 {
+		if err := v.finish(v.es[v.i]); err != nil {
+			v.err = err
+			return 0, err
+		}
+		v.i++
+	}
+	if v.i == len(v.es) {
+		var one [1]byte
+		if n, _ := io.ReadFull(v.r, one[:]); n > 0 {
+			v.err = fmt.Errorf("%w: bytes after the last entry of the pack", ErrCorrupt)
+			return 0, v.err
+		}
+		return 0, io.EOF
+	}
+	e := v.es[v.i]
+	if v.left == 0 {
+		v.left = e.size
+		v.h.Reset()
+		v.list = v.list[:0]
+	}
+	if int64(len(p)) > v.left {
+		p = p[:v.left]
+	}
+	n, err := v.r.Read(p)
+	v.left -= int64(n)
+	if e.kind == packKindList {
+		v.list = append(v.list, p[:n]...)
+	} else {
+		v.h.Write(p[:n])
+	}
+	if v.left == 0 {
+		if ferr := v.finish(e); ferr != nil {
+			v.err = ferr
+			return n, ferr
+		}
+		v.i++
+		return n, nil
+	}
+	if err == io.EOF {
+		v.err = fmt.Errorf("%w: the pack ends inside %s", ErrCorrupt, e.packKey)
+		return n, v.err
+	}
+	return n, err
+}
+
+// finish checks the entry e, whose bytes have all passed.
+func (v *packVerifier) finish(e packEntry) error {
+	if e.kind == packKindList {
+		l, err := objects.DecodeChunkList(v.list)
+		if err != nil {
+			return err
+		}
+		if l.Blob != e.id {
+			return fmt.Errorf("%w: the %s holds the list of blob %s", ErrCorrupt, e.packKey, l.Blob.Short())
+		}
+		return nil
+	}
+	if e.size == 0 {
+		v.h.Reset()
+	}
+	if got := v.h.Sum(); got != e.id {
+		return &objects.CorruptError{ID: e.id, Reason: "the pack's bytes hash to " + got.String()}
+	}
+	return nil
+}
