@@ -232,7 +232,7 @@ func (s *FSStore) putChunked(ctx context.Context, r io.Reader, batch *Batch) (ID
 	if own {
 		batch = s.NewBatch()
 	}
-	ch, release, err := getChunker(ctxReader{ctx, r}, s.Chunking.Params)
+	ch, release, err := getChunker(ctxReader{ctx, r}, s.Chunking.chunkerParams())
 	if err != nil {
 		return ZeroID, 0, err
 	}

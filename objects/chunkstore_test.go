@@ -354,6 +354,66 @@ func TestChunkingValidate(t *testing.T) {
 	}
 }
 
+// TestChunkingAlgorithmV1: a repository made with the first algorithm
+// keeps cutting as it did (normalization level 2), so it goes on sharing
+// chunks with what it stored before; a new one cuts at level 1.
+func TestChunkingAlgorithmV1(t *testing.T) {
+	data := randBytes(7, 64<<10)
+	cuts := func(p chunker.Params) []int64 {
+		var out []int64
+		for d := data; len(d) > 0; {
+			n := chunker.Cut(d, p)
+			out = append(out, int64(n))
+			d = d[n:]
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		algorithm string
+		norm      int
+	}{{chunker.AlgorithmV1, 2}, {chunker.Algorithm, 1}} {
+		s, err := objects.NewFSStore(afero.NewMemMapFs(), "objects")
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Chunking = smallChunking()
+		s.Chunking.Algorithm = tc.algorithm
+		if err := s.Chunking.Validate(); err != nil {
+			t.Fatalf("%s: %v", tc.algorithm, err)
+		}
+		id := putSized(t, s, data)
+		l, err := s.ReadChunkList(context.Background(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []int64
+		for _, c := range l.Chunks {
+			got = append(got, c.Size)
+		}
+		p := s.Chunking.Params
+		p.Norm = tc.norm
+		if want := cuts(p); !equalInts(got, want) {
+			t.Errorf("%s: chunks of %v, want level %d's %v", tc.algorithm, got, tc.norm, want)
+		}
+		p.Norm = 3 - tc.norm
+		if other := cuts(p); equalInts(got, other) {
+			t.Errorf("%s: the two levels cut this data alike; the test needs other data", tc.algorithm)
+		}
+	}
+}
+
+func equalInts(a, b []int64) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
 // TestChunkListIncomplete: a list whose chunk a crash lost does not count
 // as the blob being stored, and storing the blob again (by a commit or a
 // pull) repairs it.

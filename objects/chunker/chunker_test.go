@@ -437,8 +437,12 @@ func TestKnownAnswer(t *testing.T) {
 		n    int
 		want string
 	}{
-		{"small", small, 1 << 20, "3601 f57c773f64d6a57c"},
-		{"default", chunker.DefaultParams(), bigSize, "55 577ec0698970dfe4"},
+		{"small", small, 1 << 20, "3343 ca2d651c528dfca5"},
+		{"default", chunker.DefaultParams(), bigSize, "53 cce1114ff7ace5e1"},
+		{"small, level 1", withNorm(small, 1), 1 << 20, "3343 ca2d651c528dfca5"},
+		// AlgorithmV1 (level 2) cuts where it always did.
+		{"small, v1", withNorm(small, 2), 1 << 20, "3601 f57c773f64d6a57c"},
+		{"default, v1", withNorm(chunker.DefaultParams(), 2), bigSize, "55 577ec0698970dfe4"},
 	} {
 		h := sha256.New()
 		chunks := chunkAll(t, big()[:tt.n], nil, tt.p)
@@ -449,9 +453,22 @@ func TestKnownAnswer(t *testing.T) {
 			t.Errorf("%s: chunk lengths digest %q, want %q", tt.name, got, tt.want)
 		}
 	}
-	if got, want := chunker.Algorithm, "fastcdc-gear64-v1"; got != want {
-		t.Errorf("Algorithm=%q, want %q", got, want)
+	for name, want := range map[string]int{"fastcdc-gear64-v2": 1, "fastcdc-gear64-v1": 2} {
+		if got, ok := chunker.AlgorithmNorm(name); !ok || got != want {
+			t.Errorf("AlgorithmNorm(%q) = %d, %v; want %d", name, got, ok, want)
+		}
 	}
+	if chunker.Algorithm != "fastcdc-gear64-v2" || chunker.AlgorithmV1 != "fastcdc-gear64-v1" {
+		t.Errorf("Algorithm=%q, AlgorithmV1=%q", chunker.Algorithm, chunker.AlgorithmV1)
+	}
+	if _, ok := chunker.AlgorithmNorm("rabin"); ok {
+		t.Error("AlgorithmNorm knows rabin")
+	}
+}
+
+func withNorm(p chunker.Params, n int) chunker.Params {
+	p.Norm = n
+	return p
 }
 
 // FuzzChunker checks, with small parameters so the fuzzer crosses many cut

@@ -20,8 +20,11 @@
 // is the same chunk, with the same hash, in every stream that contains it.
 //
 // Normalized chunking keeps chunk sizes close to Params.Avg: before a
-// chunk reaches Avg bytes a cut needs two more zero bits (it is four times
-// rarer), and after Avg two fewer (four times more likely). No cut is made
+// chunk reaches Avg bytes a cut needs Params.Norm more zero bits (level 1:
+// it is twice as rare), and after Avg that many fewer. Level 1 (Algorithm)
+// spreads sizes wider than level 2 (AlgorithmV1) but finds its way back to
+// the old cut points sooner after an edit, so an edited file shares more
+// chunks with the version before it. No cut is made
 // in a chunk's first Min bytes, and one is forced at Max bytes.
 //
 // # Parameters

@@ -1,18 +1,38 @@
 package chunker
 
-// Algorithm names the cut-point function of this package: the gear table
-// below, the window, and the normalization level. A repository records it
-// next to its Params; it changes whenever the cut points of some input would.
-const Algorithm = "fastcdc-gear64-v1"
+// Algorithm names the cut-point function new repositories use: the gear
+// table below, the window, and normalization level 1. A repository records
+// it next to its Params; it changes whenever the cut points of some input
+// would.
+const Algorithm = "fastcdc-gear64-v2"
+
+// AlgorithmV1 is the cut-point function of repositories made before
+// Algorithm: the same gear table and window with normalization level 2.
+// It stays supported, so those repositories keep deduplicating against
+// themselves.
+const AlgorithmV1 = "fastcdc-gear64-v1"
+
+// AlgorithmNorm returns the normalization level of a known algorithm name
+// (the value for Params.Norm), and whether the name is known.
+func AlgorithmNorm(name string) (int, bool) {
+	switch name {
+	case Algorithm:
+		return 1, true
+	case AlgorithmV1:
+		return 2, true
+	}
+	return 0, false
+}
 
 const (
 	// window is the number of bytes the gear hash depends on: each byte
 	// shifts the hash left by one, so a byte's table entry is gone from the
 	// 64-bit hash 64 bytes later.
 	window = 64
-	// normLevel is FastCDC's normalization level: the number of mask bits
-	// added before Avg and removed after it.
-	normLevel = 2
+	// defaultNorm is the normalization level of a Params whose Norm is 0.
+	defaultNorm = 1
+	// maxNorm bounds Params.Norm.
+	maxNorm = 3
 	// gearSeed seeds the gear table. Changing it changes Algorithm.
 	gearSeed = 0x61727463_68756e6b // "artchunk"
 )

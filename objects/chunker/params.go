@@ -31,6 +31,11 @@ type Params struct {
 	Min int `json:"min"` // no cut point is made in a chunk's first Min bytes
 	Avg int `json:"avg"` // the target chunk size, a power of two
 	Max int `json:"max"` // a chunk is cut at Max bytes if no cut point came sooner
+	// Norm is FastCDC's normalization level, 0 to 3: the mask bits added
+	// before Avg and removed after it; 0 means level 1 (Algorithm). It is
+	// not recorded with the sizes: it follows from the algorithm name
+	// (AlgorithmNorm).
+	Norm int `json:"-"`
 }
 
 // DefaultParams returns Min 256 KiB, Avg 1 MiB, Max 4 MiB.
@@ -58,15 +63,21 @@ func (p Params) Validate() error {
 		return fmt.Errorf("%w: want min < avg < max, have %d, %d, %d", ErrInvalidParams, p.Min, p.Avg, p.Max)
 	case p.Avg&(p.Avg-1) != 0:
 		return fmt.Errorf("%w: avg %d is not a power of two", ErrInvalidParams, p.Avg)
+	case p.Norm < 0 || p.Norm > maxNorm:
+		return fmt.Errorf("%w: normalization level %d (want 0 to %d)", ErrInvalidParams, p.Norm, maxNorm)
 	}
 	return nil
 }
 
-// masks returns the cut masks for chunks shorter than p.Avg (small, two bits
-// more than log2(Avg)) and for longer ones (large, two bits fewer). They
-// select the hash's top bits, which depend on the most bytes of the window.
-// p must be valid.
+// masks returns the cut masks for chunks shorter than p.Avg (small, Norm
+// bits more than log2(Avg)) and for longer ones (large, Norm bits fewer).
+// They select the hash's top bits, which depend on the most bytes of the
+// window. p must be valid.
 func (p Params) masks() (small, large uint64) {
 	b := bits.TrailingZeros(uint(p.Avg)) // log2(Avg), at least 7 for a valid p
-	return ^uint64(0) << (64 - (b + normLevel)), ^uint64(0) << (64 - (b - normLevel))
+	n := p.Norm
+	if n == 0 {
+		n = defaultNorm
+	}
+	return ^uint64(0) << (64 - (b + n)), ^uint64(0) << (64 - (b - n))
 }
