@@ -19,6 +19,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zeebo/blake3"
+
 	"github.com/artvcs/art/repo/remote/remotetest"
 )
 
@@ -257,6 +259,12 @@ func TestServeRefusals(t *testing.T) {
 	rem, readToken := servedRemote(t)
 	writeToken := strings.TrimPrefix(rem.env[0], "ART_TOKEN=")
 	obj := "objects/ab/" + strings.Repeat("c", 62)
+	// A pack whose header is right but whose object is not: "alphX" for
+	// the ID of "alpha".
+	alpha := blake3.Sum256([]byte("alpha"))
+	hdr := "art pack 1\ncount 1\no " + hex.EncodeToString(alpha[:]) + " 5\n"
+	name := blake3.Sum256([]byte(hdr))
+	pack := "packs/" + hex.EncodeToString(name[:])
 	cases := []struct {
 		name, method, path, token string
 		body                      io.Reader
@@ -270,6 +278,9 @@ func TestServeRefusals(t *testing.T) {
 		{"encoded traversal", "GET", "/v1/k/objects/%2e%2e/%2e%2e/etc/passwd", writeToken, nil, 0, 400},
 		{"oversized body", "PUT", "/v1/k/" + obj, writeToken, io.LimitReader(zeroReader{}, 2<<30), 2 << 30, 413},
 		{"outside objects and refs", "PUT", "/v1/k/etc/passwd", writeToken, strings.NewReader("x"), 1, 0},
+		{"forged pack", "PUT", "/v1/k/" + pack + ".pack", writeToken, strings.NewReader(hdr + "alphX"), int64(len(hdr)) + 5, 0},
+		{"pack under another name", "PUT", "/v1/k/packs/" + strings.Repeat("d", 64) + ".pack", writeToken, strings.NewReader(hdr + "alpha"), int64(len(hdr)) + 5, 0},
+		{"pack index before its pack", "PUT", "/v1/k/" + pack + ".idx", writeToken, strings.NewReader(hdr), int64(len(hdr)), 0},
 	}
 	client := &http.Client{Timeout: 30 * time.Second}
 	for _, tc := range cases {
