@@ -244,7 +244,20 @@ func (r *Repo) pushArtifact(ctx context.Context, t remote.Transport, remoteName,
 			}
 		}
 		// Objects first: a version is named on the remote only once
-		// everything below it is there.
+		// everything below it is there. A version that came by `art
+		// fetch` from another remote brings its files from there first.
+		for _, v := range send {
+			if v.Remote == "" || v.Remote == remoteName {
+				continue
+			}
+			entries, err := r.manifest(ctx, v.Tree, "")
+			if err != nil {
+				return pa, err
+			}
+			if err := r.fetchMissing(ctx, Version{Version: v, repo: r}, entries); err != nil {
+				return pa, fmt.Errorf("%s came by fetch from %s and its files could not be brought from there to push them: %w", v.Ref(), v.Remote, err)
+			}
+		}
 		for _, v := range send {
 			if err := u.version(ctx, v.Commit, v.Tree); err != nil {
 				return pa, err

@@ -243,6 +243,33 @@ func TestFetchThenLazyCheckout(t *testing.T) {
 	}
 }
 
+// TestPushFetchedVersion: a version that came by fetch can be pushed to
+// another remote; its files are brought from the first remote on the way.
+func TestPushFetchedVersion(t *testing.T) {
+	ctx := context.Background()
+	tr, _ := sharedRemote(t)
+	a, b := twoRepos(t, tr)
+	fs := files{"big.bin": randString(31, 80<<10), "a.txt": "alpha"}
+	logDir(t, a, "ds", fs, nil)
+	push(t, a)
+	if _, err := b.Fetch(ctx, "origin", nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	backup, _ := sharedRemote(t)
+	b.SetTransport("backup", backup)
+	if _, err := b.Push(ctx, "backup", nil, nil); err != nil {
+		t.Fatalf("push a fetched version to another remote: %v", err)
+	}
+	if rep, _ := fsck(t, b); rep.NotFetched != 0 {
+		t.Fatalf("after the push, %d files still not fetched", rep.NotFetched)
+	}
+	c, _ := newChunkedRepo(t, afero.NewOsFs(), filepath.Join(t.TempDir(), "c"))
+	c.SetTransport("origin", backup)
+	pull(t, c)
+	equalFiles(t, checkedOut(t, c, "ds:v0"), fs)
+	clean(t, c)
+}
+
 // TestPullRefusesBadRemote: damage on the remote fails the pull with a
 // clear error naming the object and the remote, and changes nothing here.
 func TestPullRefusesBadRemote(t *testing.T) {
