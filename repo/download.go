@@ -158,7 +158,7 @@ func (d *downloader) open(ctx context.Context, k packKey, max, want int64) (io.R
 		return d.get(ctx, key, max, want)
 	}
 	if loc.size > max || want >= 0 && loc.size != want {
-		return nil, 0, fmt.Errorf("%w: pack %s on remote %s lists %s with %d bytes, want %s", ErrCorrupt, pack[:12], d.remote, k, loc.size, sizeWant(max, want))
+		return nil, 0, fmt.Errorf("%w: pack %s on remote %s lists %s with %d bytes, want %s", ErrCorrupt, shortName(pack), d.remote, k, loc.size, sizeWant(max, want))
 	}
 	if loc.size == 0 {
 		return io.NopCloser(eofReader{}), 0, nil
@@ -174,9 +174,9 @@ func (d *downloader) open(ctx context.Context, k packKey, max, want int64) (io.R
 func (d *downloader) rangeError(pack string, err error) error {
 	if errors.Is(err, remote.ErrInvalidRange) || errors.Is(err, remote.ErrNotFound) {
 		return fmt.Errorf("%w: pack %s on remote %s is shorter than its index says, or gone (%v); remove %s there and push again from a repository that has its objects",
-			ErrCorrupt, pack[:12], d.remote, err, packIndexKey(pack))
+			ErrCorrupt, shortName(pack), d.remote, err, packIndexKey(pack))
 	}
-	return fmt.Errorf("fetch pack %s from remote %s: %w", pack[:12], d.remote, err)
+	return fmt.Errorf("fetch pack %s from remote %s: %w", shortName(pack), d.remote, err)
 }
 
 type eofReader struct{}

@@ -421,13 +421,16 @@ func (p *packReader) Close() error {
 // its blob), and nothing after. The header is checked before the reader is
 // returned.
 func verifyPackBody(name string, body io.Reader) (io.Reader, error) {
+	if packNameOf(packIndexKey(name)) != name {
+		return nil, fmt.Errorf("%w: %q is not a pack name (64 lowercase hex)", remote.ErrInvalidKey, name)
+	}
 	br := bufio.NewReaderSize(body, 64<<10)
 	hdr, err := readPackHeader(br)
 	if err != nil {
 		return nil, err
 	}
 	if got := objects.Hash(hdr).String(); got != name {
-		return nil, fmt.Errorf("%w: the header of pack %s hashes to %s", ErrCorrupt, name[:12], got)
+		return nil, fmt.Errorf("%w: the header of pack %s hashes to %s", ErrCorrupt, shortName(name), got)
 	}
 	es, err := decodePackHeader(hdr)
 	if err != nil {
@@ -542,4 +545,12 @@ func (v *packVerifier) finish(e packEntry) error {
 		return &objects.CorruptError{ID: e.id, Reason: "the pack's bytes hash to " + got.String()}
 	}
 	return nil
+}
+
+// shortName is the first 12 characters of a pack name, for messages.
+func shortName(name string) string {
+	if len(name) > 12 {
+		return name[:12]
+	}
+	return name
 }

@@ -660,11 +660,11 @@ func (u *uploader) sendPack(ctx context.Context, es []packEntry) error {
 	err := u.t.PutIfAbsent(ctx, packKeyOf(name), pr, size)
 	pr.Close()
 	if err != nil && !errors.Is(err, remote.ErrExists) {
-		return fmt.Errorf("send pack %s (%d objects, %d bytes): %w", name[:12], len(es), size, err)
+		return fmt.Errorf("send pack %s (%d objects, %d bytes): %w", shortName(name), len(es), size, err)
 	}
 	err = u.t.PutIfAbsent(ctx, packIndexKey(name), bytes.NewReader(hdr), int64(len(hdr)))
 	if err != nil && !errors.Is(err, remote.ErrExists) {
-		return fmt.Errorf("send pack index %s: %w", name[:12], err)
+		return fmt.Errorf("send pack index %s: %w", shortName(name), err)
 	}
 	u.x.add(name, int64(len(hdr)), es)
 	u.r.cachePackIndex(u.remote, name, hdr)

@@ -189,7 +189,7 @@ func verifyPackUpload(ctx context.Context, t remote.Transport, key string, body 
 		return nil, err
 	}
 	if got := objects.Hash(b).String(); got != name {
-		return nil, fmt.Errorf("%w: the pack index %s hashes to %s", ErrCorrupt, name[:12], got)
+		return nil, fmt.Errorf("%w: the pack index %s hashes to %s", ErrCorrupt, shortName(name), got)
 	}
 	es, err := decodePackHeader(b)
 	if err != nil {
@@ -201,13 +201,13 @@ func verifyPackUpload(ctx context.Context, t remote.Transport, key string, body 
 	}
 	info, err := t.Stat(ctx, packKeyOf(name))
 	if errors.Is(err, remote.ErrNotFound) {
-		return nil, fmt.Errorf("pack %s is not stored; send the pack before its index", name[:12])
+		return nil, fmt.Errorf("pack %s is not stored; send the pack before its index", shortName(name))
 	}
 	if err != nil {
 		return nil, err
 	}
 	if info.Size != size {
-		return nil, fmt.Errorf("pack %s has %d bytes, its index says %d", name[:12], info.Size, size)
+		return nil, fmt.Errorf("pack %s has %d bytes, its index says %d", shortName(name), info.Size, size)
 	}
 	return bytes.NewReader(b), nil
 }
