@@ -52,6 +52,9 @@ const (
 	maxPackHeader  = int64(len(packHeaderLine)) + 32 + maxPackEntries*(2+2*objects.IDSize+1+20)
 )
 
+// maxRemotePacks bounds the pack indexes a client reads from one remote.
+const maxRemotePacks = 1 << 20
+
 // packKey names an entry: an object, or the chunk list of a blob.
 type packKey struct {
 	kind byte
@@ -255,6 +258,9 @@ func (r *Repo) loadRemoteIndex(ctx context.Context, t remote.Transport, remoteNa
 	var names []string
 	err := t.List(ctx, "packs/", func(i remote.Info) error {
 		if name := packNameOf(i.Key); name != "" {
+			if len(names) == maxRemotePacks {
+				return fmt.Errorf("%w: the remote lists more than %d pack indexes", remote.ErrTooLarge, maxRemotePacks)
+			}
 			names = append(names, name)
 		}
 		return nil
@@ -470,7 +476,7 @@ type packVerifier struct {
 	r    io.Reader
 	es   []packEntry
 	i    int   // current entry
-	left int64 // its bytes still to come (-1: not started)
+	left int64 // its bytes still to come (0: not started, or done)
 	h    *objects.Hasher
 	list []byte
 	err  error
