@@ -90,11 +90,14 @@ type PushResult struct {
 const maxCASRetries = 16
 
 // Push sends artifacts (all if names is empty) to the remote: first every
-// object of their versions that the remote lacks (chunks before chunk
-// lists, blobs before trees, trees before commits, so an object on the
-// remote always has everything below it, and an interrupted push resumes
-// where it stopped), with the run objects of the runs that logged or used
-// them; then it moves each artifact's ref document by compare-and-swap.
+// object of their versions that the remote's pack indexes do not list,
+// with the run objects of the runs that logged or used them, bundled into
+// packs (file contents first, then chunk lists, trees, commits and runs,
+// below first, so an object the remote lists always has everything below
+// it, and an interrupted push resumes with the packs that did not arrive);
+// then it moves each artifact's ref document by compare-and-swap. Files of
+// versions that came by Fetch from another remote are brought from there
+// first.
 //
 // A push that would drop versions or alias moves the remote has and this
 // repository does not is refused with ErrNotFastForward (pull first),
