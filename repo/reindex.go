@@ -96,12 +96,29 @@ func (r *Repo) Reindex(ctx context.Context) (ReindexReport, error) {
 		versions  []refs.Version
 		aliases   map[string]int64
 	}
+	// The index being replaced, if it holds anything, knows which commits
+	// a transaction recorded: a commit object above its next version
+	// number is one whose transaction never committed (a commit killed
+	// after writing the object), not a version whose ref document is
+	// behind. An empty index (index.db lost) knows nothing.
+	old := r.index()
+	oldArts, err := old.Artifacts(ctx)
+	haveOld := err == nil && len(oldArts) > 0
 	var arts []artifact
 	for _, name := range names {
 		doc := docs[name]
+		oldNext := int64(-1)
+		if haveOld {
+			oldNext = 0
+			if n, err := old.NextVersion(ctx, name); err == nil {
+				oldNext = n
+			} else if !errors.Is(err, refs.ErrNotFound) {
+				return rep, fmt.Errorf("reindex: %w", err)
+			}
+		}
 		chosen := map[int64]commitObj{}
 		for _, c := range byName[name] {
-			if !r.keepCommit(ctx, doc, c) {
+			if !r.keepCommit(ctx, doc, c, oldNext) {
 				rep.Skipped++
 				continue
 			}
@@ -267,8 +284,15 @@ func (r *Repo) Reindex(ctx context.Context) (ReindexReport, error) {
 }
 
 // keepCommit reports whether the commit c should be indexed as a version,
-// as the artifact's ref document doc (nil if none) says.
-func (r *Repo) keepCommit(ctx context.Context, doc *refDoc, c commitObj) bool {
+// as the artifact's ref document doc (nil if none) says and, for a commit
+// the document does not list, as the index being replaced does: oldNext is
+// its next version number for the artifact, or -1 if it knows nothing.
+func (r *Repo) keepCommit(ctx context.Context, doc *refDoc, c commitObj, oldNext int64) bool {
+	if oldNext >= 0 && c.c.Version >= oldNext {
+		if id, ok := doc.commitOf(c.c.Version); !ok || id != c.id {
+			return false // never committed
+		}
+	}
 	if doc == nil {
 		// Without a document, a commit whose content is gone was a version
 		// deleted and collected, kept only for lineage.

@@ -564,6 +564,43 @@ func TestReindexOrphanCommit(t *testing.T) {
 	})
 }
 
+// TestReindexKeepsUncommittedOut: a commit killed after writing its
+// commit object but before its transaction leaves an orphan above the
+// artifact's next number. Reindex of an intact index does not turn it into
+// a version; with the index lost it cannot tell it from a version whose
+// ref document write was interrupted, and keeps it.
+func TestReindexKeepsUncommittedOut(t *testing.T) {
+	forEachFs(t, func(t *testing.T, fsys afero.Fs, root string) {
+		ctx := context.Background()
+		r, clk := newRepo(t, fsys, root)
+		v0, _ := logDir(t, r, "ds", files{"a": "0"}, nil)
+		c := &objects.Commit{Name: "ds", Type: "dataset", Version: 1, Tree: mustResolve(t, r, "ds:v0").Tree,
+			Parent: v0.Version.Commit, Created: clk.Now(), Metadata: json.RawMessage("{}")}
+		enc, err := c.Encode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := objects.PutBytes(ctx, r.Store(), enc); err != nil {
+			t.Fatal(err)
+		}
+		want := state(t, r)
+		rep, err := r.Reindex(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := state(t, r); got != want || rep.Skipped != 1 {
+			t.Fatalf("reindex of an intact index (skipped %d):\n%s\nwant:\n%s", rep.Skipped, got, want)
+		}
+		r = loseIndex(t, fsys, r, clk)
+		if _, err := r.Reindex(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := r.Resolve(ctx, "ds:v1"); err != nil {
+			t.Fatalf("with the index lost, the orphan above the ref document should be kept: %v", err)
+		}
+	})
+}
+
 func TestRefDocument(t *testing.T) {
 	forEachFs(t, func(t *testing.T, fsys afero.Fs, root string) {
 		ctx := context.Background()
