@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -293,6 +294,10 @@ func (r *Repo) loadRemoteIndex(ctx context.Context, t remote.Transport, remoteNa
 		g.Go(func() error {
 			b, es, err := readPackIndex(gctx, t, name)
 			if err != nil {
+				if errors.Is(err, remote.ErrBadResponse) {
+					return fmt.Errorf("remote %s: %w; the remote is damaged: remove %s and %s there, then push again from a repository that has its objects",
+						remoteName, err, packIndexKey(name), packKeyOf(name))
+				}
 				return fmt.Errorf("remote %s: %w", remoteName, err)
 			}
 			x.add(name, int64(len(b)), es)

@@ -310,6 +310,21 @@ func TestPullRefusesBadRemote(t *testing.T) {
 				t.Fatal(err)
 			}
 		}, "does not hold"},
+		{"damaged pack index", func(t *testing.T, dir string, a *repo.Repo, v repo.Version) {
+			idxs, err := filepath.Glob(filepath.Join(dir, "packs", "*.idx"))
+			if err != nil || len(idxs) == 0 {
+				t.Fatalf("no pack index on the remote: %v", err)
+			}
+			b, err := os.ReadFile(idxs[0])
+			if err != nil {
+				t.Fatal(err)
+			}
+			b[len(b)-2] ^= 1
+			os.Chmod(idxs[0], 0o644)
+			if err := os.WriteFile(idxs[0], b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}, "remove packs/"},
 		{"tree entry ../x", func(t *testing.T, dir string, a *repo.Repo, v repo.Version) {
 			// A forged tree under its own hash, and a ref document naming a
 			// commit of it.
