@@ -27,6 +27,11 @@ var (
 	ErrHasAliases = errors.New("version has aliases")
 	// ErrConflict is returned when a compare-and-swap finds another value.
 	ErrConflict = errors.New("conflict")
+	// ErrCaseCollision is returned when a new artifact's name differs from
+	// an existing one's only in letter case: on a case-insensitive file
+	// system (macOS, Windows) their ref documents and default checkout
+	// directories would be one file.
+	ErrCaseCollision = errors.New("artifact name differs from another only in case")
 )
 
 // MaxNameLen is the longest name, type or alias, in bytes.

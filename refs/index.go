@@ -170,6 +170,28 @@ func (x *Index) EnsureArtifact(ctx context.Context, name, typ string) error {
 	return nil
 }
 
+// EnsureNewArtifact is EnsureArtifact for an artifact that a commit or a
+// pull may be about to create: if name is not an artifact yet but another
+// artifact's name equals it ignoring letter case, it fails with
+// ErrCaseCollision and creates nothing.
+func (x *Index) EnsureNewArtifact(ctx context.Context, name, typ string) error {
+	if _, err := x.ArtifactType(ctx, name); errors.Is(err, ErrNotFound) {
+		var twin string
+		err := x.q.QueryRowContext(ctx,
+			`SELECT name FROM artifacts WHERE lower(name) = lower(?) AND name <> ? LIMIT 1`, name, name).Scan(&twin)
+		if err == nil {
+			return fmt.Errorf("%w: %s and the existing %s would be one file on a case-insensitive file system; pick another name",
+				ErrCaseCollision, name, twin)
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+	} else if err != nil {
+		return err
+	}
+	return x.EnsureArtifact(ctx, name, typ)
+}
+
 // AllocateVersion takes the next version number of name. Numbers are never
 // reused, even after versions are deleted. Call it inside a write
 // transaction.

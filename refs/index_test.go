@@ -178,6 +178,21 @@ func TestEnsureArtifact(t *testing.T) {
 	if got, _ := x.ArtifactType(ctx, "bike"); got != "dataset" {
 		t.Fatalf("type changed to %q", got)
 	}
+	// A new name that differs from an existing one only in case.
+	for _, name := range []string{"Bike", "BIKE", "bIkE"} {
+		if err := x.EnsureNewArtifact(ctx, name, "dataset"); !errors.Is(err, refs.ErrCaseCollision) {
+			t.Errorf("EnsureNewArtifact(%q) err=%v, want ErrCaseCollision", name, err)
+		}
+		if _, err := x.ArtifactType(ctx, name); !errors.Is(err, refs.ErrNotFound) {
+			t.Errorf("%s was created: %v", name, err)
+		}
+	}
+	if err := x.EnsureNewArtifact(ctx, "bike", "dataset"); err != nil {
+		t.Errorf("EnsureNewArtifact of the existing name: %v", err)
+	}
+	if err := x.EnsureNewArtifact(ctx, "bikes", "dataset"); err != nil {
+		t.Errorf("EnsureNewArtifact of another name: %v", err)
+	}
 }
 
 func TestAllocateVersion(t *testing.T) {

@@ -14,6 +14,7 @@ var (
 	ErrInvalidRef      = refs.ErrInvalidRef    // a reference that does not parse
 	ErrReservedAlias   = refs.ErrReservedAlias // "latest" or "vN" set by hand
 	ErrTypeMismatch    = refs.ErrTypeMismatch  // type differs from the first version's
+	ErrCaseCollision   = refs.ErrCaseCollision // a new name differs from an existing one only in case
 	ErrHasAliases      = refs.ErrHasAliases    // deleting an aliased version unforced
 	ErrAmbiguous       = refs.ErrAmbiguous     // an ID prefix matching several versions
 	ErrCorrupt         = objects.ErrCorrupt    // an object whose bytes fail their hash

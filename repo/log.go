@@ -104,7 +104,7 @@ func (r *Repo) Log(ctx context.Context, a *Artifact, opts *LogOptions) (Version,
 					return err
 				}
 			}
-			if err := idx.EnsureArtifact(ctx, a.Name, a.Type); err != nil {
+			if err := idx.EnsureNewArtifact(ctx, a.Name, a.Type); err != nil {
 				return err
 			}
 			existing, err := idx.FindByTree(ctx, a.Name, c.root)

@@ -213,7 +213,7 @@ func (r *Repo) importArtifact(ctx context.Context, remoteName string, doc *remot
 			return errGCRaced
 		}
 		idx, x := refs.NewIndex(tx), lineage.NewIndex(tx)
-		if err := idx.EnsureArtifact(ctx, doc.Name, doc.Type); err != nil {
+		if err := idx.EnsureNewArtifact(ctx, doc.Name, doc.Type); err != nil {
 			return err
 		}
 		vs, err := idx.Versions(ctx, doc.Name)

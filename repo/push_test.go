@@ -579,3 +579,43 @@ func TestStrategies(t *testing.T) {
 		equalFiles(t, checkedOut(t, c, "ds:v1"), files{"f": "A"})
 	})
 }
+
+// TestCaseCollidingNames: an artifact whose name differs from an existing
+// one only in case is refused, by a commit and by a pull, and nothing is
+// recorded: on macOS or Windows their ref documents and default checkout
+// directories would be one file.
+func TestCaseCollidingNames(t *testing.T) {
+	ctx := context.Background()
+	tr, _ := sharedRemote(t)
+	a, b := twoRepos(t, tr)
+	logDir(t, a, "DS", files{"x": "upper"}, nil)
+	push(t, a)
+	logDir(t, b, "ds", files{"x": "lower"}, nil)
+	art := b.NewArtifact("Ds", "dataset")
+	if err := art.AddFile(writeTemp(t, "mixed"), "x"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := b.Log(ctx, art, nil); !errors.Is(err, repo.ErrCaseCollision) {
+		t.Fatalf("commit of Ds next to ds: %v, want ErrCaseCollision", err)
+	}
+	if _, err := b.Pull(ctx, "origin", nil, nil); !errors.Is(err, repo.ErrCaseCollision) {
+		t.Fatalf("pull of DS next to ds: %v, want ErrCaseCollision", err)
+	}
+	arts, err := b.Artifacts(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(arts) != 1 || arts[0].Name != "ds" {
+		t.Fatalf("artifacts after the refusals: %+v", arts)
+	}
+	clean(t, b)
+}
+
+func writeTemp(t *testing.T, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "f")
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
