@@ -48,6 +48,15 @@ func (p *PendingFile) Write(b []byte) (int, error) { return p.f.Write(b) }
 // File returns the open file, for copies the kernel does itself.
 func (p *PendingFile) File() afero.File { return p.f }
 
+// startWriteback asks the kernel to start writing the file's dirty pages
+// to disk without waiting (Linux sync_file_range); a hint, whose failure is
+// ignored: a later Sync or syncfs makes the content durable.
+func (p *PendingFile) startWriteback() {
+	if f, ok := p.f.(*os.File); ok {
+		startWriteback(f)
+	}
+}
+
 // Sync flushes the file's content to stable storage.
 func (p *PendingFile) Sync() error { return p.f.Sync() }
 

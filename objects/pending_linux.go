@@ -59,3 +59,7 @@ func linkAnonymous(f afero.File, final string) error {
 }
 
 func randUint() uint64 { return rand.Uint64() }
+
+func startWriteback(f *os.File) {
+	unix.SyncFileRange(int(f.Fd()), 0, 0, unix.SYNC_FILE_RANGE_WRITE)
+}
