@@ -50,6 +50,12 @@ type ReindexReport struct {
 // delete index.db (and its -wal and -shm files), open the repository,
 // which creates an empty index, and reindex.
 //
+// If the index being replaced still holds artifacts, it is the newest
+// record of which commits are versions (ref documents are rewritten after
+// each transaction, and a process killed in between leaves them behind):
+// exactly its versions are kept, and everything else is rebuilt. Else, as
+// after losing index.db, the commits and ref documents decide:
+//
 // Every commit object is a candidate version. A ref document decides what
 // commits alone cannot: versions it lists as deleted stay deleted, its
 // next version number is kept (so numbers are never reused), its aliases
@@ -96,29 +102,33 @@ func (r *Repo) Reindex(ctx context.Context) (ReindexReport, error) {
 		versions  []refs.Version
 		aliases   map[string]int64
 	}
-	// The index being replaced, if it holds anything, knows which commits
-	// a transaction recorded: a commit object above its next version
-	// number is one whose transaction never committed (a commit killed
-	// after writing the object), not a version whose ref document is
-	// behind. An empty index (index.db lost) knows nothing.
+	// The index being replaced, if it holds anything, is newer than any
+	// ref document (a document is rewritten after each transaction) and
+	// knows which commits are versions: a commit object it does not hold
+	// is one whose transaction never committed (a commit killed after
+	// writing the object) or a version deleted (an rm killed before it
+	// rewrote the document). An empty index (index.db lost) knows nothing:
+	// then the documents and the commits decide.
 	old := r.index()
 	oldArts, err := old.Artifacts(ctx)
 	haveOld := err == nil && len(oldArts) > 0
 	var arts []artifact
 	for _, name := range names {
 		doc := docs[name]
-		oldNext := int64(-1)
+		var oldLive map[objects.ID]bool
 		if haveOld {
-			oldNext = 0
-			if n, err := old.NextVersion(ctx, name); err == nil {
-				oldNext = n
-			} else if !errors.Is(err, refs.ErrNotFound) {
+			oldLive = map[objects.ID]bool{}
+			vs, err := old.Versions(ctx, name)
+			if err != nil && !errors.Is(err, refs.ErrNotFound) {
 				return rep, fmt.Errorf("reindex: %w", err)
+			}
+			for _, v := range vs {
+				oldLive[v.Commit] = true
 			}
 		}
 		chosen := map[int64]commitObj{}
 		for _, c := range byName[name] {
-			if !r.keepCommit(ctx, doc, c, oldNext) {
+			if !r.keepCommit(ctx, doc, c, oldLive) {
 				rep.Skipped++
 				continue
 			}
@@ -283,15 +293,13 @@ func (r *Repo) Reindex(ctx context.Context) (ReindexReport, error) {
 	return rep, nil
 }
 
-// keepCommit reports whether the commit c should be indexed as a version,
-// as the artifact's ref document doc (nil if none) says and, for a commit
-// the document does not list, as the index being replaced does: oldNext is
-// its next version number for the artifact, or -1 if it knows nothing.
-func (r *Repo) keepCommit(ctx context.Context, doc *refDoc, c commitObj, oldNext int64) bool {
-	if oldNext >= 0 && c.c.Version >= oldNext {
-		if id, ok := doc.commitOf(c.c.Version); !ok || id != c.id {
-			return false // never committed
-		}
+// keepCommit reports whether the commit c should be indexed as a version:
+// if oldLive is not nil (the index being replaced holds artifacts), exactly
+// when it is a version there; else as the artifact's ref document doc (nil
+// if none) says.
+func (r *Repo) keepCommit(ctx context.Context, doc *refDoc, c commitObj, oldLive map[objects.ID]bool) bool {
+	if oldLive != nil {
+		return oldLive[c.id]
 	}
 	if doc == nil {
 		// Without a document, a commit whose content is gone was a version
