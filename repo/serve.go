@@ -217,6 +217,9 @@ func refreshServedIndex(ctx context.Context, t remote.Transport, x *remoteIndex)
 	var names []string
 	err := t.List(ctx, "packs/", func(i remote.Info) error {
 		if name := packNameOf(i.Key); name != "" && !x.holds(name) {
+			if len(names) == maxRemotePacks {
+				return fmt.Errorf("%w: more than %d pack indexes", remote.ErrTooLarge, maxRemotePacks)
+			}
 			names = append(names, name)
 		}
 		return nil
