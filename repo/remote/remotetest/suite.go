@@ -259,7 +259,7 @@ func testPutLargeReaderFails(t *testing.T, tr remote.Transport) {
 func putFails(t *testing.T, tr remote.Transport, size, failAt int64) {
 	t.Helper()
 	ctx := context.Background()
-	r := &failingReader{r: NewGenReader(size, 3), left: failAt, err: errBoom}
+	r := &FailingReader{R: NewGenReader(size, 3), Left: failAt, Err: errBoom}
 	err := tr.PutIfAbsent(ctx, keyA, r, size)
 	if err == nil {
 		t.Fatalf("PutIfAbsent with a reader failing after %d of %d bytes succeeded", failAt, size)
@@ -714,7 +714,7 @@ func testList(t *testing.T, tr remote.Transport) {
 	e := MustSwap(t, tr, refB, "", []byte("ref b"))
 	MustSwap(t, tr, refB, e, []byte("ref b, moved"))
 	// A failed put and a refused swap leave nothing to list.
-	_ = tr.PutIfAbsent(ctx, "objects/ef/x", &failingReader{r: NewGenReader(100, 1), left: 50, err: errBoom}, 100)
+	_ = tr.PutIfAbsent(ctx, "objects/ef/x", &FailingReader{R: NewGenReader(100, 1), Left: 50, Err: errBoom}, 100)
 	_, _ = tr.CompareAndSwap(ctx, refA, "", []byte("refused"))
 
 	all := []string{keyA, keyAChunk, keyB, refA, refB}
@@ -934,22 +934,23 @@ func (h *hashingReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// failingReader returns err after left bytes of r.
-type failingReader struct {
-	r    io.Reader
-	left int64
-	err  error
+// FailingReader yields the first Left bytes of R, then fails with Err: a
+// body that breaks partway, for tests of interrupted puts.
+type FailingReader struct {
+	R    io.Reader
+	Left int64
+	Err  error
 }
 
-func (f *failingReader) Read(p []byte) (int, error) {
-	if f.left <= 0 {
-		return 0, f.err
+func (f *FailingReader) Read(p []byte) (int, error) {
+	if f.Left <= 0 {
+		return 0, f.Err
 	}
-	if int64(len(p)) > f.left {
-		p = p[:f.left]
+	if int64(len(p)) > f.Left {
+		p = p[:f.Left]
 	}
-	n, err := f.r.Read(p)
-	f.left -= int64(n)
+	n, err := f.R.Read(p)
+	f.Left -= int64(n)
 	return n, err
 }
 

@@ -392,13 +392,8 @@ func (t *Transport) putStreamed(ctx context.Context, key, ok string, r io.Reader
 		return fmt.Errorf("%w: put %s: the store answered after %d of %d bytes", remote.ErrBadResponse, key, sent, size)
 	case err == nil:
 		return nil
-	case isStatus(err, 412):
-		return fmt.Errorf("%w: %s", remote.ErrExists, key)
-	case isStatus(err, 409):
-		if _, serr := t.Stat(ctx, key); serr == nil {
-			return fmt.Errorf("%w: %s", remote.ErrExists, key)
-		}
-		return fmt.Errorf("s3remote: put %s: conflicting concurrent write, retry: %w", key, err)
+	case isStatus(err, 412), isStatus(err, 409):
+		return t.putConflict(ctx, key, err)
 	case isSendError(err) && ctx.Err() == nil:
 		// No answer: a store that refuses a put over an existing key
 		// while the body is still coming (MinIO does, after its 100
@@ -410,6 +405,19 @@ func (t *Transport) putStreamed(ctx context.Context, key, ok string, r io.Reader
 		}
 	}
 	return t.mapErr(ctx, "put", key, err)
+}
+
+// putConflict explains a conditional put's 412 (the key exists) or 409 (a
+// concurrent write of the key, which the body, consumed, cannot be sent
+// again to win: if the key is there now, it exists).
+func (t *Transport) putConflict(ctx context.Context, key string, err error) error {
+	if isStatus(err, 412) {
+		return fmt.Errorf("%w: %s", remote.ErrExists, key)
+	}
+	if _, serr := t.Stat(ctx, key); serr == nil {
+		return fmt.Errorf("%w: %s", remote.ErrExists, key)
+	}
+	return fmt.Errorf("s3remote: put %s: conflicting concurrent write, retry: %w", key, err)
 }
 
 // noRetry turns off the SDK's retries, for a request whose body cannot be
@@ -555,15 +563,8 @@ func (t *Transport) putMultipart(ctx context.Context, key, ok string, r io.Reade
 	case err == nil:
 		done = true
 		return nil
-	case isStatus(err, 412):
-		return fmt.Errorf("%w: %s", remote.ErrExists, key)
-	case isStatus(err, 409):
-		// A concurrent write of the key; the parts cannot be sent again
-		// (r is consumed). If the key is there now, it exists.
-		if _, serr := t.Stat(ctx, key); serr == nil {
-			return fmt.Errorf("%w: %s", remote.ErrExists, key)
-		}
-		return fmt.Errorf("s3remote: put %s: conflicting concurrent write, retry: %w", key, err)
+	case isStatus(err, 412), isStatus(err, 409):
+		return t.putConflict(ctx, key, err)
 	default:
 		return t.mapErr(ctx, "put", key, err)
 	}

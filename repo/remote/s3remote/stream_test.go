@@ -145,9 +145,9 @@ func TestStreamedPutBadReader(t *testing.T) {
 		r    io.Reader
 		want error
 	}{
-		{"fails at the last byte", &failAfter{r: remotetest.NewGenReader(size, 1), left: size - 1, err: errCorrupt}, errCorrupt},
+		{"fails at the last byte", &remotetest.FailingReader{R: remotetest.NewGenReader(size, 1), Left: size - 1, Err: errCorrupt}, errCorrupt},
 		// A verifying reader: every byte, then its error instead of EOF.
-		{"fails at EOF", io.MultiReader(remotetest.NewGenReader(size, 1), &failAfter{err: errCorrupt}), errCorrupt},
+		{"fails at EOF", io.MultiReader(remotetest.NewGenReader(size, 1), &remotetest.FailingReader{Err: errCorrupt}), errCorrupt},
 		{"short", remotetest.NewGenReader(size-1, 1), io.ErrUnexpectedEOF},
 		{"long", remotetest.NewGenReader(size+1, 1), remote.ErrTooLarge},
 	} {
@@ -343,24 +343,5 @@ func (c *countingReader) Read(p []byte) (int, error) {
 		n, err = c.r.Read(p)
 	}
 	c.n += int64(n)
-	return n, err
-}
-
-// failAfter yields left bytes of r, then err.
-type failAfter struct {
-	r    io.Reader
-	left int64
-	err  error
-}
-
-func (f *failAfter) Read(p []byte) (int, error) {
-	if f.left <= 0 {
-		return 0, f.err
-	}
-	if int64(len(p)) > f.left {
-		p = p[:f.left]
-	}
-	n, err := f.r.Read(p)
-	f.left -= int64(n)
 	return n, err
 }
