@@ -89,12 +89,17 @@ func (s *FSStore) checkChunks(ctx context.Context, l *ChunkList) error {
 }
 
 // openChunked returns a reader of the blob l describes, after checking
-// that every chunk is present with the right size.
-func (s *FSStore) openChunked(ctx context.Context, l *ChunkList) (io.ReadCloser, error) {
+// that every chunk is present with the right size. The reader checks each
+// chunk against its ID if perChunk, and always the whole against l.Blob.
+func (s *FSStore) openChunked(ctx context.Context, l *ChunkList, perChunk bool) (io.ReadCloser, error) {
 	if err := s.checkChunks(ctx, l); err != nil {
 		return nil, err
 	}
-	return &chunkedReader{s: s, ctx: ctx, l: l, whole: NewHasher(), part: NewHasher(), i: -1}, nil
+	r := &chunkedReader{s: s, ctx: ctx, l: l, whole: NewHasher(), i: -1}
+	if perChunk {
+		r.part = NewHasher()
+	}
+	return r, nil
 }
 
 // chunkedReader concatenates the chunks of a list, checking each chunk's
@@ -398,10 +403,10 @@ func (b *Batch) PutChunkList(ctx context.Context, l *ChunkList) error {
 	// The whole content hashing to l.Blob proves every chunk's bytes (a
 	// chunk file damaged since it was stored fails that, and every later
 	// read of the chunk): one hash of the content is enough.
-	if err := s.checkChunks(ctx, l); err != nil {
+	rc, err := s.openChunked(ctx, l, false)
+	if err != nil {
 		return err
 	}
-	rc := io.ReadCloser(&chunkedReader{s: s, ctx: ctx, l: l, whole: NewHasher(), i: -1})
 	_, err = io.Copy(io.Discard, rc)
 	rc.Close()
 	if err != nil {

@@ -74,7 +74,7 @@ func (s *FSStore) Open(ctx context.Context, id ID) (io.ReadCloser, error) {
 			if lerr != nil {
 				return nil, lerr
 			}
-			return s.openChunked(ctx, l)
+			return s.openChunked(ctx, l, true)
 		}
 		return nil, fmt.Errorf("open object %s: %w", id, err)
 	}

@@ -292,12 +292,9 @@ func (d *downloader) blobs(ctx context.Context, ws []wantBlob) error {
 		if err != nil {
 			return err
 		}
-		l, err := objects.DecodeChunkList(b)
-		if err == nil && (l.Blob != k.id || l.Size != listSize[k.id]) {
-			err = fmt.Errorf("it describes %d bytes of blob %s", l.Size, l.Blob.Short())
-		}
+		l, err := d.decodeList(b, k.id, listSize[k.id])
 		if err != nil {
-			return fmt.Errorf("remote %s: %w", d.remote, &objects.CorruptError{ID: k.id, Reason: "chunk list: " + err.Error()})
+			return err
 		}
 		gotMu.Lock()
 		got[k.id] = l
@@ -362,6 +359,19 @@ func (d *downloader) blobs(ctx context.Context, ws []wantBlob) error {
 		})
 	}
 	return g.Wait()
+}
+
+// decodeList decodes b, received as the chunk list of blob id of size
+// bytes (-1 if not known), refusing a list of another blob or size.
+func (d *downloader) decodeList(b []byte, id objects.ID, size int64) (*objects.ChunkList, error) {
+	l, err := objects.DecodeChunkList(b)
+	if err == nil && (l.Blob != id || size >= 0 && l.Size != size) {
+		err = fmt.Errorf("it describes %d bytes of blob %s", l.Size, l.Blob.Short())
+	}
+	if err != nil {
+		return nil, fmt.Errorf("remote %s: %w", d.remote, &objects.CorruptError{ID: id, Reason: "chunk list: " + err.Error()})
+	}
+	return l, nil
 }
 
 // rangeGap is how many unwanted bytes between two wanted entries of a pack
@@ -524,12 +534,9 @@ func (d *downloader) chunked(ctx context.Context, id objects.ID, size int64) err
 	if err != nil {
 		return fmt.Errorf("fetch the %s from remote %s: %w", k, d.remote, err)
 	}
-	l, err := objects.DecodeChunkList(b)
-	if err == nil && (l.Blob != id || size >= 0 && l.Size != size) {
-		err = fmt.Errorf("it describes %d bytes of blob %s", l.Size, l.Blob.Short())
-	}
+	l, err := d.decodeList(b, id, size)
 	if err != nil {
-		return fmt.Errorf("remote %s: %w", d.remote, &objects.CorruptError{ID: id, Reason: "chunk list: " + err.Error()})
+		return err
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(transferWorkers)

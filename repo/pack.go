@@ -53,6 +53,10 @@ const (
 	maxPackHeader  = int64(len(packHeaderLine)) + 32 + maxPackEntries*(2+2*objects.IDSize+1+20)
 )
 
+// maxPackBytes bounds the bytes a pack header may list, far above any
+// real pack, so that offsets computed from a hostile header never overflow.
+const maxPackBytes = 1 << 50
+
 // maxRemotePacks bounds the pack indexes a client reads from one remote.
 const maxRemotePacks = 1 << 20
 
@@ -120,6 +124,7 @@ func decodePackHeader(b []byte) ([]packEntry, error) {
 	}
 	es := make([]packEntry, 0, n)
 	seen := make(map[packKey]bool, n)
+	var total int64
 	for i := int64(0); i < n; i++ {
 		line, rest, ok = bytes.Cut(rest, []byte{'\n'})
 		if !ok {
@@ -136,6 +141,9 @@ func decodePackHeader(b []byte) ([]packEntry, error) {
 		size, err := parseCanonical(f[2])
 		if err != nil || f[0][0] == packKindList && (size == 0 || size > objects.MaxMetaObjectSize) {
 			return bad("line %d: bad size %q", i+1, f[2])
+		}
+		if total += size; total > maxPackBytes {
+			return bad("line %d: the entries add up to more than %d bytes", i+1, int64(maxPackBytes))
 		}
 		e := packEntry{packKey{f[0][0], id}, size}
 		if seen[e.packKey] {
@@ -277,8 +285,8 @@ func (r *Repo) loadRemoteIndex(ctx context.Context, t remote.Transport, remoteNa
 			continue
 		}
 		b, err := afero.ReadFile(r.fs, filepath.Join(dir, name+".idx"))
-		if err == nil && objects.Hash(b).String() == name {
-			if es, err := decodePackHeader(b); err == nil {
+		if err == nil {
+			if es, err := parsePackHeader(name, b); err == nil {
 				x.add(name, int64(len(b)), es)
 				continue
 			}
@@ -332,14 +340,29 @@ func readPackIndex(ctx context.Context, t remote.Transport, name string) ([]byte
 	if err != nil {
 		return nil, nil, fmt.Errorf("read %s: %w", key, err)
 	}
-	if got := objects.Hash(b).String(); got != name {
-		return nil, nil, fmt.Errorf("%w: %s hashes to %s", remote.ErrBadResponse, key, got)
-	}
-	es, err := decodePackHeader(b)
+	es, err := parsePackHeader(name, b)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: %s: %v", remote.ErrBadResponse, key, err)
 	}
 	return b, es, nil
+}
+
+// parsePackHeader decodes the header b of the pack name, which must hash
+// to the name.
+func parsePackHeader(name string, b []byte) ([]packEntry, error) {
+	if got := objects.Hash(b).String(); got != name {
+		return nil, fmt.Errorf("%w: the header of pack %s hashes to %s", ErrCorrupt, shortName(name), got)
+	}
+	return decodePackHeader(b)
+}
+
+// packSize is the size of a pack whose header has hdrLen bytes and lists es.
+func packSize(hdrLen int, es []packEntry) int64 {
+	size := int64(hdrLen)
+	for _, e := range es {
+		size += e.size
+	}
+	return size
 }
 
 // packReader streams a pack: its header, then each entry read from the
@@ -440,10 +463,7 @@ func verifyPackBody(name string, body io.Reader) (io.Reader, error) {
 	if err != nil {
 		return nil, err
 	}
-	if got := objects.Hash(hdr).String(); got != name {
-		return nil, fmt.Errorf("%w: the header of pack %s hashes to %s", ErrCorrupt, shortName(name), got)
-	}
-	es, err := decodePackHeader(hdr)
+	es, err := parsePackHeader(name, hdr)
 	if err != nil {
 		return nil, err
 	}

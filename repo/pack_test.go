@@ -45,22 +45,24 @@ func TestPackHeaderRoundTrip(t *testing.T) {
 
 func TestPackHeaderRefused(t *testing.T) {
 	id := objects.Hash([]byte("x")).String()
+	other := objects.Hash([]byte("y")).String()
 	for _, h := range []string{
 		"",
 		"art pack 2\ncount 0\n",
 		"art pack 1\ncount 01\no " + id + " 1\n",
 		"art pack 1\ncount 2\no " + id + " 1\n", // fewer entries than counted
-		"art pack 1\ncount 1\no " + id + " 1\nextra",               // trailing bytes
-		"art pack 1\ncount 1\nx " + id + " 1\n",                    // unknown kind
-		"art pack 1\ncount 1\no " + strings.ToUpper(id) + " 1\n",   // not lowercase
-		"art pack 1\ncount 1\no " + id + " -1\n",                   // negative size
-		"art pack 1\ncount 1\no " + id + " 007\n",                  // not canonical
-		"art pack 1\ncount 1\nl " + id + " 0\n",                    // empty chunk list
-		"art pack 1\ncount 2\no " + id + " 1\no " + id + " 1\n",    // twice
-		"art pack 1\ncount 1\no " + id + "  1\n",                   // two spaces
-		"art pack 1\ncount 99999999\n",                             // too many
-		"art pack 1\ncount 1\no " + id + " 99999999999999999999\n", // overflow
-		"art pack 1\r\ncount 0\n",                                  // CRLF
+		"art pack 1\ncount 1\no " + id + " 1\nextra",                                                   // trailing bytes
+		"art pack 1\ncount 1\nx " + id + " 1\n",                                                        // unknown kind
+		"art pack 1\ncount 1\no " + strings.ToUpper(id) + " 1\n",                                       // not lowercase
+		"art pack 1\ncount 1\no " + id + " -1\n",                                                       // negative size
+		"art pack 1\ncount 1\no " + id + " 007\n",                                                      // not canonical
+		"art pack 1\ncount 1\nl " + id + " 0\n",                                                        // empty chunk list
+		"art pack 1\ncount 2\no " + id + " 1\no " + id + " 1\n",                                        // twice
+		"art pack 1\ncount 1\no " + id + "  1\n",                                                       // two spaces
+		"art pack 1\ncount 99999999\n",                                                                 // too many
+		"art pack 1\ncount 1\no " + id + " 99999999999999999999\n",                                     // overflow
+		"art pack 1\r\ncount 0\n",                                                                      // CRLF
+		"art pack 1\ncount 2\no " + id + " 9000000000000000000\no " + other + " 9000000000000000000\n", // offsets would overflow
 	} {
 		if _, err := decodePackHeader([]byte(h)); !errors.Is(err, objects.ErrMalformed) {
 			t.Errorf("decodePackHeader(%q) = %v, want ErrMalformed", h, err)

@@ -655,10 +655,7 @@ func splitPacks(es []packEntry) [][]packEntry {
 func (u *uploader) sendPack(ctx context.Context, es []packEntry) error {
 	hdr := encodePackHeader(es)
 	name := objects.Hash(hdr).String()
-	size := int64(len(hdr))
-	for _, e := range es {
-		size += e.size
-	}
+	size := packSize(len(hdr), es)
 	pr := &packReader{ctx: ctx, store: u.r.store, hdr: hdr, es: es, lists: u.lists, done: u.count}
 	err := u.t.PutIfAbsent(ctx, packKeyOf(name), pr, size)
 	pr.Close()

@@ -188,17 +188,11 @@ func verifyPackUpload(ctx context.Context, t remote.Transport, key string, body 
 	if err != nil {
 		return nil, err
 	}
-	if got := objects.Hash(b).String(); got != name {
-		return nil, fmt.Errorf("%w: the pack index %s hashes to %s", ErrCorrupt, shortName(name), got)
-	}
-	es, err := decodePackHeader(b)
+	es, err := parsePackHeader(name, b)
 	if err != nil {
 		return nil, err
 	}
-	size := int64(len(b))
-	for _, e := range es {
-		size += e.size
-	}
+	size := packSize(len(b), es)
 	info, err := t.Stat(ctx, packKeyOf(name))
 	if errors.Is(err, remote.ErrNotFound) {
 		return nil, fmt.Errorf("pack %s is not stored; send the pack before its index", shortName(name))
