@@ -210,7 +210,6 @@ func TestFaultPull(t *testing.T) {
 func TestFaultFetchCheckout(t *testing.T) {
 	t.Parallel()
 	src := newPullSource(t)
-	out := func(e *faultEnv) string { return filepath.Join(e.root, "out") }
 	runFaultCase(t, faultCase{
 		name: "fetch-checkout",
 		prepare: func(t *testing.T, e *faultEnv) {
@@ -224,11 +223,11 @@ func TestFaultFetchCheckout(t *testing.T) {
 			}
 		},
 		run: func(e *faultEnv) error {
-			_, err := e.r.Checkout(e.ctx, "data:v1", out(e), nil)
+			_, err := e.r.Checkout(e.ctx, "data:v1", outDir(e), nil)
 			return err
 		},
 		check: func(t *testing.T, e *faultEnv, p pointResult) {
-			got, temps := withoutTemps(snapshotIfAny(t, e.fs.Base(), out(e)))
+			got, temps := withoutTemps(snapshotIfAny(t, e.fs.Base(), outDir(e)))
 			if p.err == nil && !p.killed && !p.powerOff {
 				objectsDurable(t, e, p, "Checkout")
 				if d := diffFiles(got, pullV1); d != "" {
@@ -249,21 +248,11 @@ func TestFaultFetchCheckout(t *testing.T) {
 			e.fsck(t, p.at)
 		},
 		retry: func(t *testing.T, e *faultEnv, p pointResult) {
-			_, err := e.r.Checkout(e.ctx, "data:v1", out(e), nil)
-			if p.powerOff && errors.Is(err, repo.ErrLocalChanges) {
-				// As in TestFaultCheckout: the files a checkout writes
-				// are not fsynced, its state is.
-				e.notes = append(e.notes, "after a power loss, checking out again needed --force")
-				_, err = e.r.Checkout(e.ctx, "data:v1", out(e), &repo.CheckoutOptions{Force: true})
-			}
-			if err != nil {
-				t.Fatalf("%s: checkout again: %v", p.at, err)
-			}
-			got, _ := withoutTemps(fileSnapshot(t, e.fs.Base(), out(e)))
+			got := checkoutAgain(t, e, p)
 			if d := diffFiles(got, pullV1); d != "" {
 				t.Fatalf("%s: checkout again: the directory differs from v1: %s", p.at, d)
 			}
-			if _, err := e.r.Verify(e.ctx, "data:v1", out(e)); err != nil {
+			if _, err := e.r.Verify(e.ctx, "data:v1", outDir(e)); err != nil {
 				t.Errorf("%s: verify after checking out again: %v", p.at, err)
 			}
 			at := p.at + ", checked out again"

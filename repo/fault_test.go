@@ -533,24 +533,46 @@ func TestFaultCommit(t *testing.T) {
 // TestFaultCheckout switches a checkout of v0 to v1 (a file rewritten, one
 // added, one removed, a chunked file changed, one unchanged) at every
 // injection point.
+// outDir is the checkout directory of the checkout fault tests.
+func outDir(e *faultEnv) string { return filepath.Join(e.root, "out") }
+
+// checkoutAgain checks data:v1 out again into outDir(e) after the fault point
+// p and returns what the directory holds (temp files aside). A checkout
+// does not fsync the files it writes, but it does its saved state: after a
+// power loss the files can be older than the state says, and the next
+// checkout takes them for local changes. It refuses (the safe way); forcing
+// puts v1 back, and the note says so.
+func checkoutAgain(t *testing.T, e *faultEnv, p pointResult) files {
+	t.Helper()
+	_, err := e.r.Checkout(e.ctx, "data:v1", outDir(e), nil)
+	if p.powerOff && errors.Is(err, repo.ErrLocalChanges) {
+		e.notes = append(e.notes, "after a power loss, checking out again needed --force")
+		_, err = e.r.Checkout(e.ctx, "data:v1", outDir(e), &repo.CheckoutOptions{Force: true})
+	}
+	if err != nil {
+		t.Fatalf("%s: checkout again: %v", p.at, err)
+	}
+	got, _ := withoutTemps(fileSnapshot(t, e.fs.Base(), outDir(e)))
+	return got
+}
+
 func TestFaultCheckout(t *testing.T) {
 	t.Parallel()
-	out := func(e *faultEnv) string { return filepath.Join(e.root, "out") }
 	runFaultCase(t, faultCase{
 		name: "checkout",
 		prepare: func(t *testing.T, e *faultEnv) {
 			e.mustLog(t, "data", "v0")
 			e.mustLog(t, "data", "v1")
-			if _, err := e.r.Checkout(e.ctx, "data:v0", out(e), nil); err != nil {
+			if _, err := e.r.Checkout(e.ctx, "data:v0", outDir(e), nil); err != nil {
 				t.Fatal(err)
 			}
 		},
 		run: func(e *faultEnv) error {
-			_, err := e.r.Checkout(e.ctx, "data:v1", out(e), nil)
+			_, err := e.r.Checkout(e.ctx, "data:v1", outDir(e), nil)
 			return err
 		},
 		check: func(t *testing.T, e *faultEnv, p pointResult) {
-			got, temps := withoutTemps(fileSnapshot(t, e.fs.Base(), out(e)))
+			got, temps := withoutTemps(fileSnapshot(t, e.fs.Base(), outDir(e)))
 			if p.err == nil && !p.killed && !p.powerOff {
 				if d := diffFiles(got, faultV1); d != "" {
 					t.Errorf("%s: checkout succeeded but the directory differs from v1: %s", p.at, d)
@@ -569,20 +591,7 @@ func TestFaultCheckout(t *testing.T) {
 			e.checkAfter(t, p)
 		},
 		retry: func(t *testing.T, e *faultEnv, p pointResult) {
-			_, err := e.r.Checkout(e.ctx, "data:v1", out(e), nil)
-			if p.powerOff && errors.Is(err, repo.ErrLocalChanges) {
-				// A checkout does not fsync the files it writes, but it
-				// does its saved state: after a power loss the files can
-				// be older than the state says, and the next checkout
-				// takes them for local changes. It refuses (the safe
-				// way); forcing puts v1 back.
-				e.notes = append(e.notes, "after a power loss, checking out again needed --force")
-				_, err = e.r.Checkout(e.ctx, "data:v1", out(e), &repo.CheckoutOptions{Force: true})
-			}
-			if err != nil {
-				t.Fatalf("%s: checkout again: %v", p.at, err)
-			}
-			got, _ := withoutTemps(fileSnapshot(t, e.fs.Base(), out(e)))
+			got := checkoutAgain(t, e, p)
 			stayed := false
 			for path, c := range got {
 				if _, ok := faultV1[path]; !ok && p.powerOff && c == faultV0[path] {
@@ -596,7 +605,7 @@ func TestFaultCheckout(t *testing.T) {
 			if d := diffFiles(got, faultV1); d != "" {
 				t.Fatalf("%s: checkout again: the directory differs from v1: %s", p.at, d)
 			}
-			if _, err := e.r.Verify(e.ctx, "data:v1", out(e)); err != nil && !stayed {
+			if _, err := e.r.Verify(e.ctx, "data:v1", outDir(e)); err != nil && !stayed {
 				t.Errorf("%s: verify after checking out again: %v", p.at, err)
 			}
 		},
