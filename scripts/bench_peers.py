@@ -35,7 +35,11 @@ PEERS_DEB = {"git": "git", "git-lfs": "git-lfs", "restic": "restic", "borg": "bo
 
 
 def ensure_peers(tools):
-    missing = [PEERS_DEB[t] for t in tools + ["b3sum"] if t in PEERS_DEB and not shutil.which(t)]
+    apt_install([PEERS_DEB[t] for t in tools + ["b3sum"] if t in PEERS_DEB and not shutil.which(t)])
+
+
+def apt_install(missing):
+    """Installs the Debian packages missing (none: nothing to do)."""
     if not missing:
         return
     print(f"installing from Debian: {' '.join(missing)}", file=sys.stderr)

@@ -52,7 +52,7 @@ import time
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_peers import fmt_s, gen_small, median, rand_bytes  # noqa: E402
+from bench_peers import apt_install, fmt_s, gen_small, median, rand_bytes  # noqa: E402
 
 MiB = 1 << 20
 DEB = {"rclone": "rclone", "restic": "restic"}
@@ -63,17 +63,7 @@ PEAKRSS = None  # path of the peakrss tool, set in main
 
 
 def ensure_peers(tools):
-    missing = sorted({DEB[t] for t in tools + ["rclone"] if t in DEB and not shutil.which(t)})
-    if not missing:
-        return
-    print(f"installing from Debian: {' '.join(missing)}", file=sys.stderr)
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    sudo = [] if os.geteuid() == 0 else ["sudo"]
-    if subprocess.call(sudo + ["apt-get", "install", "-y", "-q"] + missing, env=env,
-                       stdout=subprocess.DEVNULL) != 0:
-        subprocess.check_call(sudo + ["apt-get", "update", "-q"], env=env, stdout=subprocess.DEVNULL)
-        subprocess.check_call(sudo + ["apt-get", "install", "-y", "-q"] + missing, env=env,
-                              stdout=subprocess.DEVNULL)
+    apt_install(sorted({DEB[t] for t in tools + ["rclone"] if t in DEB and not shutil.which(t)}))
 
 
 def find_minio(given):
