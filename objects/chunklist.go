@@ -107,7 +107,7 @@ func DecodeChunkList(b []byte) (*ChunkList, error) {
 	if s, err = line("size "); err != nil {
 		return nil, err
 	}
-	if l.Size, err = parseCanonicalInt(s); err != nil {
+	if l.Size, err = ParseCanonicalInt(s); err != nil {
 		return nil, fmt.Errorf("%w: chunk list size: %v", ErrMalformed, err)
 	}
 	// Each line is 64 hex, a space, a size: at least 67 bytes.
@@ -126,7 +126,7 @@ func DecodeChunkList(b []byte) (*ChunkList, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%w: chunk list line %d: %v", ErrMalformed, len(l.Chunks)+1, err)
 		}
-		n, err := parseCanonicalInt(string(ln[2*IDSize+1:]))
+		n, err := ParseCanonicalInt(string(ln[2*IDSize+1:]))
 		if err != nil {
 			return nil, fmt.Errorf("%w: chunk list line %d: %v", ErrMalformed, len(l.Chunks)+1, err)
 		}
@@ -138,9 +138,9 @@ func DecodeChunkList(b []byte) (*ChunkList, error) {
 	return l, nil
 }
 
-// parseCanonicalInt parses a non-negative decimal with no sign, no leading
+// ParseCanonicalInt parses a non-negative decimal with no sign, no leading
 // zeros and no other characters.
-func parseCanonicalInt(s string) (int64, error) {
+func ParseCanonicalInt(s string) (int64, error) {
 	if s == "" || len(s) > 1 && s[0] == '0' || s[0] < '0' || s[0] > '9' {
 		return 0, fmt.Errorf("%q is not a canonical number", s)
 	}
@@ -231,6 +231,6 @@ func chunkListSize(b []byte) (int64, bool) {
 	if i < 0 {
 		return 0, false
 	}
-	n, err := parseCanonicalInt(string(rest[:i]))
+	n, err := ParseCanonicalInt(string(rest[:i]))
 	return n, err == nil
 }

@@ -10,7 +10,6 @@ import (
 	"runtime"
 	"sync"
 
-	"github.com/spf13/afero"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/artvcs/art/objects/chunker"
@@ -74,18 +73,45 @@ func (s *FSStore) checkChunks(ctx context.Context, l *ChunkList) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		fi, err := s.fs.Stat(s.Path(c.ID))
+		size, err := s.storedSize(c.ID)
 		if errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("%w: chunk %s of blob %s", ErrNotFound, c.ID, l.Blob)
 		}
 		if err != nil {
 			return fmt.Errorf("stat chunk %s: %w", c.ID, err)
 		}
-		if fi.Size() != c.Size {
-			return &CorruptError{ID: c.ID, Reason: fmt.Sprintf("chunk of blob %s has %d bytes, its list says %d", l.Blob, fi.Size(), c.Size)}
+		if size != c.Size {
+			return &CorruptError{ID: c.ID, Reason: fmt.Sprintf("chunk of blob %s has %d bytes, its list says %d", l.Blob, size, c.Size)}
 		}
 	}
 	return nil
+}
+
+// blameChunk explains why the chunks of l joined into content hashing to
+// got instead of l.Blob: a *CorruptError naming the first chunk whose
+// bytes do not hash to its ID, or naming the blob when every chunk is
+// intact (the list itself is wrong).
+func (s *FSStore) blameChunk(ctx context.Context, l *ChunkList, got ID) error {
+	h := NewHasher()
+	for _, c := range l.Chunks {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		f, _, err := s.openRaw(c.ID)
+		if err != nil {
+			return fmt.Errorf("open chunk %s: %w", c.ID, err)
+		}
+		h.Reset()
+		n, err := io.Copy(h, f)
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("read chunk %s: %w", c.ID, err)
+		}
+		if sum := h.Sum(); n != c.Size || sum != c.ID {
+			return &CorruptError{ID: c.ID, Reason: fmt.Sprintf("chunk of blob %s hashes to %s", l.Blob, sum)}
+		}
+	}
+	return &CorruptError{ID: l.Blob, Reason: "chunks join into content that hashes to " + got.String()}
 }
 
 // openChunked returns a reader of the blob l describes, after checking
@@ -110,9 +136,9 @@ type chunkedReader struct {
 	s     *FSStore
 	ctx   context.Context
 	l     *ChunkList
-	i     int        // current chunk, -1 before the first
-	f     afero.File // the open chunk
-	left  int64      // bytes of chunk i still to read
+	i     int           // current chunk, -1 before the first
+	f     io.ReadCloser // the open chunk
+	left  int64         // bytes of chunk i still to read
 	whole *Hasher
 	part  *Hasher // nil: chunks are not checked one by one, only the whole
 	err   error
@@ -173,7 +199,7 @@ func (r *chunkedReader) next() error {
 		return err
 	}
 	c := r.l.Chunks[r.i]
-	f, err := OpenFile(r.s.fs, r.s.Path(c.ID))
+	f, _, err := r.s.openRaw(c.ID)
 	if errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("%w: chunk %s of blob %s", ErrNotFound, c.ID, r.l.Blob)
 	}
@@ -295,10 +321,10 @@ func (s *FSStore) putChunked(ctx context.Context, r io.Reader, batch *Batch) (ID
 		return s.putSmall(ctx, id, nil, batch, own)
 	}
 	// A blob already stored, whole or chunked, is reused as it is.
-	if ok, size, err := s.refresh(id); err != nil {
+	if p, size, ok, err := s.refreshStored(id); err != nil {
 		return id, n, err
 	} else if ok && size == n {
-		return id, n, s.finishOwn(ctx, batch, own, s.reuse(s.Path(id), batch))
+		return id, n, s.finishOwn(ctx, batch, own, s.reuse(p, batch))
 	}
 	l := &ChunkList{Blob: id, Size: n, Chunks: make([]Chunk, len(chunks))}
 	for i, c := range chunks {
@@ -388,12 +414,16 @@ func (b *Batch) PutChunkList(ctx context.Context, l *ChunkList) error {
 	if ok, err := s.Complete(ctx, l.Blob); err != nil {
 		return err
 	} else if ok {
-		for _, final := range []string{s.Path(l.Blob), s.ListPath(l.Blob)} {
-			if ok, _, err := s.refreshFile(l.Blob, final); err != nil {
-				return err
-			} else if ok {
-				return s.reuse(final, b)
-			}
+		if p, _, ok, err := s.refreshStored(l.Blob); err != nil {
+			return err
+		} else if ok {
+			return s.reuse(p, b)
+		}
+		final := s.ListPath(l.Blob)
+		if ok, _, err := s.refreshFile(l.Blob, final); err != nil {
+			return err
+		} else if ok {
+			return s.reuse(final, b)
 		}
 	}
 	enc, err := l.Encode()
@@ -442,6 +472,9 @@ func (b *Batch) PutChunkList(ctx context.Context, l *ChunkList) error {
 // a list does not count, and a writer replaces it).
 func (s *FSStore) Complete(ctx context.Context, id ID) (bool, error) {
 	if _, err := s.fs.Stat(s.Path(id)); err == nil {
+		return true, nil
+	}
+	if _, _, ok := s.packed(id); ok {
 		return true, nil
 	}
 	l, err := s.ReadChunkList(ctx, id)

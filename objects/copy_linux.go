@@ -32,9 +32,24 @@ func kernelCopy(ctx context.Context, dst, src *os.File, want ID, progress func(i
 		}
 		return size, verify(h, want)
 	}
-	n, err := copyRange(ctx, dst, src, size, want, h.Write, progress)
+	n, err := copyRange(ctx, dst, src, 0, size, want, h.Write, progress)
 	if err != nil {
 		return n, err
+	}
+	return n, verify(h, want)
+}
+
+// kernelCopyAt is kernelCopy of the size bytes at base in src (a pack).
+func kernelCopyAt(ctx context.Context, dst, src *os.File, base, size int64, want ID, progress func(int64)) (int64, error) {
+	h := hasherPool.Get().(*Hasher)
+	defer hasherPool.Put(h)
+	h.Reset()
+	n, err := copyRange(ctx, dst, src, base, size, want, h.Write, progress)
+	if err != nil {
+		return n, err
+	}
+	if n != size {
+		return n, &CorruptError{ID: want, Reason: fmt.Sprintf("%d bytes, want %d", n, size)}
 	}
 	return n, verify(h, want)
 }
@@ -71,11 +86,11 @@ func hashRange(src *os.File, off, n int64, id ID, sink func([]byte) (int, error)
 	return nil
 }
 
-// copyRange appends the first size bytes of src (the object id) to dst
+// copyRange appends the size bytes at base in src (the object id) to dst
 // with copy_file_range(2), feeding them to sink as they are copied (read
 // back from the page cache). It returns errNoKernelCopy, having written
 // nothing, if the kernel cannot copy between these files.
-func copyRange(ctx context.Context, dst, src *os.File, size int64, id ID, sink func([]byte) (int, error), progress func(int64)) (int64, error) {
+func copyRange(ctx context.Context, dst, src *os.File, base, size int64, id ID, sink func([]byte) (int, error), progress func(int64)) (int64, error) {
 	var off int64
 	for off < size {
 		if err := ctx.Err(); err != nil {
@@ -85,7 +100,7 @@ func copyRange(ctx context.Context, dst, src *os.File, size int64, id ID, sink f
 		if chunk > size-off {
 			chunk = size - off
 		}
-		roff := off
+		roff := base + off
 		n, err := unix.CopyFileRange(int(src.Fd()), &roff, int(dst.Fd()), nil, int(chunk), 0)
 		if off == 0 && (n == 0 || err != nil && (errors.Is(err, unix.ENOSYS) || errors.Is(err, unix.EXDEV) ||
 			errors.Is(err, unix.EINVAL) || errors.Is(err, unix.EOPNOTSUPP) ||
@@ -100,47 +115,44 @@ func copyRange(ctx context.Context, dst, src *os.File, size int64, id ID, sink f
 		if n == 0 {
 			return off, &CorruptError{ID: id, Reason: "object shrank while being copied"}
 		}
-		if err := hashRange(src, off, int64(n), id, sink, progress); err != nil {
+		if err := hashRange(src, base+off, int64(n), id, sink, progress); err != nil {
 			return off, err
 		}
+		dropCached(src, base+off, int64(n))
 		off += int64(n)
 	}
 	return off, nil
 }
 
 // copyChunks appends the chunks of l to dst, each by copy_file_range(2)
-// where the kernel can (else through user space), checking each chunk
-// against its ID and the whole against the blob's.
+// where the kernel can (else through user space), hashing the bytes on
+// the way. Only the whole is hashed: bytes that hash to the blob's ID are
+// right whatever their chunks hold. On a mismatch the chunks are read
+// again to name the damaged one (see blameChunk).
 func (s *FSStore) copyChunks(ctx context.Context, dst *os.File, l *ChunkList, progress func(int64)) (int64, error) {
 	whole := hasherPool.Get().(*Hasher)
 	defer hasherPool.Put(whole)
 	whole.Reset()
-	part := NewHasher()
-	sink := func(p []byte) (int, error) {
-		whole.Write(p)
-		return part.Write(p)
-	}
 	kernel := true
 	var total int64
 	for _, c := range l.Chunks {
-		src, err := os.Open(s.Path(c.ID))
+		src, base, err := s.openOS(c.ID)
 		if err != nil {
 			if errors.Is(err, os.ErrNotExist) {
 				return total, fmt.Errorf("%w: chunk %s of blob %s", ErrNotFound, c.ID, l.Blob)
 			}
 			return total, fmt.Errorf("open chunk %s: %w", c.ID, err)
 		}
-		part.Reset()
 		var n int64
 		if kernel {
-			n, err = copyRange(ctx, dst, src, c.Size, c.ID, sink, progress)
+			n, err = copyRange(ctx, dst, src, base, c.Size, c.ID, whole.Write, progress)
 			if errors.Is(err, errNoKernelCopy) {
 				kernel = false
 			}
 		}
 		if !kernel {
 			buf := copyBufPool.Get().(*[]byte)
-			n, err = io.CopyBuffer(io.MultiWriter(dst, writerFunc(sink)), io.LimitReader(ctxReader{ctx, src}, c.Size), *buf)
+			n, err = io.CopyBuffer(io.MultiWriter(dst, whole), ctxReader{ctx, io.NewSectionReader(src, base, c.Size)}, *buf)
 			copyBufPool.Put(buf)
 			if progress != nil {
 				progress(n)
@@ -154,14 +166,38 @@ func (s *FSStore) copyChunks(ctx context.Context, dst *os.File, l *ChunkList, pr
 		if n != c.Size {
 			return total, &CorruptError{ID: c.ID, Reason: fmt.Sprintf("chunk of blob %s is shorter than its %d bytes", l.Blob, c.Size)}
 		}
-		if got := part.Sum(); got != c.ID {
-			return total, &CorruptError{ID: c.ID, Reason: fmt.Sprintf("chunk of blob %s hashes to %s", l.Blob, got)}
-		}
 	}
 	if got := whole.Sum(); got != l.Blob {
-		return total, &CorruptError{ID: l.Blob, Reason: "chunks join into content that hashes to " + got.String()}
+		return total, s.blameChunk(ctx, l, got)
 	}
 	return total, nil
+}
+
+// dropCached tells the kernel that [off, off+n) of the store file src
+// will not be read again soon: a checkout's copy now holds those bytes, so
+// keeping both in the page cache would double a large checkout's
+// footprint, and the pages freed here are the ones the copy's next pages
+// reuse. Only clean pages are dropped; a hint, whose failure is ignored.
+func dropCached(src *os.File, off, n int64) {
+	unix.Fadvise(int(src.Fd()), off, n, unix.FADV_DONTNEED)
+}
+
+// openOS opens the file holding the object id (loose, or its pack) on the
+// OS file system and returns where the object starts in it. A missing
+// object wraps os.ErrNotExist.
+func (s *FSStore) openOS(id ID) (*os.File, int64, error) {
+	f, err := os.Open(s.Path(id))
+	if err == nil || !errors.Is(err, os.ErrNotExist) {
+		return f, 0, err
+	}
+	pf, slot, ok, perr := s.openPackedOS(id)
+	if perr != nil {
+		return nil, 0, perr
+	}
+	if !ok {
+		return nil, 0, err
+	}
+	return pf, slot.off, nil
 }
 
 type writerFunc func(p []byte) (int, error)

@@ -22,7 +22,9 @@ const tempPrefix = ".tmp-"
 
 // FSStore is a Store of loose, read-only files on an afero.Fs:
 // DIR/ab/cdef… for the object abcdef…. Each file holds the object's raw
-// bytes, so a checkout can copy or clone it directly.
+// bytes, so a checkout can copy or clone it directly. Objects written in
+// bulk by a PackWriter lie in pack files under DIR/pack instead, also as
+// raw bytes; every method but Path serves both.
 type FSStore struct {
 	fs  afero.Fs
 	dir string
@@ -35,6 +37,8 @@ type FSStore struct {
 	// valid (Chunking.Validate). Reads understand chunked blobs whatever
 	// it is set to.
 	Chunking *Chunking
+
+	packs packIndex // the local packs' indexes (see PackWriter)
 }
 
 var _ Store = (*FSStore)(nil)
@@ -67,6 +71,11 @@ func (s *FSStore) Open(ctx context.Context, id ID) (io.ReadCloser, error) {
 	f, err := OpenFile(s.fs, s.Path(id))
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
+			if pf, slot, ok, err := s.openPacked(id); err != nil {
+				return nil, err
+			} else if ok {
+				return NewVerifyingReader(sectionCloser{io.NewSectionReader(pf, slot.off, slot.size), pf}, id), nil
+			}
 			l, lerr := s.ReadChunkList(ctx, id)
 			if errors.Is(lerr, ErrNotFound) {
 				return nil, fmt.Errorf("%w: %s", ErrNotFound, id)
@@ -91,6 +100,9 @@ func (s *FSStore) Stat(ctx context.Context, id ID) (Info, error) {
 	}
 	if !errors.Is(err, fs.ErrNotExist) {
 		return Info{}, fmt.Errorf("stat object %s: %w", id, err)
+	}
+	if info, ok, err := s.statPacked(id); ok || err != nil {
+		return info, err
 	}
 	info, err := s.statList(id, s.ListPath(id))
 	if errors.Is(err, fs.ErrNotExist) {
@@ -151,10 +163,10 @@ func (s *FSStore) putBytes(ctx context.Context, b []byte, batch *Batch) (ID, err
 // putHashed stores b, whose ID the caller has just computed as id. An
 // object that exists costs a stat and a modification-time refresh.
 func (s *FSStore) putHashed(ctx context.Context, id ID, b []byte, batch *Batch) error {
-	if ok, size, err := s.refresh(id); err != nil {
+	if p, size, ok, err := s.refreshStored(id); err != nil {
 		return err
 	} else if ok && size == int64(len(b)) {
-		return s.reuse(s.Path(id), batch)
+		return s.reuse(p, batch)
 	}
 	if err := ctx.Err(); err != nil {
 		return err
@@ -187,10 +199,16 @@ func (s *FSStore) reuse(final string, batch *Batch) error {
 	return nil
 }
 
-// refresh sets the modification time of an existing object to now and
-// reports whether it exists, and its size.
-func (s *FSStore) refresh(id ID) (bool, int64, error) {
-	return s.refreshFile(id, s.Path(id))
+// refreshStored sets the modification time of the stored object id (its
+// loose file, else its pack's index) to now and reports whether it exists,
+// its size, and the file that was refreshed.
+func (s *FSStore) refreshStored(id ID) (string, int64, bool, error) {
+	p := s.Path(id)
+	ok, size, err := s.refreshFile(id, p)
+	if ok || err != nil {
+		return p, size, ok, err
+	}
+	return s.refreshPacked(id)
 }
 
 func (s *FSStore) refreshFile(id ID, final string) (bool, int64, error) {
@@ -244,6 +262,13 @@ func (s *FSStore) put(ctx context.Context, r io.Reader, want *ID, batch *Batch) 
 // existing copy has the wrong size, replaced); and syncs the object's
 // directory so the link itself is durable.
 func (s *FSStore) publish(pf *PendingFile, id ID, n int64, batch *Batch) error {
+	if p, size, ok, err := s.refreshPacked(id); err != nil {
+		return err
+	} else if ok && size == n {
+		// Packed already (by a pull): keep that copy.
+		pf.Abort()
+		return s.reuse(p, batch)
+	}
 	return s.publishAt(pf, id, s.Path(id), n, batch)
 }
 
@@ -331,6 +356,7 @@ func (s *FSStore) List(ctx context.Context, fn func(Info) error) error {
 	if err != nil {
 		return fmt.Errorf("list objects: %w", err)
 	}
+	loose := map[ID]bool{}
 	for _, sub := range subs {
 		if !sub.IsDir() || len(sub.Name()) != 2 {
 			continue
@@ -364,17 +390,21 @@ func (s *FSStore) List(ctx context.Context, fn func(Info) error) error {
 					info = Info{ID: id, Size: -1, Stored: f.Size(), ModTime: f.ModTime(), Chunked: true}
 				}
 			}
+			if !chunked {
+				loose[id] = true
+			}
 			if err := fn(info); err != nil {
 				return err
 			}
 		}
 	}
-	return nil
+	return s.listPacked(ctx, loose, fn)
 }
 
 // Delete implements Deleter. For a chunked blob it removes the chunk list
 // (and a whole copy, if both are stored); the chunks are objects of their
-// own, deleted by their IDs.
+// own, deleted by their IDs. A packed copy is removed by rewriting its
+// pack (see DeletePacked, which deletes many at once).
 func (s *FSStore) Delete(ctx context.Context, id ID) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -390,6 +420,13 @@ func (s *FSStore) Delete(ctx context.Context, id ID) error {
 		}
 		found = true
 	}
+	if _, _, ok := s.packed(id); ok {
+		n, err := s.DeletePacked(ctx, []ID{id}, time.Time{})
+		if err != nil {
+			return err
+		}
+		found = found || n > 0
+	}
 	if !found {
 		return fmt.Errorf("%w: %s", ErrNotFound, id)
 	}
@@ -397,14 +434,14 @@ func (s *FSStore) Delete(ctx context.Context, id ID) error {
 }
 
 // RemoveStaleTemps deletes temp files left by writes that were interrupted
-// (a crash, a kill) and are older than cutoff. It returns how many it
-// removed.
+// (a crash, a kill), and packs left without an index, older than cutoff.
+// It returns how many it removed.
 func (s *FSStore) RemoveStaleTemps(cutoff time.Time) (int, error) {
 	entries, err := afero.ReadDir(s.fs, s.dir)
 	if err != nil {
 		return 0, err
 	}
-	n := 0
+	n := s.removeStalePacks(cutoff)
 	for _, e := range entries {
 		if strings.HasPrefix(e.Name(), tempPrefix) && e.ModTime().Before(cutoff) {
 			if err := s.fs.Remove(path.Join(s.dir, e.Name())); err == nil {

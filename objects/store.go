@@ -18,6 +18,9 @@ type Info struct {
 	// Stored is how many bytes the entry itself takes: the object's
 	// size, or for a chunked blob its chunk list's.
 	Stored int64
+	// Packed is set for an object stored in a pack file (FSStore's local
+	// packs); ModTime is then its pack's.
+	Packed bool
 }
 
 // Getter reads objects.

@@ -323,8 +323,18 @@ func (d *downloader) blobs(ctx context.Context, ws []wantBlob) error {
 			}
 		}
 	}
+	// File contents and chunks go into local packs, a few files instead
+	// of one each; large objects stay loose, where a checkout can clone
+	// them whole.
+	pw := d.batch.NewPackWriter()
 	err = d.ranges(ctx, data, func(k packKey, size int64, r io.Reader) error {
-		n, err := d.batch.PutExpect(ctx, k.id, r)
+		var n int64
+		var err error
+		if size < packLooseMin {
+			n, err = pw.PutExpect(ctx, k.id, r)
+		} else {
+			n, err = d.batch.PutExpect(ctx, k.id, r)
+		}
 		if err == nil && n != size {
 			err = fmt.Errorf("%w: %s has %d bytes, its pack says %d", ErrCorrupt, k.id, n, size)
 		}
@@ -335,6 +345,10 @@ func (d *downloader) blobs(ctx context.Context, ws []wantBlob) error {
 		return nil
 	})
 	if err != nil {
+		pw.Abort()
+		return err
+	}
+	if err := pw.Close(); err != nil {
 		return err
 	}
 	g, gctx := errgroup.WithContext(ctx)
@@ -360,6 +374,10 @@ func (d *downloader) blobs(ctx context.Context, ws []wantBlob) error {
 	}
 	return g.Wait()
 }
+
+// packLooseMin is the size from which a pulled object is stored loose
+// rather than in a local pack.
+const packLooseMin = 16 << 20
 
 // decodeList decodes b, received as the chunk list of blob id of size
 // bytes (-1 if not known), refusing a list of another blob or size.

@@ -201,7 +201,11 @@ func (e *faultEnv) fsck(t *testing.T, at string) {
 	if err != nil || len(rep.Problems) > 0 {
 		t.Fatalf("%s: fsck: %v %+v", at, err, rep.Problems)
 	}
-	s := e.r.Store().(*objects.FSStore)
+	// A store of its own on what the disk holds, loose files or packs.
+	s, err := objects.NewFSStore(e.fs.Base(), e.r.Store().(*objects.FSStore).Dir())
+	if err != nil {
+		t.Fatal(err)
+	}
 	err = s.List(e.ctx, func(i objects.Info) error {
 		if !i.Chunked {
 			return nil
@@ -211,7 +215,7 @@ func (e *faultEnv) fsck(t *testing.T, at string) {
 			return err
 		}
 		for _, c := range l.Chunks {
-			if _, err := e.fs.Base().Stat(s.Path(c.ID)); err != nil {
+			if _, err := s.Stat(e.ctx, c.ID); err != nil {
 				return fmt.Errorf("chunk list %s names chunk %s: %w", i.ID.Short(), c.ID.Short(), err)
 			}
 		}

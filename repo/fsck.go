@@ -102,6 +102,16 @@ func (r *Repo) Fsck(ctx context.Context, opts *FsckOptions) (FsckReport, error) 
 		}
 		return p
 	}
+	// A damaged pack index hides its pack's objects: the versions using
+	// them are reported below as missing those objects.
+	badPacks, err := r.store.BadPacks()
+	if err != nil {
+		return rep, err
+	}
+	for name, perr := range badPacks {
+		id, _ := objects.ParseID(name)
+		addProblem(id, "corrupt", fmt.Sprintf("pack index %s.idx: %v", name, perr))
+	}
 	var done atomic.Int64
 	progress := func(n int64) {
 		if opts.Progress != nil {

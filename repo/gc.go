@@ -113,6 +113,7 @@ func (r *Repo) GC(ctx context.Context, opts *GCOptions) (rep GCReport, retErr er
 		}
 		candidates = append(candidates, i)
 	}
+	var packedGone []objects.Info
 	// collect deletes the candidate c, unless a writer has reused it since
 	// it was listed, and reports whether it is gone (or would be, on a
 	// dry run).
@@ -124,11 +125,17 @@ func (r *Repo) GC(ctx context.Context, opts *GCOptions) (rep GCReport, retErr er
 		}
 		// Re-check just before deleting: a writer may have reused the
 		// object since it was listed.
-		if info, err := r.store.Stat(ctx, c.ID); err != nil || !info.ModTime.Before(cutoff) {
+		info, err := r.store.Stat(ctx, c.ID)
+		if err != nil || !info.ModTime.Before(cutoff) {
 			rep.Garbage--
 			rep.Bytes -= c.Stored
 			rep.Young++
 			return false, nil
+		}
+		if info.Packed {
+			// Packs are rewritten once each, at the end.
+			packedGone = append(packedGone, c)
+			return true, nil
 		}
 		if err := r.store.Delete(ctx, c.ID); err != nil && !errors.Is(err, objects.ErrNotFound) {
 			return false, err
@@ -189,6 +196,20 @@ func (r *Repo) GC(ctx context.Context, opts *GCOptions) (rep GCReport, retErr er
 		}
 		if _, err := collect(c); err != nil {
 			return rep, err
+		}
+	}
+	if len(packedGone) > 0 {
+		ids := make([]objects.ID, len(packedGone))
+		for i, c := range packedGone {
+			ids[i] = c.ID
+		}
+		n, err := r.store.DeletePacked(ctx, ids, cutoff)
+		rep.Deleted += n
+		// A pack reused since its objects were listed keeps them.
+		rep.Young += len(ids) - n
+		rep.Garbage -= len(ids) - n
+		if err != nil {
+			return rep, fmt.Errorf("gc: %w", err)
 		}
 	}
 	if !opts.DryRun {

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 
@@ -38,24 +37,19 @@ import (
 // lies. The index is written after its pack, so an index names only
 // complete packs; a pack without an index (an interrupted push) is never
 // read. Every entry received is verified like any object.
-const packHeaderLine = "art pack 1\n"
+const packHeaderLine = objects.PackHeaderLine
 
 const (
-	packKindObject = 'o'
-	packKindList   = 'l'
+	packKindObject = objects.PackObject
+	packKindList   = objects.PackList
 )
 
-// packTarget is the size at which a push closes a pack; maxPackEntries
-// bounds the entries of one pack and so the size of its header.
+// packTarget is the size at which a push closes a pack.
 const (
 	packTarget     = 16 << 20
-	maxPackEntries = 32768
-	maxPackHeader  = int64(len(packHeaderLine)) + 32 + maxPackEntries*(2+2*objects.IDSize+1+20)
+	maxPackEntries = objects.MaxPackEntries
+	maxPackHeader  = objects.MaxPackHeader
 )
-
-// maxPackBytes bounds the bytes a pack header may list, far above any
-// real pack, so that offsets computed from a hostile header never overflow.
-const maxPackBytes = 1 << 50
 
 // maxRemotePacks bounds the pack indexes a client reads from one remote.
 const maxRemotePacks = 1 << 20
@@ -66,12 +60,7 @@ type packKey struct {
 	id   objects.ID
 }
 
-func (k packKey) String() string {
-	if k.kind == packKindList {
-		return "chunk list of " + k.id.String()
-	}
-	return "object " + k.id.String()
-}
+func (k packKey) String() string { return objects.PackKey{Kind: k.kind, ID: k.id}.String() }
 
 // packEntry is one entry of a pack header.
 type packEntry struct {
@@ -79,97 +68,27 @@ type packEntry struct {
 	size int64
 }
 
-// encodePackHeader returns the header of a pack holding es, in order.
+// encodePackHeader returns the header of a pack holding es, in order
+// (objects.EncodePackHeader).
 func encodePackHeader(es []packEntry) []byte {
-	var b bytes.Buffer
-	b.Grow(len(packHeaderLine) + 20 + len(es)*(4+2*objects.IDSize+20))
-	b.WriteString(packHeaderLine)
-	b.WriteString("count ")
-	b.WriteString(strconv.Itoa(len(es)))
-	b.WriteByte('\n')
-	for _, e := range es {
-		b.WriteByte(e.kind)
-		b.WriteByte(' ')
-		b.WriteString(e.id.String())
-		b.WriteByte(' ')
-		b.WriteString(strconv.FormatInt(e.size, 10))
-		b.WriteByte('\n')
+	oes := make([]objects.PackEntry, len(es))
+	for i, e := range es {
+		oes[i] = objects.PackEntry{PackKey: objects.PackKey{Kind: e.kind, ID: e.id}, Size: e.size}
 	}
-	return b.Bytes()
+	return objects.EncodePackHeader(oes)
 }
 
-// decodePackHeader parses a pack header, refusing anything but the
-// canonical encoding: a known kind, lowercase IDs, canonical sizes, no
-// entry twice, at most maxPackEntries entries, chunk lists within
-// objects.MaxMetaObjectSize.
+// decodePackHeader parses a pack header (objects.DecodePackHeader).
 func decodePackHeader(b []byte) ([]packEntry, error) {
-	bad := func(format string, a ...any) ([]packEntry, error) {
-		return nil, fmt.Errorf("%w: pack header: %s", objects.ErrMalformed, fmt.Sprintf(format, a...))
+	oes, err := objects.DecodePackHeader(b)
+	if err != nil {
+		return nil, err
 	}
-	if int64(len(b)) > maxPackHeader {
-		return bad("%d bytes, more than %d", len(b), maxPackHeader)
-	}
-	rest, ok := bytes.CutPrefix(b, []byte(packHeaderLine))
-	if !ok {
-		return bad("no %q line", strings.TrimSpace(packHeaderLine))
-	}
-	line, rest, ok := bytes.Cut(rest, []byte{'\n'})
-	cs, ok2 := bytes.CutPrefix(line, []byte("count "))
-	if !ok || !ok2 {
-		return bad("no count line")
-	}
-	n, err := parseCanonical(string(cs))
-	if err != nil || n > maxPackEntries {
-		return bad("count %q", cs)
-	}
-	es := make([]packEntry, 0, n)
-	seen := make(map[packKey]bool, n)
-	var total int64
-	for i := int64(0); i < n; i++ {
-		line, rest, ok = bytes.Cut(rest, []byte{'\n'})
-		if !ok {
-			return bad("%d entries, the count says %d", i, n)
-		}
-		f := strings.Split(string(line), " ")
-		if len(f) != 3 || len(f[0]) != 1 || f[0][0] != packKindObject && f[0][0] != packKindList {
-			return bad("line %d: %q", i+1, line)
-		}
-		id, err := objects.ParseID(f[1])
-		if err != nil || id.String() != f[1] {
-			return bad("line %d: bad ID %q", i+1, f[1])
-		}
-		size, err := parseCanonical(f[2])
-		if err != nil || f[0][0] == packKindList && (size == 0 || size > objects.MaxMetaObjectSize) {
-			return bad("line %d: bad size %q", i+1, f[2])
-		}
-		if total += size; total > maxPackBytes {
-			return bad("line %d: the entries add up to more than %d bytes", i+1, int64(maxPackBytes))
-		}
-		e := packEntry{packKey{f[0][0], id}, size}
-		if seen[e.packKey] {
-			return bad("line %d: %s twice", i+1, e.packKey)
-		}
-		seen[e.packKey] = true
-		es = append(es, e)
-	}
-	if len(rest) != 0 {
-		return bad("%d bytes after the last entry", len(rest))
+	es := make([]packEntry, len(oes))
+	for i, e := range oes {
+		es[i] = packEntry{packKey{e.Kind, e.ID}, e.Size}
 	}
 	return es, nil
-}
-
-// parseCanonical parses a non-negative decimal without sign or leading
-// zeros.
-func parseCanonical(s string) (int64, error) {
-	if s == "" || len(s) > 1 && s[0] == '0' || len(s) > 19 {
-		return 0, fmt.Errorf("%q is not a canonical number", s)
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return 0, fmt.Errorf("%q is not a canonical number", s)
-		}
-	}
-	return strconv.ParseInt(s, 10, 64)
 }
 
 func packKeyOf(name string) string    { return "packs/" + name + ".pack" }
@@ -486,7 +405,7 @@ func readPackHeader(br *bufio.Reader) ([]byte, error) {
 		}
 		lines++
 		if lines == 2 {
-			n, err := parseCanonical(strings.TrimPrefix(strings.TrimSuffix(string(line), "\n"), "count "))
+			n, err := objects.ParseCanonicalInt(strings.TrimPrefix(strings.TrimSuffix(string(line), "\n"), "count "))
 			if err != nil || !strings.HasPrefix(string(line), "count ") || n > maxPackEntries {
 				return nil, fmt.Errorf("%w: pack header: bad count line %q", objects.ErrMalformed, line)
 			}

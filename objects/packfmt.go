@@ -1,0 +1,138 @@
+package objects
+
+import (
+	"bytes"
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// Pack headers. A pack holds entries back to back and is described by a
+// header:
+//
+//	art pack 1
+//	count <n>
+//	<kind> <id> <size>       (n lines, in the order of the bytes)
+//
+// where kind is "o" for an object (its bytes hash to id) and "l" for the
+// chunk list of the blob id (ChunkList's encoding). A pack is named by the
+// BLAKE3 of its header. Remotes keep the header at the start of the pack
+// and alone in an index next to it (see package repo); the local store
+// keeps it in an index file next to a pack of objects (see PackWriter).
+
+// PackHeaderLine starts every pack header.
+const PackHeaderLine = "art pack 1\n"
+
+// Pack entry kinds.
+const (
+	PackObject = 'o'
+	PackList   = 'l'
+)
+
+// MaxPackEntries bounds the entries of one pack, and so MaxPackHeader the
+// size of its header; MaxPackBytes bounds the bytes a header may list, far
+// above any real pack, so that offsets computed from a hostile header
+// never overflow.
+const (
+	MaxPackEntries = 32768
+	MaxPackHeader  = int64(len(PackHeaderLine)) + 32 + MaxPackEntries*(2+2*IDSize+1+20)
+	MaxPackBytes   = 1 << 50
+)
+
+// PackKey names a pack entry: an object, or the chunk list of a blob.
+type PackKey struct {
+	Kind byte
+	ID   ID
+}
+
+func (k PackKey) String() string {
+	if k.Kind == PackList {
+		return "chunk list of " + k.ID.String()
+	}
+	return "object " + k.ID.String()
+}
+
+// PackEntry is one line of a pack header.
+type PackEntry struct {
+	PackKey
+	Size int64
+}
+
+// EncodePackHeader returns the header of a pack holding es, in order.
+func EncodePackHeader(es []PackEntry) []byte {
+	var b bytes.Buffer
+	b.Grow(len(PackHeaderLine) + 20 + len(es)*(4+2*IDSize+20))
+	b.WriteString(PackHeaderLine)
+	b.WriteString("count ")
+	b.WriteString(strconv.Itoa(len(es)))
+	b.WriteByte('\n')
+	for _, e := range es {
+		b.WriteByte(e.Kind)
+		b.WriteByte(' ')
+		b.WriteString(e.ID.String())
+		b.WriteByte(' ')
+		b.WriteString(strconv.FormatInt(e.Size, 10))
+		b.WriteByte('\n')
+	}
+	return b.Bytes()
+}
+
+// DecodePackHeader parses a pack header, refusing (with ErrMalformed)
+// anything but the canonical encoding: a known kind, lowercase IDs,
+// canonical sizes, no entry twice, at most MaxPackEntries entries adding
+// up to at most MaxPackBytes, chunk lists within MaxMetaObjectSize.
+func DecodePackHeader(b []byte) ([]PackEntry, error) {
+	bad := func(format string, a ...any) ([]PackEntry, error) {
+		return nil, fmt.Errorf("%w: pack header: %s", ErrMalformed, fmt.Sprintf(format, a...))
+	}
+	if int64(len(b)) > MaxPackHeader {
+		return bad("%d bytes, more than %d", len(b), MaxPackHeader)
+	}
+	rest, ok := bytes.CutPrefix(b, []byte(PackHeaderLine))
+	if !ok {
+		return bad("no %q line", strings.TrimSpace(PackHeaderLine))
+	}
+	line, rest, ok := bytes.Cut(rest, []byte{'\n'})
+	cs, ok2 := bytes.CutPrefix(line, []byte("count "))
+	if !ok || !ok2 {
+		return bad("no count line")
+	}
+	n, err := ParseCanonicalInt(string(cs))
+	if err != nil || n > MaxPackEntries {
+		return bad("count %q", cs)
+	}
+	es := make([]PackEntry, 0, n)
+	seen := make(map[PackKey]bool, n)
+	var total int64
+	for i := int64(0); i < n; i++ {
+		line, rest, ok = bytes.Cut(rest, []byte{'\n'})
+		if !ok {
+			return bad("%d entries, the count says %d", i, n)
+		}
+		f := strings.Split(string(line), " ")
+		if len(f) != 3 || len(f[0]) != 1 || f[0][0] != PackObject && f[0][0] != PackList {
+			return bad("line %d: %q", i+1, line)
+		}
+		id, err := ParseID(f[1])
+		if err != nil || id.String() != f[1] {
+			return bad("line %d: bad ID %q", i+1, f[1])
+		}
+		size, err := ParseCanonicalInt(f[2])
+		if err != nil || f[0][0] == PackList && (size == 0 || size > MaxMetaObjectSize) {
+			return bad("line %d: bad size %q", i+1, f[2])
+		}
+		if total += size; total > MaxPackBytes {
+			return bad("line %d: the entries add up to more than %d bytes", i+1, int64(MaxPackBytes))
+		}
+		e := PackEntry{PackKey{f[0][0], id}, size}
+		if seen[e.PackKey] {
+			return bad("line %d: %s twice", i+1, e.PackKey)
+		}
+		seen[e.PackKey] = true
+		es = append(es, e)
+	}
+	if len(rest) != 0 {
+		return bad("%d bytes after the last entry", len(rest))
+	}
+	return es, nil
+}
