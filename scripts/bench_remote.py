@@ -20,8 +20,13 @@ generates the workloads, and for each tool and run, with a fresh bucket:
         restic: `restic restore latest --target OUT` with an empty cache
 
 Every restored tree is compared with its source (diff -r, or cmp) in every
-run. Each step starts once MinIO is idle, after `sync`, and runs under the
-peakrss tool (wall time, peak RSS); its CPU time and MinIO's are measured too.
+run. Each trial has its own directories and bucket, deleted only when the
+workload ends, and each workload starts 370 s after any deletion: on ext4 without a
+journal, creating a file within minutes of deleting others scans past every
+recently freed inode, so a deletion between steps would slow whichever step
+comes next (with `perf`, 30-40% of a pull's CPU time). Each step starts
+once MinIO is idle, after `sync`, and runs under the peakrss tool (wall
+time, peak RSS); its CPU time and MinIO's are measured too.
 The page cache stays warm; MinIO writes to the same disk.
 
 Workloads:
@@ -234,9 +239,14 @@ def bench_tool(name, kind, src, art, work, minio, env, trial, rec, first):
     bucket = f"bench-{name}-{kind}-{trial}"
     rem = f"minio:{bucket}/x"
     restic_repo = f"s3:{minio.url}/{bucket}"
-    repo, repo2, out = f"{work}/repo-{name}", f"{work}/repo2-{name}", f"{work}/out-{name}"
-    for d in (repo, repo2, out):
-        shutil.rmtree(d, ignore_errors=True)
+    # Every trial has its own directories, and nothing is deleted until the
+    # workload ends (see cleanup): on ext4 without a journal, a file created
+    # within a minute of deleting others scans past every such inode, so a
+    # deletion here would be charged to whichever step runs next.
+    tag = f"{name}-{trial}"
+    repo, repo2, out = f"{work}/repo-{tag}", f"{work}/repo2-{tag}", f"{work}/out-{tag}"
+    caches = (f"{work}/restic-cache-push-{tag}", f"{work}/restic-cache-pull-{tag}")
+    rec.leftovers.append((bucket, (repo, repo2, out) + caches))
 
     def step(label, cmd, cwd=None):
         minio.settle()
@@ -264,12 +274,10 @@ def bench_tool(name, kind, src, art, work, minio, env, trial, rec, first):
         sh(f"rclone -q mkdir minio:{bucket}", env)
         t, r = step("push", f"rclone -q copy {src} {rem}")
     else:
-        env = dict(env, RESTIC_CACHE_DIR=f"{work}/restic-cache-push")
-        shutil.rmtree(env["RESTIC_CACHE_DIR"], ignore_errors=True)
+        env = dict(env, RESTIC_CACHE_DIR=caches[0])
         sh(f"restic -q -r {restic_repo} init", env)
         t, r = step("push", f"cd {src} && restic -q -r {restic_repo} backup .")
     rec.add(kind, "push", name, t, r)
-    shutil.rmtree(repo, ignore_errors=True)
 
     # pull into an empty place
     if name == "art":
@@ -284,13 +292,10 @@ def bench_tool(name, kind, src, art, work, minio, env, trial, rec, first):
         rec.add(kind, "pull", name, t, r)
         rec.add(kind, "pull + checkout", name, t, r)
     else:
-        env = dict(env, RESTIC_CACHE_DIR=f"{work}/restic-cache-pull")
-        shutil.rmtree(env["RESTIC_CACHE_DIR"], ignore_errors=True)
+        env = dict(env, RESTIC_CACHE_DIR=caches[1])
         t, r = step("pull", f"restic -q -r {restic_repo} restore latest --target {out}")
         rec.add(kind, "pull", name, t, r)
         rec.add(kind, "pull + checkout", name, t, r)
-        shutil.rmtree(f"{work}/restic-cache-push", ignore_errors=True)
-        shutil.rmtree(f"{work}/restic-cache-pull", ignore_errors=True)
 
     ok = identical(src, out, kind)
     rec.verified.setdefault((kind, name), []).append(ok)
@@ -299,15 +304,45 @@ def bench_tool(name, kind, src, art, work, minio, env, trial, rec, first):
     if first:
         size = json.loads(sh(f"rclone size --json minio:{bucket}", env))
         rec.stored[(kind, name)] = (size["count"], size["bytes"])
-    sh(f"rclone -q purge minio:{bucket}", env)
-    for d in (repo, repo2, out):
-        shutil.rmtree(d, ignore_errors=True)
+
+
+# QUIET is how long after deleting files a workload waits before it
+# starts: ext4 without a journal will not reuse an inode freed in the last
+# 60 s, or 360 s while its inode-table block is dirty, and every file
+# created meanwhile scans past all such inodes of its block group.
+QUIET = 370
+
+
+def cleanup(rec, env):
+    """Deletes the buckets and directories of the trials run so far."""
+    for bucket, dirs in rec.leftovers:
+        sh(f"rclone -q purge minio:{bucket}", env)
+        for d in dirs:
+            shutil.rmtree(d, ignore_errors=True)
+    rec.leftovers = []
+    sh("sync", env)
+
+
+def check_space(where, kind, runs, scale, tools):
+    """Refuses to start when the trials of a workload cannot all fit, since
+    nothing is deleted until the workload ends."""
+    if kind != "large":
+        return
+    # Per run: art's pushing and pulling repositories and checkout, each
+    # other tool's restore, and every tool's bucket.
+    per_run = (3 if "art" in tools else 0) + 2 * len(tools)
+    need = per_run * runs * scale * (1 << 30) * 1.1
+    free = shutil.disk_usage(where).free
+    if free < need:
+        raise SystemExit(f"bench_remote: the large workload needs {need / (1 << 30):.0f} GiB free in {where}, "
+                         f"there are {free / (1 << 30):.0f}; set BENCH_DIR, or lower --runs or --scale")
 
 
 class Record:
     def __init__(self):
         self.times, self.rss, self.requests, self.stored, self.verified = {}, {}, {}, {}, {}
         self.cpu = {}  # (kind, step, tool) -> [(wall, tool CPU, MinIO CPU)]
+        self.leftovers = []  # (bucket, dirs) of trials not yet cleaned up
 
     def add(self, kind, step, tool, t, r):
         self.times.setdefault((kind, step), {}).setdefault(tool, []).append(t)
@@ -337,6 +372,8 @@ def main():
     ap.add_argument("--tools", default="art,rclone,restic")
     ap.add_argument("--minio", default="", help="the minio binary (default: PATH, then $(go env GOPATH)/bin)")
     ap.add_argument("--dir", default=os.environ.get("BENCH_DIR", "/tmp"))
+    ap.add_argument("--quiet", type=float, default=QUIET,
+                    help="seconds to wait before each workload for earlier deletions to age")
     args = ap.parse_args()
     tools = args.tools.split(",")
     ensure_peers(tools)
@@ -357,6 +394,11 @@ def main():
         minio = MinIO(minio_bin, work)
         env = tool_env(minio, work)
         for kind in args.workloads.split(","):
+            check_space(work, kind, args.runs, args.scale, tools)
+            # Files deleted just before (the last workload's, or whatever
+            # ran before this script) would slow the first steps.
+            print(f"== waiting {args.quiet:.0f} s for recent deletions to age", file=sys.stderr)
+            time.sleep(args.quiet)
             print(f"== workload {kind}", file=sys.stderr)
             src = f"{work}/src-{kind}"
             if kind == "small":
@@ -369,6 +411,7 @@ def main():
                 for name in tools:
                     print(f"   run {trial + 1}/{args.runs}: {name}", file=sys.stderr)
                     bench_tool(name, kind, src, art, work, minio, env, trial, rec, trial == 0)
+            cleanup(rec, env)
             shutil.rmtree(src, ignore_errors=True)
             report(args, tools, rec, sys.stderr, "")
     finally:
