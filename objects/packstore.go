@@ -140,7 +140,26 @@ func (s *FSStore) scanPacks(force bool) error {
 	slices.Sort(names)
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	if x.byName == nil || len(x.byName) > 0 && !containsAll(names, x.byName) {
+	if x.byName == nil {
+		x.reset()
+	}
+	// A pack this index knows but the listing lacks was removed (a
+	// rewrite), unless its index was linked after the listing: then it is
+	// kept. Entries cannot be dropped one pack at a time, so the index is
+	// rebuilt from the packs that remain.
+	rebuild := false
+	listing := names[:len(names):len(names)]
+	for name := range x.byName {
+		if _, listed := slices.BinarySearch(listing, name); listed {
+			continue
+		}
+		if _, err := s.fs.Stat(s.idxPath(name)); errors.Is(err, fs.ErrNotExist) {
+			rebuild = true
+		} else {
+			names = append(names, name)
+		}
+	}
+	if rebuild {
 		x.reset()
 	}
 	for _, name := range names {
@@ -159,16 +178,6 @@ func (s *FSStore) scanPacks(force bool) error {
 	}
 	x.stamp, x.scanned = fi.ModTime(), now
 	return nil
-}
-
-// containsAll reports whether every key of m is in the sorted names.
-func containsAll(names []string, m map[string]int32) bool {
-	for name := range m {
-		if _, ok := slices.BinarySearch(names, name); !ok {
-			return false
-		}
-	}
-	return true
 }
 
 // packNameOf returns the pack name of a file name in the pack directory
@@ -475,11 +484,17 @@ func (w *PackWriter) release(p *packFile) {
 
 // packFile is a pack being written.
 type packFile struct {
-	s    *FSStore
-	pf   *PendingFile
-	es   []PackEntry
-	size int64
+	s      *FSStore
+	pf     *PendingFile
+	es     []PackEntry
+	size   int64
+	kicked int64 // size when writeback was last started
 }
+
+// packWritebackEvery is how many bytes a pack gains between requests to
+// start writing it back, so that the sync that finishes it has little
+// left to wait for.
+const packWritebackEvery = 8 << 20
 
 func (s *FSStore) newPackFile() (*packFile, error) {
 	if err := s.fs.MkdirAll(s.packDir(), 0o755); err != nil {
@@ -517,6 +532,10 @@ func (p *packFile) add(ctx context.Context, want ID, r io.Reader, verify bool) (
 	}
 	p.es = append(p.es, PackEntry{PackKey{PackObject, want}, n})
 	p.size += n
+	if !p.s.NoSync && p.size-p.kicked >= packWritebackEvery {
+		p.pf.startWriteback()
+		p.kicked = p.size
+	}
 	return n, nil
 }
 
@@ -525,9 +544,9 @@ func (p *packFile) full() bool {
 }
 
 // finish publishes the pack: its bytes are made durable (unless the store
-// skips syncs), then linked under its name, then its index is written
-// and linked; batch (nil to sync here) makes the index durable. The
-// store's index learns the pack at once.
+// skips syncs), then linked under its name, then its index is written,
+// made durable and linked; batch (nil to sync here) makes the links
+// durable. The store's index learns the pack at once.
 func (p *packFile) finish(batch *Batch) error {
 	s := p.s
 	defer p.pf.Abort()
@@ -554,7 +573,9 @@ func (p *packFile) finish(batch *Batch) error {
 	if _, err := ipf.Write(hdr); err != nil {
 		return fmt.Errorf("write pack index: %w", err)
 	}
-	if batch == nil && !s.NoSync {
+	// The index's bytes are durable before its name: after a crash it is
+	// complete or absent, never a damaged index fsck would report.
+	if !s.NoSync {
 		if err := ipf.Sync(); err != nil {
 			return fmt.Errorf("sync pack index: %w", err)
 		}
