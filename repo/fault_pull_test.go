@@ -270,3 +270,44 @@ func snapshotIfAny(t *testing.T, fsys afero.Fs, dir string) files {
 	}
 	return fileSnapshot(t, fsys, dir)
 }
+
+// TestFaultGCPacks collects a pulled version's objects, which share local
+// packs with a live version's, at every injection point: gc rewrites those
+// packs, and a fault or crash anywhere must leave data:v1 intact.
+func TestFaultGCPacks(t *testing.T) {
+	t.Parallel()
+	src := newPullSource(t)
+	gc := func(e *faultEnv) error {
+		_, err := e.r.GC(e.ctx, nil)
+		return err
+	}
+	runFaultCase(t, faultCase{
+		name: "gc-packs",
+		prepare: func(t *testing.T, e *faultEnv) {
+			e.r.SetTransport("origin", src.tr)
+			if _, err := e.r.Pull(e.ctx, "origin", nil, nil); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := e.r.Delete(e.ctx, "data:v0", true); err != nil {
+				t.Fatal(err)
+			}
+			e.versions["data:v1"] = pullV1
+			e.clk.Advance(2 * repo.DefaultGrace)
+		},
+		run:   gc,
+		check: func(t *testing.T, e *faultEnv, p pointResult) { e.checkAfter(t, p) },
+		retry: func(t *testing.T, e *faultEnv, p pointResult) {
+			if err := gc(e); err != nil {
+				t.Fatalf("%s: gc again: %v", p.at, err)
+			}
+			rep, err := e.r.GC(e.ctx, &repo.GCOptions{DryRun: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rep.Garbage != 0 {
+				t.Errorf("%s: after gc again, %d objects of garbage are left", p.at, rep.Garbage)
+			}
+			e.checkIntact(t, p.at+", collected again")
+		},
+	})
+}
