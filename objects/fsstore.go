@@ -356,7 +356,11 @@ func (s *FSStore) List(ctx context.Context, fn func(Info) error) error {
 	if err != nil {
 		return fmt.Errorf("list objects: %w", err)
 	}
-	loose := map[ID]bool{}
+	// Loose IDs are remembered only to list packed copies once.
+	var loose map[ID]bool
+	if s.hasPacks() {
+		loose = map[ID]bool{}
+	}
 	for _, sub := range subs {
 		if !sub.IsDir() || len(sub.Name()) != 2 {
 			continue
@@ -390,7 +394,7 @@ func (s *FSStore) List(ctx context.Context, fn func(Info) error) error {
 					info = Info{ID: id, Size: -1, Stored: f.Size(), ModTime: f.ModTime(), Chunked: true}
 				}
 			}
-			if !chunked {
+			if !chunked && loose != nil {
 				loose[id] = true
 			}
 			if err := fn(info); err != nil {

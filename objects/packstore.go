@@ -361,8 +361,18 @@ func (s *FSStore) refreshPacked(id ID) (string, int64, bool, error) {
 	return p, slot.size, true, nil
 }
 
+// hasPacks reports whether the store has packed objects (as of a scan).
+func (s *FSStore) hasPacks() bool {
+	if err := s.scanPacks(false); err != nil {
+		return true // let listPacked report it
+	}
+	s.packs.mu.RLock()
+	defer s.packs.mu.RUnlock()
+	return len(s.packs.at) > 0
+}
+
 // listPacked calls fn for every packed object without a loose copy (not
-// in loose).
+// in loose, which is nil when the store had no packs).
 func (s *FSStore) listPacked(ctx context.Context, loose map[ID]bool, fn func(Info) error) error {
 	if err := s.scanPacks(false); err != nil {
 		return err
