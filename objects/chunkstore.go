@@ -285,6 +285,9 @@ func (s *FSStore) putChunked(ctx context.Context, r io.Reader, batch *Batch) (ID
 		free <- make([]byte, 0, s.Chunking.Max)
 	}
 
+	// New chunks go into packs of this file's own, not a file each.
+	cp := &chunkPacker{s: s, batch: batch}
+	defer cp.abort()
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(workers)
 	var chunks []*Chunk
@@ -306,13 +309,18 @@ func (s *FSStore) putChunked(ctx context.Context, r io.Reader, batch *Batch) (ID
 		g.Go(func() error {
 			defer func() { free <- buf }()
 			c.ID = Hash(buf)
-			return s.putHashed(gctx, c.ID, buf, batch)
+			return cp.put(gctx, c.ID, buf)
 		})
 		if gctx.Err() != nil {
 			break
 		}
 	}
 	if err := g.Wait(); err != nil {
+		return ZeroID, n, err
+	}
+	// The chunks are visible (and their bytes durable) before any list
+	// names them.
+	if err := cp.finish(); err != nil {
 		return ZeroID, n, err
 	}
 	id := whole.Sum()
@@ -371,6 +379,72 @@ func (s *FSStore) putChunked(ctx context.Context, r io.Reader, batch *Batch) (ID
 		return id, n, err
 	}
 	return id, n, s.finishOwn(ctx, batch, own, nil)
+}
+
+// chunkPacker stores the new chunks of one file in packs: a chunk already
+// stored (loose or packed) is refreshed and reused, a new one appended to
+// the current pack (once, if the file repeats it). It is safe for
+// concurrent use.
+type chunkPacker struct {
+	s     *FSStore
+	batch *Batch
+	mu    sync.Mutex
+	p     *packFile
+	seen  map[ID]bool
+}
+
+func (c *chunkPacker) put(ctx context.Context, id ID, b []byte) error {
+	if p, size, ok, err := c.s.refreshStored(id); err != nil {
+		return err
+	} else if ok && size == int64(len(b)) {
+		return c.s.reuse(p, c.batch)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.seen[id] {
+		return nil
+	}
+	if c.p == nil {
+		p, err := c.s.newPackFile()
+		if err != nil {
+			return err
+		}
+		c.p, c.seen = p, map[ID]bool{}
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := c.p.addBytes(id, b); err != nil {
+		return err
+	}
+	c.seen[id] = true
+	if c.p.full() {
+		p := c.p
+		c.p = nil
+		return p.finish(c.batch)
+	}
+	return nil
+}
+
+// finish publishes the pack being written, if any.
+func (c *chunkPacker) finish() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.p == nil {
+		return nil
+	}
+	p := c.p
+	c.p = nil
+	return p.finish(c.batch)
+}
+
+func (c *chunkPacker) abort() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.p != nil {
+		c.p.pf.Abort()
+		c.p = nil
+	}
 }
 
 // PutSized is Put for content expected to be size bytes long (a file's

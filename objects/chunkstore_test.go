@@ -203,7 +203,7 @@ func TestChunkedBlobDamage(t *testing.T) {
 			assertCorrupt(tb, err, l.Chunks[3].ID)
 		}},
 		{"missing chunk", func(tb testing.TB, s *objects.FSStore, l *objects.ChunkList) {
-			if err := s.Fs().Remove(s.Path(l.Chunks[5].ID)); err != nil {
+			if err := s.Delete(context.Background(), l.Chunks[5].ID); err != nil {
 				tb.Fatal(err)
 			}
 		}, func(tb testing.TB, l *objects.ChunkList, got []byte, err error) {
@@ -432,7 +432,7 @@ func TestChunkListIncomplete(t *testing.T) {
 		}
 		l, _ := s.ReadChunkList(ctx, id)
 		lost := l.Chunks[4]
-		if err := s.Fs().Remove(s.Path(lost.ID)); err != nil {
+		if err := s.Delete(ctx, lost.ID); err != nil {
 			t.Fatal(err)
 		}
 		if ok, err := s.Complete(ctx, id); ok || err != nil {

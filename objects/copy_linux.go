@@ -25,14 +25,16 @@ func kernelCopy(ctx context.Context, dst, src *os.File, want ID, progress func(i
 	h := hasherPool.Get().(*Hasher)
 	defer hasherPool.Put(h)
 	h.Reset()
+	bufp := copyBufPool.Get().(*[]byte)
+	defer copyBufPool.Put(bufp)
 	if size > 0 && unix.IoctlFileClone(int(dst.Fd()), int(src.Fd())) == nil {
 		// The blocks are shared; verify what they hold.
-		if err := hashFile(src, size, want, h.Write, progress); err != nil {
+		if err := hashRange(src, 0, size, want, h.Write, progress, *bufp); err != nil {
 			return 0, err
 		}
 		return size, verify(h, want)
 	}
-	n, err := copyRange(ctx, dst, src, 0, size, want, h.Write, progress)
+	n, err := copyRange(ctx, dst, src, 0, size, want, h.Write, progress, *bufp)
 	if err != nil {
 		return n, err
 	}
@@ -44,7 +46,9 @@ func kernelCopyAt(ctx context.Context, dst, src *os.File, base, size int64, want
 	h := hasherPool.Get().(*Hasher)
 	defer hasherPool.Put(h)
 	h.Reset()
-	n, err := copyRange(ctx, dst, src, base, size, want, h.Write, progress)
+	bufp := copyBufPool.Get().(*[]byte)
+	defer copyBufPool.Put(bufp)
+	n, err := copyRange(ctx, dst, src, base, size, want, h.Write, progress, *bufp)
 	if err != nil {
 		return n, err
 	}
@@ -54,16 +58,9 @@ func kernelCopyAt(ctx context.Context, dst, src *os.File, base, size int64, want
 	return n, verify(h, want)
 }
 
-// hashFile reads [0, size) of src into sink.
-func hashFile(src *os.File, size int64, id ID, sink func([]byte) (int, error), progress func(int64)) error {
-	return hashRange(src, 0, size, id, sink, progress)
-}
-
-// hashRange reads [off, off+n) of src (the object id) into sink.
-func hashRange(src *os.File, off, n int64, id ID, sink func([]byte) (int, error), progress func(int64)) error {
-	bufp := copyBufPool.Get().(*[]byte)
-	defer copyBufPool.Put(bufp)
-	buf := *bufp
+// hashRange reads [off, off+n) of src (the object id) into sink, through
+// buf.
+func hashRange(src *os.File, off, n int64, id ID, sink func([]byte) (int, error), progress func(int64), buf []byte) error {
 	for n > 0 {
 		k := int64(len(buf))
 		if k > n {
@@ -89,8 +86,9 @@ func hashRange(src *os.File, off, n int64, id ID, sink func([]byte) (int, error)
 // copyRange appends the size bytes at base in src (the object id) to dst
 // with copy_file_range(2), feeding them to sink as they are copied (read
 // back from the page cache). It returns errNoKernelCopy, having written
-// nothing, if the kernel cannot copy between these files.
-func copyRange(ctx context.Context, dst, src *os.File, base, size int64, id ID, sink func([]byte) (int, error), progress func(int64)) (int64, error) {
+// nothing, if the kernel cannot copy between these files. buf is scratch
+// space for the read-back.
+func copyRange(ctx context.Context, dst, src *os.File, base, size int64, id ID, sink func([]byte) (int, error), progress func(int64), buf []byte) (int64, error) {
 	var off int64
 	for off < size {
 		if err := ctx.Err(); err != nil {
@@ -115,7 +113,7 @@ func copyRange(ctx context.Context, dst, src *os.File, base, size int64, id ID, 
 		if n == 0 {
 			return off, &CorruptError{ID: id, Reason: "object shrank while being copied"}
 		}
-		if err := hashRange(src, base+off, int64(n), id, sink, progress); err != nil {
+		if err := hashRange(src, base+off, int64(n), id, sink, progress, buf); err != nil {
 			return off, err
 		}
 		dropCached(src, base+off, int64(n))
@@ -133,6 +131,8 @@ func (s *FSStore) copyChunks(ctx context.Context, dst *os.File, l *ChunkList, pr
 	whole := hasherPool.Get().(*Hasher)
 	defer hasherPool.Put(whole)
 	whole.Reset()
+	bufp := copyBufPool.Get().(*[]byte)
+	defer copyBufPool.Put(bufp)
 	kernel := true
 	var total int64
 	for _, c := range l.Chunks {
@@ -145,15 +145,13 @@ func (s *FSStore) copyChunks(ctx context.Context, dst *os.File, l *ChunkList, pr
 		}
 		var n int64
 		if kernel {
-			n, err = copyRange(ctx, dst, src, base, c.Size, c.ID, whole.Write, progress)
+			n, err = copyRange(ctx, dst, src, base, c.Size, c.ID, whole.Write, progress, *bufp)
 			if errors.Is(err, errNoKernelCopy) {
 				kernel = false
 			}
 		}
 		if !kernel {
-			buf := copyBufPool.Get().(*[]byte)
-			n, err = io.CopyBuffer(io.MultiWriter(dst, whole), ctxReader{ctx, io.NewSectionReader(src, base, c.Size)}, *buf)
-			copyBufPool.Put(buf)
+			n, err = io.CopyBuffer(io.MultiWriter(dst, whole), ctxReader{ctx, io.NewSectionReader(src, base, c.Size)}, *bufp)
 			if progress != nil {
 				progress(n)
 			}

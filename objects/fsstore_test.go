@@ -267,11 +267,27 @@ func TestFSStoreRemoveStaleTemps(t *testing.T) {
 	})
 }
 
-// damage rewrites the object file of id with f applied to its bytes.
+// damage rewrites the object file of id with f applied to its bytes. A
+// packed object gets a damaged loose copy, which takes precedence.
 func damage(tb testing.TB, s *objects.FSStore, id objects.ID, f func([]byte) []byte) {
 	tb.Helper()
-	p := s.Path(id)
 	fsys := s.Fs()
+	file, off, size, err := s.Locate(id)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	p := s.Path(id)
+	if file != p {
+		b, err := afero.ReadFile(fsys, file)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		fsys.MkdirAll(filepath.Dir(p), 0o755)
+		if err := afero.WriteFile(fsys, p, f(b[off:off+size]), 0o444); err != nil {
+			tb.Fatal(err)
+		}
+		return
+	}
 	b, err := afero.ReadFile(fsys, p)
 	if err != nil {
 		tb.Fatal(err)

@@ -361,6 +361,21 @@ func (s *FSStore) refreshPacked(id ID) (string, int64, bool, error) {
 	return p, slot.size, true, nil
 }
 
+// Locate returns the file holding the stored bytes of the object id (not
+// a chunked blob, whose bytes are its chunks) and where they lie in it:
+// its loose file from 0, else its pack. It is for tools and tests that
+// inspect or damage storage by hand; readers use Open. A missing object
+// is ErrNotFound.
+func (s *FSStore) Locate(id ID) (file string, off, size int64, err error) {
+	if fi, err := s.fs.Stat(s.Path(id)); err == nil {
+		return s.Path(id), 0, fi.Size(), nil
+	}
+	if name, slot, ok := s.packed(id); ok {
+		return s.packPath(name), slot.off, slot.size, nil
+	}
+	return "", 0, 0, fmt.Errorf("%w: %s", ErrNotFound, id)
+}
+
 // hasPacks reports whether the store has packed objects (as of a scan).
 func (s *FSStore) hasPacks() bool {
 	if err := s.scanPacks(false); err != nil {
@@ -540,13 +555,27 @@ func (p *packFile) add(ctx context.Context, want ID, r io.Reader, verify bool) (
 			return n, &CorruptError{ID: want, Reason: "received content hashes to " + got.String()}
 		}
 	}
-	p.es = append(p.es, PackEntry{PackKey{PackObject, want}, n})
+	p.appended(want, n)
+	return n, nil
+}
+
+// addBytes appends b as the object id (whose hash the caller computed).
+func (p *packFile) addBytes(id ID, b []byte) error {
+	if _, err := p.pf.Write(b); err != nil {
+		return fmt.Errorf("write pack: %w", err)
+	}
+	p.appended(id, int64(len(b)))
+	return nil
+}
+
+// appended records the n bytes just written as the object id.
+func (p *packFile) appended(id ID, n int64) {
+	p.es = append(p.es, PackEntry{PackKey{PackObject, id}, n})
 	p.size += n
 	if !p.s.NoSync && p.size-p.kicked >= packWritebackEvery {
 		p.pf.startWriteback()
 		p.kicked = p.size
 	}
-	return n, nil
 }
 
 func (p *packFile) full() bool {

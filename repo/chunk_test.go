@@ -172,13 +172,20 @@ func TestChunkListRefused(t *testing.T) {
 	}{
 		{"missing chunk", removeObject, objects.ErrNotFound, "missing"},
 		{"wrong-size chunk", func(t testing.TB, r *repo.Repo, id objects.ID) {
-			p := objectPath(t, r, id)
+			// A short loose copy, which takes precedence over the packed
+			// chunk.
+			s := r.Store().(*objects.FSStore)
+			p, off, _, err := s.Locate(id)
+			if err != nil {
+				t.Fatal(err)
+			}
 			b, err := afero.ReadFile(r.Fs(), p)
 			if err != nil {
 				t.Fatal(err)
 			}
-			r.Fs().Chmod(p, 0o644)
-			if err := afero.WriteFile(r.Fs(), p, b[:10], 0o444); err != nil {
+			r.Fs().MkdirAll(filepath.Dir(s.Path(id)), 0o755)
+			r.Fs().Chmod(s.Path(id), 0o644)
+			if err := afero.WriteFile(r.Fs(), s.Path(id), b[off:off+10], 0o444); err != nil {
 				t.Fatal(err)
 			}
 		}, objects.ErrCorrupt, "corrupt"},

@@ -246,10 +246,14 @@ func objectPath(t testing.TB, r *repo.Repo, id objects.ID) string {
 	return s.Path(id)
 }
 
-// flipBit damages the stored object id: one bit of its middle byte.
+// flipBit damages the stored object id, loose or packed: one bit of its
+// middle byte.
 func flipBit(t testing.TB, r *repo.Repo, id objects.ID) {
 	t.Helper()
-	p := objectPath(t, r, id)
+	p, off, size, err := r.Store().(*objects.FSStore).Locate(id)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := r.Fs().Chmod(p, 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -257,7 +261,7 @@ func flipBit(t testing.TB, r *repo.Repo, id objects.ID) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b[len(b)/2] ^= 0x10
+	b[off+size/2] ^= 0x10
 	if err := afero.WriteFile(r.Fs(), p, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -266,10 +270,11 @@ func flipBit(t testing.TB, r *repo.Repo, id objects.ID) {
 	}
 }
 
-// removeObject deletes an object's file behind the store's back.
+// removeObject deletes an object behind the repository's back: its file,
+// or its entry in a pack.
 func removeObject(t testing.TB, r *repo.Repo, id objects.ID) {
 	t.Helper()
-	if err := r.Fs().Remove(objectPath(t, r, id)); err != nil {
+	if err := r.Store().(*objects.FSStore).Delete(context.Background(), id); err != nil {
 		t.Fatal(err)
 	}
 }
