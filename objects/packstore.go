@@ -236,6 +236,32 @@ func (s *FSStore) packed(id ID) (string, packSlot, bool) {
 	return s.lookupPacked(id)
 }
 
+// packWriteScan is how often at most a writer's miss rescans the pack
+// directory (see packedForWrite).
+const packWriteScan = 100 * time.Millisecond
+
+// packedForWrite is packed for writers asking whether an object is stored
+// already: a miss rescans at most every packWriteScan, since a pack another
+// process added meanwhile only costs a duplicate copy (this process's own
+// packs are always indexed). Without it, a commit writing packs and
+// thousands of loose objects would list the pack directory for each.
+func (s *FSStore) packedForWrite(id ID) (string, packSlot, bool) {
+	if name, slot, ok := s.lookupPacked(id); ok {
+		return name, slot, ok
+	}
+	x := &s.packs
+	x.mu.RLock()
+	recent := x.byName != nil && time.Since(x.scanned) < packWriteScan
+	x.mu.RUnlock()
+	if recent {
+		return "", packSlot{}, false
+	}
+	if err := s.scanPacks(false); err != nil {
+		return "", packSlot{}, false
+	}
+	return s.lookupPacked(id)
+}
+
 func (s *FSStore) lookupPacked(id ID) (string, packSlot, bool) {
 	x := &s.packs
 	x.mu.RLock()
@@ -346,7 +372,7 @@ func (s *FSStore) statPacked(id ID) (Info, bool, error) {
 // refreshPacked sets the modification time of the index of the pack
 // holding id to now, for gc's grace period, and returns the index's path.
 func (s *FSStore) refreshPacked(id ID) (string, int64, bool, error) {
-	name, slot, ok := s.packed(id)
+	name, slot, ok := s.packedForWrite(id)
 	if !ok {
 		return "", 0, false, nil
 	}

@@ -112,9 +112,12 @@ func TestCheckoutStatCache(t *testing.T) {
 		twoVersions(t, r)
 		dst := filepath.Join(root, "w")
 		checkout(t, r, "ds:v0", dst, nil)
-		// Files written in the clock tick of the save are hashed once more
+		// Files written within 20 ms of the save are hashed once more
 		// (see TestCheckoutSameSizeEditRightAfter); then they are trusted.
-		time.Sleep(20 * time.Millisecond)
+		// The next save must come 20 ms after the files' times, which the
+		// file system takes from a clock a few milliseconds coarse: wait
+		// well past it.
+		time.Sleep(50 * time.Millisecond)
 		checkout(t, r, "ds:v0", dst, nil)
 		cfs.opens.Store(0)
 		res := checkout(t, r, "ds:v0", dst, nil)
