@@ -23,8 +23,9 @@ const tempPrefix = ".tmp-"
 // FSStore is a Store of loose, read-only files on an afero.Fs:
 // DIR/ab/cdef… for the object abcdef…. Each file holds the object's raw
 // bytes, so a checkout can copy or clone it directly. Objects written in
-// bulk by a PackWriter lie in pack files under DIR/pack instead, also as
-// raw bytes; every method but Path serves both.
+// bulk (by a PackWriter, and a chunked file's new chunks) lie in pack files
+// under DIR/pack instead, also as raw bytes; every method but Path serves
+// both.
 type FSStore struct {
 	fs  afero.Fs
 	dir string

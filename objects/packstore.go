@@ -16,9 +16,10 @@ import (
 	"github.com/spf13/afero"
 )
 
-// Local packs. Objects a pull receives are stored in a few pack files
-// rather than in a file each: creating 20,000 files (or the 4,000 chunks of
-// a 1 GiB file) costs far more than writing their bytes, and a pull
+// Local packs. Objects a pull receives (PackWriter), and the new chunks of
+// a committed file (putChunked), are stored in a few pack files rather
+// than in a file each: creating 20,000 files (or the 4,000 chunks of a
+// 1 GiB file) costs far more than writing their bytes, and a pull
 // followed by a checkout would otherwise create every file twice.
 //
 // DIR/pack/P.pack holds objects' bytes back to back; DIR/pack/P.idx holds
