@@ -180,7 +180,8 @@ func (s *FSStore) putHashed(ctx context.Context, id ID, b []byte, batch *Batch) 
 	if _, err := pf.Write(b); err != nil {
 		return fmt.Errorf("write object: %w", err)
 	}
-	return s.publish(pf, id, int64(len(b)), batch)
+	// Loose and packed copies were looked for above.
+	return s.publishAt(pf, id, s.Path(id), int64(len(b)), batch)
 }
 
 // reuse makes an existing object file, which another writer may not have

@@ -77,6 +77,19 @@ func EncodePackHeader(es []PackEntry) []byte {
 	return b.Bytes()
 }
 
+// ParsePackHeader decodes the header b of the pack name, which must hash
+// to the name (else ErrCorrupt).
+func ParsePackHeader(name string, b []byte) ([]PackEntry, error) {
+	if got := Hash(b).String(); got != name {
+		short := name
+		if len(short) > 12 {
+			short = short[:12]
+		}
+		return nil, fmt.Errorf("%w: the header of pack %s hashes to %s", ErrCorrupt, short, got)
+	}
+	return DecodePackHeader(b)
+}
+
 // DecodePackHeader parses a pack header, refusing (with ErrMalformed)
 // anything but the canonical encoding: a known kind, lowercase IDs,
 // canonical sizes, no entry twice, at most MaxPackEntries entries adding

@@ -205,10 +205,7 @@ func (s *FSStore) readIdx(name string) ([]PackEntry, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read pack index %s: %w", name, err)
 	}
-	if got := Hash(b).String(); got != name {
-		return nil, &CorruptError{ID: mustParseID(name), Reason: "pack index hashes to " + got}
-	}
-	es, err := DecodePackHeader(b)
+	es, err := ParsePackHeader(name, b)
 	if err != nil {
 		return nil, &CorruptError{ID: mustParseID(name), Reason: "pack index: " + err.Error()}
 	}

@@ -277,10 +277,6 @@ func snapshotIfAny(t *testing.T, fsys afero.Fs, dir string) files {
 func TestFaultGCPacks(t *testing.T) {
 	t.Parallel()
 	src := newPullSource(t)
-	gc := func(e *faultEnv) error {
-		_, err := e.r.GC(e.ctx, nil)
-		return err
-	}
 	runFaultCase(t, faultCase{
 		name: "gc-packs",
 		prepare: func(t *testing.T, e *faultEnv) {
@@ -294,20 +290,8 @@ func TestFaultGCPacks(t *testing.T) {
 			e.versions["data:v1"] = pullV1
 			e.clk.Advance(2 * repo.DefaultGrace)
 		},
-		run:   gc,
+		run:   runGC,
 		check: func(t *testing.T, e *faultEnv, p pointResult) { e.checkAfter(t, p) },
-		retry: func(t *testing.T, e *faultEnv, p pointResult) {
-			if err := gc(e); err != nil {
-				t.Fatalf("%s: gc again: %v", p.at, err)
-			}
-			rep, err := e.r.GC(e.ctx, &repo.GCOptions{DryRun: true})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if rep.Garbage != 0 {
-				t.Errorf("%s: after gc again, %d objects of garbage are left", p.at, rep.Garbage)
-			}
-			e.checkIntact(t, p.at+", collected again")
-		},
+		retry: gcAgain,
 	})
 }

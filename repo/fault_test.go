@@ -633,23 +633,30 @@ func TestFaultGC(t *testing.T) {
 			delete(e.versions, "scratch:v0")
 			e.clk.Advance(2 * repo.DefaultGrace)
 		},
-		run: func(e *faultEnv) error {
-			_, err := e.r.GC(e.ctx, nil)
-			return err
-		},
+		run:   runGC,
 		check: func(t *testing.T, e *faultEnv, p pointResult) { e.checkAfter(t, p) },
-		retry: func(t *testing.T, e *faultEnv, p pointResult) {
-			if _, err := e.r.GC(e.ctx, nil); err != nil {
-				t.Fatalf("%s: gc again: %v", p.at, err)
-			}
-			rep, err := e.r.GC(e.ctx, &repo.GCOptions{DryRun: true})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if rep.Garbage != 0 {
-				t.Errorf("%s: after gc again, %d objects of garbage are left", p.at, rep.Garbage)
-			}
-			e.checkIntact(t, p.at+", collected again")
-		},
+		retry: gcAgain,
 	})
+}
+
+// runGC is the operation of the gc fault cases.
+func runGC(e *faultEnv) error {
+	_, err := e.r.GC(e.ctx, nil)
+	return err
+}
+
+// gcAgain is the retry of the gc fault cases: a second gc succeeds, leaves
+// no garbage, and every reported version is intact.
+func gcAgain(t *testing.T, e *faultEnv, p pointResult) {
+	if err := runGC(e); err != nil {
+		t.Fatalf("%s: gc again: %v", p.at, err)
+	}
+	rep, err := e.r.GC(e.ctx, &repo.GCOptions{DryRun: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Garbage != 0 {
+		t.Errorf("%s: after gc again, %d objects of garbage are left", p.at, rep.Garbage)
+	}
+	e.checkIntact(t, p.at+", collected again")
 }

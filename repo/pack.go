@@ -84,11 +84,15 @@ func decodePackHeader(b []byte) ([]packEntry, error) {
 	if err != nil {
 		return nil, err
 	}
+	return fromObjectEntries(oes), nil
+}
+
+func fromObjectEntries(oes []objects.PackEntry) []packEntry {
 	es := make([]packEntry, len(oes))
 	for i, e := range oes {
 		es[i] = packEntry{packKey{e.Kind, e.ID}, e.Size}
 	}
-	return es, nil
+	return es
 }
 
 func packKeyOf(name string) string    { return "packs/" + name + ".pack" }
@@ -269,10 +273,11 @@ func readPackIndex(ctx context.Context, t remote.Transport, name string) ([]byte
 // parsePackHeader decodes the header b of the pack name, which must hash
 // to the name.
 func parsePackHeader(name string, b []byte) ([]packEntry, error) {
-	if got := objects.Hash(b).String(); got != name {
-		return nil, fmt.Errorf("%w: the header of pack %s hashes to %s", ErrCorrupt, shortName(name), got)
+	oes, err := objects.ParsePackHeader(name, b)
+	if err != nil {
+		return nil, err
 	}
-	return decodePackHeader(b)
+	return fromObjectEntries(oes), nil
 }
 
 // packSize is the size of a pack whose header has hdrLen bytes and lists es.
