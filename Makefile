@@ -66,30 +66,42 @@ demo: build
 fuzz:
 	@scripts/fuzz.sh $(FUZZTIME)
 
-## bench: Go benchmarks of the hot paths, peak-RSS runs of the built binary, and
-## art side by side with git, git-lfs, restic and borg (installed from Debian)
-bench: bench-go bench-memory bench-peers bench-remote
-
-bench-go:
-	$(GO) test -run '^$$' -bench . -benchmem ./objects/ ./objects/chunker/ ./refs/ ./lineage/ ./repo/
-
-bench-memory: build
-	$(GO) build -o bin/peakrss ./tools/peakrss
-	@ART=$(CURDIR)/$(BIN) PEAKRSS=$(CURDIR)/bin/peakrss scripts/bench-memory.sh
-
+## bench: every benchmark in one run, each on file systems it makes itself (a
+## sparse image formatted as ext4, and as XFS, loop-mounted: needs root), art
+## side by side with its peers (restic, kopia, rclone and git-lfs built from the
+## Go module proxy into ~/.cache/art-bench; git, borg from Debian). A full run
+## (BENCH_SCALE=1) rewrites docs/bench-*.md and the README's tables; any other
+## scale writes bin/bench/ only. BENCH_SCALE=0.1 is the quick look.
 BENCH_RUNS ?= 3
 BENCH_SCALE ?= 1
-bench-peers: build
-	$(GO) build -o bin/peakrss ./tools/peakrss
-	python3 scripts/bench_peers.py --art $(BIN) --peakrss bin/peakrss --runs $(BENCH_RUNS) --scale $(BENCH_SCALE)
+BENCH_FS ?= ext4,xfs
+BENCH_SCALE_FS ?= ext4
+BENCH_ARGS = --art $(BIN) --peakrss bin/peakrss --scale $(BENCH_SCALE)
+.PHONY: peakrss bench-remote bench-scale
+bench: bench-go bench-memory bench-peers bench-remote
 
-## bench-remote: push and pull through a local MinIO (started on a free port,
-## stopped after) of 20,000 x 4 KiB files and of one 1 GiB file, art side by
-## side with rclone copy and restic backup/restore (installed from Debian)
-.PHONY: bench-remote
-bench-remote: build minio
+peakrss:
 	$(GO) build -o bin/peakrss ./tools/peakrss
-	python3 scripts/bench_remote.py --art $(BIN) --peakrss bin/peakrss --runs $(BENCH_RUNS) --scale $(BENCH_SCALE)
+
+bench-go:
+	python3 scripts/bench_go.py --scale $(BENCH_SCALE) ./objects/ ./objects/chunker/ ./refs/ ./lineage/ ./repo/
+
+bench-memory: build peakrss
+	python3 scripts/bench_memory.py $(BENCH_ARGS) --fs $(BENCH_FS)
+
+bench-peers: build peakrss
+	python3 scripts/bench_peers.py $(BENCH_ARGS) --runs $(BENCH_RUNS) --fs $(BENCH_FS)
+
+## bench-remote: push and pull through a local MinIO (on the trial's own file
+## system, a free 127.0.0.1 port) of 20,000 x 4 KiB files and of one 1 GiB file,
+## art side by side with rclone copy, restic and kopia
+bench-remote: build peakrss minio
+	python3 scripts/bench_remote.py $(BENCH_ARGS) --runs $(BENCH_RUNS) --fs $(BENCH_FS)
+
+## bench-scale: 1,000,000 x 1 KiB files in 1,000 directories plus one directory
+## of 100,000: art beside git, restic and kopia (one run; not part of `make bench`)
+bench-scale: build peakrss
+	python3 scripts/bench_scale.py $(BENCH_ARGS) --runs 1 --fs $(BENCH_SCALE_FS)
 
 clean:
 	rm -rf bin

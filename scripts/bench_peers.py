@@ -1,9 +1,12 @@
 #!/usr/bin/env python3
-"""Side-by-side benchmark of art against git, git-lfs, restic and borg.
+"""Side-by-side benchmark of art against git, git-lfs, restic, borg and kopia.
 
-Generates the workloads, runs every tool on every step in one run on the same
-file system (warm page cache), and prints medians, art/peer ratios, peak RSS
-and repository sizes as Markdown.
+Every trial of every workload runs on a file system made for it (see
+benchlib.fresh_fs: a sparse image formatted as ext4 with its journal, and
+again as XFS), so no tool pays for another's deletions: each tool has its
+own directories in the trial and nothing is deleted until the trial ends.
+Steps run with a warm page cache, after a sync; medians, art/peer ratios,
+peak RSS, CPU and repository sizes are written as Markdown.
 
 Workloads:
   large       4 x 256 MiB random files
@@ -12,82 +15,32 @@ Workloads:
               regions; v3 = v2 with 4 KiB inserted near the start
   append      a 1 GiB CSV-like file, then 1% more rows appended to it
 
-Tools: art (default config: files of 8 MiB and more stored as content-defined
-chunks), art-whole (`art init --no-chunking`: every file stored whole, the
-figures before chunking), git, git-lfs, restic, borg. The append workload
-runs only the tools that deduplicate inside files (and art-whole).
+Tools: art (files of 8 MiB and more stored as content-defined chunks),
+art-whole (`art init --no-chunking`), git, git-lfs, restic, borg, kopia,
+each with its defaults. The append workload runs only the tools that
+deduplicate inside files (and art-whole).
 
-Usage: bench_peers.py --art BIN --peakrss BIN [--runs 3] [--workloads large,small,checkpoint,append]
-                      [--tools art,art-whole,git,git-lfs,restic,borg] [--dir /tmp]
-Scale with --scale 0.1 for a quick run.
+Usage: bench_peers.py --art BIN --peakrss BIN [--runs 3] [--scale 1]
+                      [--workloads large,small,checkpoint,append]
+                      [--tools art,art-whole,git,git-lfs,restic,borg,kopia]
+                      [--fs ext4,xfs] [--dir /var/tmp] [--no-write]
+At --scale 1 the report replaces docs/bench-peers.md and the README's
+tables; at any other scale it goes to bin/bench/ (and stdout).
 """
 import argparse
+import json
 import os
 import random
 import shutil
-import statistics
 import subprocess
 import sys
-import tempfile
 
-MiB = 1 << 20
-PEERS_DEB = {"git": "git", "git-lfs": "git-lfs", "restic": "restic", "borg": "borgbackup", "b3sum": "b3sum"}
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import benchlib as bl  # noqa: E402
+from benchlib import MiB, GiB  # noqa: E402
 
-
-def ensure_peers(tools):
-    apt_install([PEERS_DEB[t] for t in tools + ["b3sum"] if t in PEERS_DEB and not shutil.which(t)])
-
-
-def apt_install(missing):
-    """Installs the Debian packages missing (none: nothing to do)."""
-    if not missing:
-        return
-    print(f"installing from Debian: {' '.join(missing)}", file=sys.stderr)
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    sudo = [] if os.geteuid() == 0 else ["sudo"]
-    if subprocess.call(sudo + ["apt-get", "install", "-y", "-q"] + missing, env=env,
-                       stdout=subprocess.DEVNULL) != 0:
-        subprocess.check_call(sudo + ["apt-get", "update", "-q"], env=env, stdout=subprocess.DEVNULL)
-        subprocess.check_call(sudo + ["apt-get", "install", "-y", "-q"] + missing, env=env,
-                              stdout=subprocess.DEVNULL)
-
-
-PEAKRSS = None  # path of the peakrss tool, set in main
-
-
-def run(cmd, cwd=None, env=None):
-    """Runs a shell command; returns (wall seconds, peak RSS MiB).
-
-    The command is started by the small peakrss tool rather than from this
-    Python process: the kernel's peak-RSS mark survives exec, so a child
-    forked from Python would report Python's own size.
-    """
-    full_env = dict(os.environ)
-    full_env.update(env or {})
-    # Start every step with nothing dirty, so one tool's writeback is not
-    # charged to the next (the page cache stays warm).
-    os.sync()
-    p = subprocess.run([PEAKRSS, "cmd", "--", "bash", "-c", cmd], cwd=cwd, env=full_env,
-                       stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    if p.returncode != 0:
-        err = p.stderr.decode(errors="replace")
-        raise RuntimeError(f"command failed ({p.returncode}): {cmd}\n{err[-2000:]}")
-    fields = p.stdout.decode().split()
-    return float(fields[-4]), float(fields[-2])
-
-
-def du(path):
-    out = subprocess.check_output(["du", "-sb", path]).split()[0]
-    return int(out)
-
-
-def rand_bytes(rng, n):
-    chunks = []
-    while n > 0:
-        k = min(n, 8 * MiB)
-        chunks.append(rng.randbytes(k))
-        n -= k
-    return b"".join(chunks)
+ALL_TOOLS = "art,art-whole,git,git-lfs,restic,borg,kopia"
+DEDUP_TOOLS = ("art", "art-whole", "restic", "borg", "kopia")
 
 
 def gen_large(root, scale):
@@ -99,7 +52,7 @@ def gen_large(root, scale):
             left = size
             while left:
                 k = min(left, 8 * MiB)
-                f.write(rand_bytes(rng, k))
+                f.write(rng.randbytes(k))
                 left -= k
 
 
@@ -109,7 +62,7 @@ CSV_TABLE = bytes((b"0123456789" * 26)[:250] + b",,,,\n\n")[:256]
 
 
 def csv_rows(rng, n):
-    data = rand_bytes(rng, n).translate(CSV_TABLE)
+    data = bl.rand_bytes(rng, n).translate(CSV_TABLE)
     return data[:-1] + b"\n"
 
 
@@ -130,29 +83,18 @@ def gen_append(root, scale):
         f.write(csv_rows(rng, size // 100))
 
 
-def gen_small(root, scale):
-    rng = random.Random(2)
-    n = int(20000 * scale)
-    for d in range(100):
-        os.makedirs(f"{root}/d{d:03d}")
-    for i in range(n):
-        with open(f"{root}/d{i % 100:03d}/f{i:06d}.bin", "wb") as f:
-            f.write(rand_bytes(rng, 4096))
-    return n
-
-
 def change_small(root, n, frac=0.01):
     rng = random.Random(3)
     for i in rng.sample(range(n), max(1, int(n * frac))):
         with open(f"{root}/d{i % 100:03d}/f{i:06d}.bin", "wb") as f:
-            f.write(rand_bytes(rng, 4096))
+            f.write(bl.rand_bytes(rng, 4096))
 
 
 def gen_checkpoint(root, scale):
     """Writes root/v1, root/v2, root/v3 (each holding model.ckpt)."""
     rng = random.Random(4)
     size = int(512 * MiB * scale)
-    data = bytearray(rand_bytes(rng, size))
+    data = bytearray(bl.rand_bytes(rng, size))
     os.makedirs(f"{root}/v1")
     with open(f"{root}/v1/model.ckpt", "wb") as f:
         f.write(data)
@@ -160,177 +102,201 @@ def gen_checkpoint(root, scale):
     per = changed // 8
     for r in range(8):
         off = (r * size) // 8 + size // 32
-        data[off:off + per] = rand_bytes(rng, per)
+        data[off:off + per] = bl.rand_bytes(rng, per)
     os.makedirs(f"{root}/v2")
     with open(f"{root}/v2/model.ckpt", "wb") as f:
         f.write(data)
     ins = 4096
     off = 64 * 1024 + 123
-    data[off:off] = rand_bytes(rng, ins)
+    data[off:off] = bl.rand_bytes(rng, ins)
     os.makedirs(f"{root}/v3")
     with open(f"{root}/v3/model.ckpt", "wb") as f:
         f.write(data)
 
 
 class Tool:
-    """How one tool commits a directory and checks it out again."""
+    """How one tool commits a directory and checks it out again. Every
+    method returns a shell command; repo is the tool's own directory."""
 
     def __init__(self, name, art):
         self.name, self.art = name, art
 
+    def env(self, repo):
+        return {"RESTIC_PASSWORD": "bench", "RESTIC_CACHE_DIR": f"{repo}/restic-cache",
+                "BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK": "yes", "BORG_RELOCATED_REPO_ACCESS_IS_OK": "yes",
+                "BORG_BASE_DIR": f"{repo}/borg-base",
+                "KOPIA_PASSWORD": "bench", "KOPIA_CHECK_FOR_UPDATES": "false", "KOPIA_LOG_DIR": f"{repo}/kopia-logs",
+                "KOPIA_CONFIG_PATH": f"{repo}/kopia.config", "KOPIA_CACHE_DIRECTORY": f"{repo}/kopia-cache",
+                "GIT_LFS_SKIP_PUSH": "1", "HOME": f"{repo}/home"}
+
     def init(self, repo, data):
-        os.makedirs(repo, exist_ok=True)
+        os.makedirs(f"{repo}/home", exist_ok=True)
         a = self.art
         if self.name == "art":
             return f"{a} init -q {repo}"
         if self.name == "art-whole":
             return f"{a} init -q --no-chunking {repo}"
+        git = f"git init -q {repo}/g && git -C {repo}/g config user.email b@b && git -C {repo}/g config user.name b"
         if self.name == "git":
-            return f"git init -q {repo} && git -C {repo} config user.email b@b && git -C {repo} config user.name b"
+            return git
         if self.name == "git-lfs":
-            return (f"git init -q {repo} && git -C {repo} config user.email b@b && git -C {repo} config user.name b"
-                    f" && cd {repo} && git lfs install --local >/dev/null && git lfs track '*.bin' '*.ckpt' >/dev/null"
-                    f" && git add .gitattributes && git commit -qm attrs && cp .gitattributes {data}/")
+            return (f"{git} && cd {repo}/g && git lfs install --local >/dev/null && "
+                    f"git lfs track '*.bin' '*.ckpt' >/dev/null && git add .gitattributes && "
+                    f"git commit -qm attrs && cp .gitattributes {data}/")
         if self.name == "restic":
             return f"restic init -q -r {repo}/r"
         if self.name == "borg":
             return f"borg init -e none {repo}/r"
+        if self.name == "kopia":
+            return f"kopia repository create filesystem --path {repo}/r >/dev/null 2>&1"
         raise ValueError(self.name)
 
-    def env(self):
-        return {"RESTIC_PASSWORD": "bench", "BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK": "yes",
-                "BORG_RELOCATED_REPO_ACCESS_IS_OK": "yes", "GIT_LFS_SKIP_PUSH": "1"}
-
     def commit(self, repo, data, name, tag):
-        a = self.art
         if self.name.startswith("art"):
-            return f"cd {repo} && {a} commit -q {name} {data}"
+            return f"cd {repo} && {self.art} commit -q {name} {data}"
         if self.name in ("git", "git-lfs"):
-            return f"git -C {repo} --work-tree={data} add -A . && git -C {repo} --work-tree={data} commit -qm {tag} --allow-empty"
+            g = f"git -C {repo}/g --work-tree={data}"
+            return f"{g} add -A . && {g} commit -qm {tag} --allow-empty"
         if self.name == "restic":
             return f"cd {data} && restic -q -r {repo}/r backup --tag {tag} ."
         if self.name == "borg":
             return f"cd {data} && borg create {repo}/r::{tag} ."
+        if self.name == "kopia":
+            return f"kopia snapshot create --no-progress {data} >/dev/null 2>&1"
         raise ValueError(self.name)
 
-    def checkout(self, repo, name, out, tag):
-        a = self.art
+    def prepare_checkout(self, repo, data):
+        """Untimed: what a checkout needs to know (kopia: the snapshot ID)."""
+        if self.name == "kopia":
+            snaps = json.loads(bl.sh(f"kopia snapshot list --json {data}", env=self.env(repo)))
+            return snaps[-1]["rootEntry"]["obj"]
+        return None
+
+    def checkout(self, repo, name, out, tag, prep=None):
         os.makedirs(out, exist_ok=True)
         if self.name.startswith("art"):
-            return f"cd {repo} && {a} checkout -q {name} -o {out}"
+            return f"cd {repo} && {self.art} checkout -q {name} -o {out}"
         if self.name in ("git", "git-lfs"):
-            return f"git -C {repo} --work-tree={out} checkout -f HEAD -- ."
+            return f"git -C {repo}/g --work-tree={out} checkout -f HEAD -- ."
         if self.name == "restic":
             return f"restic -q -r {repo}/r restore latest --target {out}"
         if self.name == "borg":
             return f"cd {out} && borg extract {repo}/r::{tag}"
+        if self.name == "kopia":
+            return f"kopia restore --no-progress {prep} {out} >/dev/null 2>&1"
         raise ValueError(self.name)
 
     def repo_size(self, repo):
         if self.name.startswith("art"):
-            return du(f"{repo}/.art")
+            return bl.du(f"{repo}/.art")
         if self.name in ("git", "git-lfs"):
-            return du(f"{repo}/.git")
-        return du(f"{repo}/r")
+            return bl.du(f"{repo}/g/.git")
+        return bl.du(f"{repo}/r")
 
 
-def median(xs):
-    return statistics.median(xs) if xs else float("nan")
+def image_size(kind, scale, ntools):
+    """Bytes of the sparse image one trial needs (written bytes are what
+    counts against the host's disk; the rest costs nothing)."""
+    per_tool = {"large": 3.2, "small": 0.4, "checkpoint": 4.5, "append": 4.5}[kind] * scale * GiB
+    src = {"large": 2.1, "small": 0.2, "checkpoint": 1.6, "append": 2.1}[kind] * scale * GiB
+    need = src + ntools * per_tool
+    # Inodes: mkfs.ext4 makes one per 16 KiB; the small set needs ~80,000 per tool.
+    return int(max(need * 1.5, 16 * GiB, ntools * 80000 * scale * 16384 * 2)), int(need)
 
 
-def bench_workload(kind, tools, art, work, runs, scale, results, rss, sizes, floors):
-    src = f"{work}/src-{kind}"
+class Results:
+    def __init__(self):
+        self.times = {}   # (fs, kind, step) -> {tool: [Step]}
+        self.sizes = {}   # (fs, kind, tool, what) -> bytes | str | bool
+        self.floors = {}  # (fs, kind, what) -> [seconds]
+
+    def rec(self, fs, kind, step, tool, s):
+        self.times.setdefault((fs, kind, step), {}).setdefault(tool, []).append(s)
+
+
+def trial(fs, kind, tools, art, peakrss, runs, t, scale, res):
+    """One trial of one workload on the fresh file system fs."""
+    w = fs.path
+    src = f"{w}/src"
+    n = 0
     if kind == "large":
         gen_large(src, scale)
     elif kind == "small":
-        n = gen_small(src, scale)
+        n = bl.gen_small(src, scale)
     elif kind == "append":
         gen_append(src, scale)
-        tools = [t for t in tools if t in ("art", "art-whole", "restic", "borg")]
     else:
         gen_checkpoint(src, scale)
-    def rec(step, tool, t, r):
-        results.setdefault((kind, step), {}).setdefault(tool, []).append(t)
-        key = (kind, tool)
-        rss[key] = max(rss.get(key, 0), r)
+    fk = fs.kind
 
-    for trial in range(runs):
-        if kind in ("large", "small"):
-            out = f"{work}/floor-cp"
-            t, _ = run(f"cp -r {src} {out}")
-            floors.setdefault((kind, "commit"), []).append(("cp -r", t))
-            shutil.rmtree(out)
-            if kind == "large":
-                t, _ = run(f"b3sum {src}/*.bin >/dev/null")
-                floors.setdefault((kind, "hash"), []).append(("b3sum", t))
-        for name in tools:
-            tool = Tool(name, art)
-            repo = f"{work}/repo-{name}"
-            data = f"{work}/data-{name}"
-            shutil.rmtree(repo, ignore_errors=True)
-            shutil.rmtree(data, ignore_errors=True)
-            subprocess.check_call(["cp", "-r", src if kind not in ("checkpoint", "append") else f"{src}/v1", data])
-            run(tool.init(repo, data), env=tool.env())
-            if kind == "append":
-                t, r = run(tool.commit(repo, data, "table", "v1"), env=tool.env())
-                rec("commit", name, t, r)
-                shutil.copy(f"{src}/v2/table.csv", f"{data}/table.csv")
+    def step(label, name, cmd, cwd=None, env=None):
+        s = bl.run(peakrss, cmd, cwd=cwd, env=env)
+        res.rec(fk, kind, label, name, s)
+        return s
+
+    if kind in ("large", "small"):
+        s = bl.run(peakrss, f"cp -r {src} {w}/floor-cp")
+        res.floors.setdefault((fk, kind, "cp -r"), []).append(s.wall)
+        if kind == "large":
+            s = bl.run(peakrss, f"b3sum {src}/*.bin >/dev/null")
+            res.floors.setdefault((fk, kind, "b3sum"), []).append(s.wall)
+    for name in tools:
+        bl.log(f"   {fk} {kind} run {t + 1}/{runs}: {name}")
+        tool = Tool(name, art)
+        repo, data, out = f"{w}/{name}/repo", f"{w}/{name}/data", f"{w}/{name}/out"
+        os.makedirs(repo)
+        env = tool.env(repo)
+        subprocess.check_call(["cp", "-r", src if kind not in ("checkpoint", "append") else f"{src}/v1", data])
+        bl.sh(tool.init(repo, data), env=env)
+        if kind == "append":
+            step("commit", name, tool.commit(repo, data, "table", "v1"), env=env)
+            shutil.copy(f"{src}/v2/table.csv", f"{data}/table.csv")
+            before = tool.repo_size(repo)
+            step("commit after 1% appended", name, tool.commit(repo, data, "table", "v2"), env=env)
+            if t == 0:
+                added = tool.repo_size(repo) - before
+                res.sizes[(fk, kind, name, "added by the append")] = added
+                res.sizes[(fk, kind, name, "added, % of the file")] = \
+                    f"{100 * added / os.path.getsize(f'{src}/v1/table.csv'):.2f}%"
+        elif kind == "checkpoint":
+            for v in ("v1", "v2", "v3"):
+                if v != "v1":
+                    shutil.copy(f"{src}/{v}/model.ckpt", f"{data}/model.ckpt")
                 before = tool.repo_size(repo)
-                t, r = run(tool.commit(repo, data, "table", "v2"), env=tool.env())
-                rec("commit after 1% appended", name, t, r)
-                if trial == 0:
-                    added = tool.repo_size(repo) - before
-                    sizes[(kind, name, "added by the append")] = added
-                    sizes[(kind, name, "added, % of the file")] = f"{100 * added / os.path.getsize(f'{src}/v1/table.csv'):.2f}%"
-            elif kind == "checkpoint":
-                for v in ("v1", "v2", "v3"):
-                    if v != "v1":
-                        shutil.copy(f"{src}/{v}/model.ckpt", f"{data}/model.ckpt")
-                    before = tool.repo_size(repo)
-                    t, r = run(tool.commit(repo, data, "ckpt", v), env=tool.env())
-                    rec(f"commit {v}", name, t, r)
-                    if trial == 0:
-                        sizes[(kind, name, f"added by {v}")] = tool.repo_size(repo) - before
-                out = f"{work}/out-{name}"
-                shutil.rmtree(out, ignore_errors=True)
-                t, r = run(tool.checkout(repo, "ckpt", out, "v3"), env=tool.env())
-                rec("checkout", name, t, r)
-            else:
-                t, r = run(tool.commit(repo, data, "ds", "t1"), env=tool.env())
-                rec("commit", name, t, r)
-                t, r = run(tool.commit(repo, data, "ds", "t2"), env=tool.env())
-                rec("recommit unchanged", name, t, r)
-                if kind == "small":
-                    change_small(data, n)
-                    t, r = run(tool.commit(repo, data, "ds", "t3"), env=tool.env())
-                    rec("commit after 1% changed", name, t, r)
-                if trial == 0:
-                    sizes[(kind, name, "repository")] = tool.repo_size(repo)
-                out = f"{work}/out-{name}"
-                shutil.rmtree(out, ignore_errors=True)
-                t, r = run(tool.checkout(repo, "ds", out, "t3" if kind == "small" else "t2"), env=tool.env())
-                rec("checkout", name, t, r)
-                shutil.rmtree(out, ignore_errors=True)
-            if trial == runs - 1 and kind == "checkpoint":
-                ok = subprocess.call(["cmp", "-s", f"{src}/v3/model.ckpt", f"{work}/out-{name}/model.ckpt"]) == 0
-                sizes[(kind, name, "v3 checkout identical")] = ok
-                if name.startswith("art"):
-                    # Every version checks out with the b3sum of its source.
-                    for i, v in enumerate(("v1", "v2", "v3")):
-                        out = f"{work}/out-{name}-{v}"
-                        run(tool.checkout(repo, f"ckpt:v{i}", out, v), env=tool.env())
-                        want = subprocess.check_output(["b3sum", "--no-names", f"{src}/{v}/model.ckpt"])
-                        got = subprocess.check_output(["b3sum", "--no-names", f"{out}/model.ckpt"])
-                        sizes[(kind, name, f"{v} checkout b3sum equal")] = want == got
-                        shutil.rmtree(out, ignore_errors=True)
-            shutil.rmtree(repo, ignore_errors=True)
-            shutil.rmtree(data, ignore_errors=True)
-            shutil.rmtree(f"{work}/out-{name}", ignore_errors=True)
-    shutil.rmtree(src, ignore_errors=True)
-
-
-def fmt_s(x):
-    return f"{x:.3f} s" if x < 1 else f"{x:.2f} s"
+                step(f"commit {v}", name, tool.commit(repo, data, "ckpt", v), env=env)
+                if t == 0:
+                    res.sizes[(fk, kind, name, f"added by {v}")] = tool.repo_size(repo) - before
+            prep = tool.prepare_checkout(repo, data)
+            step("checkout", name, tool.checkout(repo, "ckpt", out, "v3", prep), env=env)
+            ok = subprocess.call(["cmp", "-s", f"{src}/v3/model.ckpt", f"{out}/model.ckpt"]) == 0
+            if not ok:
+                raise RuntimeError(f"{name} checked out v3 differently from its source")
+            if t == runs - 1 and name.startswith("art"):
+                # Every version checks out with the b3sum of its source.
+                for i, v in enumerate(("v1", "v2", "v3")):
+                    o = f"{w}/{name}/out-{v}"
+                    bl.sh(tool.checkout(repo, f"ckpt:v{i}", o, v), env=env)
+                    want = subprocess.check_output(["b3sum", "--no-names", f"{src}/{v}/model.ckpt"])
+                    got = subprocess.check_output(["b3sum", "--no-names", f"{o}/model.ckpt"])
+                    res.sizes[(fk, kind, name, f"{v} checkout b3sum equal")] = want == got
+        else:
+            step("commit", name, tool.commit(repo, data, "ds", "t1"), env=env)
+            step("recommit unchanged", name, tool.commit(repo, data, "ds", "t2"), env=env)
+            last = "t2"
+            if kind == "small":
+                change_small(data, n)
+                step("commit after 1% changed", name, tool.commit(repo, data, "ds", "t3"), env=env)
+                last = "t3"
+            if t == 0:
+                res.sizes[(fk, kind, name, "repository")] = tool.repo_size(repo)
+            prep = tool.prepare_checkout(repo, data)
+            step("checkout", name, tool.checkout(repo, "ds", out, last, prep), env=env)
+            if name.startswith("art") or name.startswith("git"):
+                step("re-checkout unchanged", name, tool.checkout(repo, "ds", out, last, prep), env=env)
+            diff = subprocess.run(["diff", "-rq", "-x", ".gitattributes", data, out], capture_output=True)
+            if diff.returncode != 0:
+                raise RuntimeError(f"{name} checked out {kind} differently from its source:\n"
+                                   f"{diff.stdout.decode()[:1000]}")
 
 
 def main():
@@ -339,73 +305,131 @@ def main():
     ap.add_argument("--peakrss", required=True, help="the tools/peakrss binary")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--workloads", default="large,small,checkpoint,append")
-    ap.add_argument("--tools", default="art,art-whole,git,git-lfs,restic,borg")
-    ap.add_argument("--dir", default=os.environ.get("BENCH_DIR", "/tmp"))
+    ap.add_argument("--tools", default=ALL_TOOLS)
+    ap.add_argument("--fs", default=os.environ.get("BENCH_FS", "ext4,xfs"))
+    ap.add_argument("--dir", default=os.environ.get("BENCH_DIR", "/var/tmp"))
     ap.add_argument("--scale", type=float, default=1.0)
+    ap.add_argument("--no-write", action="store_true", help="never replace docs/ and the README")
     args = ap.parse_args()
     tools = args.tools.split(",")
-    ensure_peers([t for t in tools if not t.startswith("art")])
-    art = os.path.abspath(args.art)
-    global PEAKRSS
-    PEAKRSS = os.path.abspath(args.peakrss)
-    work = tempfile.mkdtemp(prefix="art-peers.", dir=args.dir)
-    results, rss, sizes, floors = {}, {}, {}, {}
-    try:
+    versions = bl.ensure_tools([t for t in tools if not t.startswith("art")] + ["b3sum"])
+    art, peakrss = os.path.abspath(args.art), os.path.abspath(args.peakrss)
+    kinds = bl.fs_kinds(args.fs)
+    res = Results()
+    for fk in kinds:
         for kind in args.workloads.split(","):
-            print(f"== workload {kind}", file=sys.stderr)
-            bench_workload(kind, tools, art, work, args.runs, args.scale, results, rss, sizes, floors)
-            report(args, tools, results, rss, sizes, floors, sys.stderr)
-    finally:
-        subprocess.call(["chmod", "-R", "u+w", work])
-        shutil.rmtree(work, ignore_errors=True)
-    report(args, tools, results, rss, sizes, floors, sys.stdout)
+            ktools = [t for t in tools if kind != "append" or t in DEDUP_TOOLS]
+            size, need = image_size(kind, args.scale, len(ktools))
+            for t in range(args.runs):
+                bl.check_space(args.dir, need, f"a trial of the {kind} workload")
+                bl.log(f"== {fk}: workload {kind}, run {t + 1}/{args.runs}")
+                with bl.fresh_fs(fk, size, args.dir, f"{kind}-{t}") as fs:
+                    trial(fs, kind, ktools, art, peakrss, args.runs, t, args.scale, res)
+    doc, blocks = report(args, tools, kinds, versions, res)
+    bl.publish(args, "bench-peers.md", doc, blocks)
 
 
-def report(args, tools, results, rss, sizes, floors, out):
-    def print(*a):
-        __builtins__.print(*a, file=out)
-    out.flush()
+STEP_ORDER = ["commit", "recommit unchanged", "commit after 1% changed", "commit v1", "commit v2", "commit v3",
+              "commit after 1% appended", "checkout", "re-checkout unchanged"]
+KIND_TITLE = {"large": "4 x 256 MiB", "small": "20,000 x 4 KiB", "checkpoint": "512 MiB checkpoint",
+              "append": "1 GiB CSV"}
+
+
+def medians(res, fk):
+    """{(kind, step): {tool: Step of medians}}, steps in a fixed order."""
+    out = {}
+    keys = sorted([k for k in res.times if k[0] == fk], key=lambda k: (
+        list(KIND_TITLE).index(k[1]), STEP_ORDER.index(k[2]) if k[2] in STEP_ORDER else 99))
+    for (_, kind, step) in keys:
+        out[(kind, step)] = {t: bl.Step(bl.median([s.wall for s in ss]), max(s.rss for s in ss),
+                                        bl.median([s.user for s in ss]), bl.median([s.sys for s in ss]))
+                             for t, ss in res.times[(fk, kind, step)].items()}
+    return out
+
+
+def times_table(med, tools, kinds_steps, floors=None, scale=1):
+    """A Markdown table of wall times and art/peer ratios."""
     peers = [t for t in tools if t != "art"]
-    print(f"\nMedians of {args.runs} runs, scale {args.scale}, warm page cache, one file system.\n")
-    print("| workload | step | " + " | ".join(tools) + " | floor | " + " | ".join(f"art/{p}" for p in peers) + " |")
-    print("|---|---|" + "--:|" * len(tools) + "--:|" + "--:|" * len(peers))
-    for (kind, step), by_tool in results.items():
-        med = {t: median(v) for t, v in by_tool.items()}
-        floor = ""
-        if step == "commit" and (kind, "commit") in floors:
-            cp = median([t for _, t in floors[(kind, "commit")]])
-            floor = f"cp -r {fmt_s(cp)}"
-            if (kind, "hash") in floors:
-                floor += f", b3sum {fmt_s(median([t for _, t in floors[(kind, 'hash')]]))}"
-            if "art" in med:
-                floor += f" (art/cp {med['art'] / cp:.2f}x)"
-        if step == "checkout" and (kind, "commit") in floors:
-            cp = median([t for _, t in floors[(kind, "commit")]])
-            floor = f"cp -r {fmt_s(cp)}"
-            if "art" in med:
-                floor += f" (art/cp {med['art'] / cp:.2f}x)"
-        cells = [fmt_s(med[t]) if t in med else "" for t in tools]
-        ratios = [f"{med['art'] / med[p]:.2f}" if "art" in med and p in med and med[p] > 0 else "" for p in peers]
-        print(f"| {kind} | {step} | " + " | ".join(cells) + f" | {floor} | " + " | ".join(ratios) + " |")
-    print("\nPeak RSS (MiB, max over the workload's steps):\n")
-    kinds = sorted({k for k, _ in rss})
-    print("| workload | " + " | ".join(tools) + " |")
-    print("|---|" + "--:|" * len(tools))
-    for k in kinds:
-        print(f"| {k} | " + " | ".join(f"{rss.get((k, t), 0):.0f}" for t in tools) + " |")
-    print("\nRepository bytes:\n")
-    print("| workload | what | " + " | ".join(tools) + " |")
-    print("|---|---|" + "--:|" * len(tools))
-    whats = []
-    for (k, _, w) in sizes:
-        if (k, w) not in whats:
-            whats.append((k, w))
-    for k, w in whats:
-        cells = []
-        for t in tools:
-            v = sizes.get((k, t, w), "")
-            cells.append(str(v) if isinstance(v, (bool, str)) else f"{v / MiB:.2f} MiB")
-        print(f"| {k} | {w} | " + " | ".join(cells) + " |")
+    lines = ["| workload | step | " + " | ".join(tools) + (" | floor" if floors is not None else "") + " | " +
+             " | ".join(f"art/{p}" for p in peers) + " |",
+             "|---|---|" + "--:|" * (len(tools) + (1 if floors is not None else 0) + len(peers))]
+    last = None
+    for (kind, step), by in med.items():
+        if kinds_steps and (kind, step) not in kinds_steps:
+            continue
+        cells = [bl.fmt_s(by[t].wall) if t in by else "" for t in tools]
+        ratios = [f"{by['art'].wall / by[p].wall:.2f}" if "art" in by and p in by and by[p].wall > 0 else ""
+                  for p in peers]
+        row = f"| {KIND_TITLE[kind] if kind != last else ''} | {step} | " + " | ".join(cells)
+        if floors is not None:
+            fl = ""
+            cp = floors.get((kind, "cp -r"))
+            if cp and step in ("commit", "checkout") and "art" in by:
+                fl = f"cp -r {bl.fmt_s(cp)} (art {by['art'].wall / cp:.2f}x)"
+                if step == "commit" and (kind, "b3sum") in floors:
+                    fl += f", b3sum {bl.fmt_s(floors[(kind, 'b3sum')])}"
+            row += f" | {fl}"
+        lines.append(row + " | " + " | ".join(ratios) + " |")
+        last = kind
+    return "\n".join(lines) + "\n"
+
+
+def report(args, tools, kinds, versions, res):
+    """The full Markdown report and the README blocks (ext4, or the first file system)."""
+    parts = [f"# art beside its peers (`make bench-peers`)\n",
+             bl.header("bench-peers", kinds, versions,
+                       f"Medians of {args.runs} runs at scale {args.scale}; a fresh file system per trial, "
+                       "warm page cache, `sync` before each step; ratio = art's time / the peer's "
+                       "(below 1: art is faster)."), ""]
+    blocks = {}
+    for fk in kinds:
+        med = medians(res, fk)
+        floors = {(k, w): bl.median(v) for (f, k, w), v in res.floors.items() if f == fk}
+        parts.append(f"## {bl.describe_fs(fk)}\n")
+        main_tools = [t for t in tools if t != "art-whole"]
+        parts.append("### Wall time\n")
+        parts.append(times_table(med, tools, None, floors, args.scale))
+        parts.append("### Peak RSS (MiB, max over runs) and CPU (user + system, median)\n")
+        parts.append("| workload | step | " + " | ".join(tools) + " |")
+        parts.append("|---|---|" + "--:|" * len(tools))
+        for (kind, step), by in med.items():
+            parts.append(f"| {KIND_TITLE[kind]} | {step} | " + " | ".join(
+                f"{by[t].rss:.0f} MiB, {by[t].user + by[t].sys:.2f} s" if t in by else "" for t in tools) + " |")
+        parts.append("\n### Repository bytes\n")
+        parts.append("| workload | what | " + " | ".join(tools) + " |")
+        parts.append("|---|---|" + "--:|" * len(tools))
+        whats = []
+        for (f, k, _, w) in res.sizes:
+            if f == fk and (k, w) not in whats:
+                whats.append((k, w))
+        for k, w in whats:
+            cells = []
+            for t in tools:
+                v = res.sizes.get((fk, k, t, w), "")
+                cells.append(("yes" if v else "NO") if isinstance(v, bool) else v if isinstance(v, str)
+                             else bl.fmt_mib(v))
+            parts.append(f"| {KIND_TITLE[k]} | {w} | " + " | ".join(cells) + " |")
+        parts.append("")
+        if fk == kinds[0]:
+            head = bl.header("bench-peers", [fk], versions, f"Medians of {args.runs} runs; ratio = art / peer.")
+            main_steps = [(k, s) for (k, s) in med if k in ("large", "small", "checkpoint")]
+            blocks["peers"] = head + "\n" + times_table(med, main_tools, main_steps)
+            chunk_tools = [t for t in ("art", "art-whole", "restic", "borg", "kopia") if t in tools]
+            sizes = ["| workload | what | " + " | ".join(chunk_tools) + " |", "|---|---|" + "--:|" * len(chunk_tools)]
+            for k, w in whats:
+                if k in ("checkpoint", "append") and not w.endswith("equal") and w != "added by v1":
+                    sizes.append(f"| {KIND_TITLE[k]} | {w} | " + " | ".join(
+                        (bl.fmt_mib(res.sizes[(fk, k, t, w)]) if not isinstance(res.sizes.get((fk, k, t, w)), str)
+                         else res.sizes[(fk, k, t, w)]) if (fk, k, t, w) in res.sizes else "" for t in chunk_tools) + " |")
+            eq = [t for t in ("art", "art-whole") if all(res.sizes.get((fk, "checkpoint", t, f"{v} checkout b3sum equal"))
+                                                       for v in ("v1", "v2", "v3"))]
+            if ("checkpoint", "commit v1") in med:
+                sizes.append(f"| {KIND_TITLE['checkpoint']} | every version checks out with its source's b3sum | " +
+                             " | ".join("yes" if t in eq else "" for t in chunk_tools) + " |")
+            chunk_steps = [(k, s) for (k, s) in med if (k == "checkpoint" and s in ("commit v1", "commit v2", "checkout"))
+                           or (k == "append" and s != "commit") or (k == "large" and s in ("commit", "checkout"))]
+            blocks["chunks"] = head + "\n" + "\n".join(sizes) + "\n\n" + times_table(med, chunk_tools, chunk_steps)
+    return "\n".join(parts) + "\n", blocks
 
 
 if __name__ == "__main__":

@@ -1,9 +1,13 @@
 //go:build unix
 
-// Command peakrss runs a command and prints its wall time and peak resident
-// set size (from the kernel's rusage), for the memory benchmarks.
+// Command peakrss runs a command and prints its wall time, peak resident set
+// size and CPU time (from the kernel's rusage of the command and every
+// process it waited for), for the benchmarks.
 //
 //	peakrss LABEL -- COMMAND [ARG...]
+//
+// prints one line: LABEL WALL s RSS MiB USER s SYS s. The command's own
+// stdout and stderr go to peakrss's stderr.
 package main
 
 import (
@@ -30,7 +34,8 @@ func main() {
 		os.Exit(1)
 	}
 	ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
-	fmt.Printf("%-40s %9.4f s %8.1f MiB\n", label, wall.Seconds(), float64(ru.Maxrss)/1024)
+	fmt.Printf("%-40s %9.4f s %8.1f MiB %8.3f s %8.3f s\n", label, wall.Seconds(), float64(ru.Maxrss)/1024,
+		time.Duration(ru.Utime.Nano()).Seconds(), time.Duration(ru.Stime.Nano()).Seconds())
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "peakrss:", label, "failed:", err)
 		os.Exit(1)
