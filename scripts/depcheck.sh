@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Keeps the package boundaries of DESIGN.md: each package may import only the
-# packages of ours listed for it.
+# Keeps the package boundaries of docs/architecture.md ("Packages"): each
+# package may import only the packages of ours listed for it. A change here
+# changes that table in the same commit.
 set -euo pipefail
 mod=$(go list -m)
 declare -A allowed=(
@@ -34,5 +35,27 @@ while read -r pkg imports; do
     if [[ $ok == 0 ]]; then echo "depcheck: $rel must not import $dep"; fail=1; fi
   done
 done < <(go list -f '{{.ImportPath}} {{join .Imports " "}}' ./...)
-[[ $fail == 0 ]] && echo "depcheck: package boundaries hold"
+
+# The table of packages in docs/architecture.md must say what is allowed
+# here: one row per package, its last column naming exactly the packages
+# above, in backquotes ("nothing" for none).
+doc=docs/architecture.md
+words() { tr ' ' '\n' <<<"$1" | { grep -v '^$' || true; } | sort | tr '\n' ' '; }
+declare -A documented=()
+while IFS='|' read -r _ pkg _ deps _; do
+  pkg=$(tr -d '` ' <<<"$pkg")
+  documented[$pkg]=$(words "$({ grep -o '`[^`]*`' || true; } <<<"$deps" | tr -d '`' | tr '\n' ' ')")
+done < <(awk '/^## Packages/ { p = 1; next } /^## / { p = 0 } p && /^\| `/' "$doc")
+for rel in "${!allowed[@]}"; do
+  if [[ -z ${documented[$rel]+x} ]]; then
+    echo "depcheck: $doc has no row for $rel"; fail=1
+  elif [[ ${documented[$rel]} != "$(words "${allowed[$rel]}")" ]]; then
+    echo "depcheck: $doc says $rel may import [${documented[$rel]% }], this script [$(words "${allowed[$rel]}" | sed 's/ $//')]"; fail=1
+  fi
+done
+for rel in "${!documented[@]}"; do
+  [[ -n ${allowed[$rel]+x} ]] || { echo "depcheck: $doc has a row for $rel, which this script does not know"; fail=1; }
+done
+
+[[ $fail == 0 ]] && echo "depcheck: package boundaries hold, as $doc says"
 exit $fail
