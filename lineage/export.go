@@ -79,7 +79,8 @@ func (n Node) MarshalJSON() ([]byte, error) {
 	}{n.Kind, n.ID, n.Name, version, n.Type, n.Deleted})
 }
 
-// MarshalJSON writes the graph in the shape of DESIGN.md:
+// MarshalJSON writes the graph in the shape of `art lineage --json`
+// (docs/architecture.md, "The CLI contract"):
 // {"root", "direction", "depth", "nodes": [...], "edges": [{"from", "to"}]}.
 func (g *Graph) MarshalJSON() ([]byte, error) {
 	nodes, edges := g.Nodes, g.Edges

@@ -135,7 +135,8 @@ type ManifestEntry struct {
 	RefDigest string
 }
 
-// MarshalJSON encodes the entry in the shape of DESIGN.md's manifest:
+// MarshalJSON encodes the entry in the shape of the manifest of `art show
+// --json` (docs/architecture.md, "The CLI contract"):
 // {"path", "size", "digest"} for a file, {"path", "size", "ref", "digest"}
 // for a reference, whose size and digest are null when unknown.
 func (e ManifestEntry) MarshalJSON() ([]byte, error) {

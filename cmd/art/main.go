@@ -1,7 +1,7 @@
 // Command art versions machine-learning artifacts the way Git versions
 // source. It is a thin shell over package repo: it parses flags, makes the
 // repo call and prints the result as text or, with --json, as one JSON
-// document. See DESIGN.md, "CLI contract".
+// document. See docs/architecture.md, "The CLI contract".
 package main
 
 import (
@@ -25,7 +25,7 @@ const (
 // memoryLimit is the Go runtime's soft heap limit for the CLI. art's work
 // is streamed, so its live heap is small; the limit makes the collector run
 // sooner instead of letting garbage double the heap, which keeps peak RSS
-// flat (DESIGN.md: well under 100 MiB). GOMEMLIMIT overrides it.
+// flat (docs/architecture.md, "The CLI contract"). GOMEMLIMIT overrides it.
 const memoryLimit = 48 << 20
 
 func main() {

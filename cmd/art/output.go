@@ -13,7 +13,8 @@ import (
 	"github.com/artvcs/art/repo"
 )
 
-// versionJSON is a version in --json output (DESIGN.md, "CLI contract").
+// versionJSON is a version in --json output (docs/architecture.md, "The CLI
+// contract").
 type versionJSON struct {
 	Name        string          `json:"name"`
 	Type        string          `json:"type"`
