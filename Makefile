@@ -10,7 +10,7 @@ FUZZTIME ?= 30s
 all: build
 
 build:
-	$(GO) build -o $(BIN) ./cmd/art
+	$(GO) build -buildvcs=auto -o $(BIN) ./cmd/art
 
 ## deps: what the tests need beyond Go modules: Graphviz's dot, which the
 ## lineage tests run on `art lineage --format dot` (from Debian; sudo unless root)

@@ -25,6 +25,7 @@ def main():
     args = ap.parse_args()
     if args.scale != 1:
         args.benchtime = "100ms"
+    bl.set_commit()
     rows = []
     for pkg in args.packages:
         bl.log(f"== go test -bench {pkg}")

@@ -27,6 +27,7 @@ def main():
     ap.add_argument("--no-write", action="store_true")
     args = ap.parse_args()
     art, peakrss = os.path.abspath(args.art), os.path.abspath(args.peakrss)
+    bl.set_commit(art)
     big, small = int(2048 * MiB * args.scale), int(50000 * args.scale)
     kinds = bl.fs_kinds(args.fs)
     rows = {}

@@ -310,12 +310,33 @@ def write_random(path, size, seed):
 
 # ---------------------------------------------------------------- reports
 
+COMMIT = None  # the commit measured: set_commit() from the art binary's build information
+
+
 def git_commit():
+    """The commit of the work tree now (+dirty when tracked files changed)."""
     def g(*a):
         return subprocess.run(["git", "-C", TOP] + list(a), capture_output=True, text=True).stdout.strip()
     rev = g("rev-parse", "--short=7", "HEAD") or "unknown"
     dirty = g("status", "--porcelain", "--untracked-files=no")
     return rev + ("+dirty" if dirty else "")
+
+
+def set_commit(art=None):
+    """Records which commit is measured: the VCS revision the art binary was
+    built from (`go version -m`; `make build` embeds it), else the work
+    tree's commit at the start of the run."""
+    global COMMIT
+    COMMIT = None
+    if art:
+        out = subprocess.run(["go", "version", "-m", art], capture_output=True, text=True).stdout
+        info = dict(line.split("\t")[2].split("=", 1) for line in out.splitlines()
+                    if line.startswith("\tbuild\t") and "=" in line)
+        if info.get("vcs.revision"):
+            COMMIT = info["vcs.revision"][:7] + ("+dirty" if info.get("vcs.modified") == "true" else "")
+    if COMMIT is None:
+        COMMIT = git_commit()
+    return COMMIT
 
 
 def machine():
@@ -329,7 +350,7 @@ def header(title, fs_kinds, versions, extra=""):
     """The lines every table starts with: what was measured, where, when."""
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     where = [machine()] + [describe_fs(k) for k in fs_kinds]
-    lines = [f"_{title}: measured at commit `{git_commit()}` on {now}; {'; '.join(where)}._"]
+    lines = [f"_{title}: measured at commit `{COMMIT or set_commit()}` on {now}; {'; '.join(where)}._"]
     tools = [v for _, v in sorted(versions.items()) if v]
     tools.append(subprocess.check_output(["go", "version"], text=True).strip())
     lines.append(f"_{'Peers' if versions else 'Built with'}: {'; '.join(tools)}._")
