@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/artvcs/art/objects"
+	"github.com/artvcs/art/objects/walk"
 	"github.com/artvcs/art/refs"
 	"github.com/artvcs/art/repo/remote"
 )
@@ -59,7 +60,7 @@ func (d *downloader) artifact(ctx context.Context, doc *remoteDoc, blobs bool) (
 	for _, v := range doc.Versions {
 		if lv, err := idx.ByCommit(ctx, v.Commit); err == nil {
 			if blobs {
-				if err := d.tree(ctx, lv.Tree, 0, true); err != nil {
+				if err := d.tree(ctx, lv.Tree, true); err != nil {
 					return nil, err
 				}
 			}
@@ -82,7 +83,7 @@ func (d *downloader) artifact(ctx context.Context, doc *remoteDoc, blobs bool) (
 				remote.ErrBadResponse, doc.Name, d.remote, v.Commit.Short(), doc.Name, refs.VersionString(v.Version),
 				c.Name, refs.VersionString(c.Version), c.Type)
 		}
-		if err := d.tree(ctx, c.Tree, 0, blobs); err != nil {
+		if err := d.tree(ctx, c.Tree, blobs); err != nil {
 			return nil, err
 		}
 		got.commits[v.Commit] = c
@@ -215,41 +216,84 @@ func (d *downloader) meta(ctx context.Context, id objects.ID) ([]byte, error) {
 }
 
 // tree fetches a tree (decoding it, which refuses unsafe entry names) and
-// the trees below it; with blobs it notes the file contents to fetch.
-func (d *downloader) tree(ctx context.Context, id objects.ID, depth int, blobs bool) error {
-	if depth > objects.MaxPathDepth {
-		return fmt.Errorf("%w: tree %s from remote %s nests too deep", ErrInvalidPath, id, d.remote)
+// the trees below it, the subtrees of each tree in parallel; with blobs it
+// notes the file contents to fetch. A tree walked before is skipped whole.
+func (d *downloader) tree(ctx context.Context, id objects.ID, blobs bool) error {
+	w := walk.Walker{
+		Source: &pullTrees{d: d, fetched: map[objects.ID][]byte{}},
+		Enter: func(_ context.Context, dir walk.Dir) error {
+			if _, ok := d.done.Load(dir.ID); ok {
+				return walk.SkipDir
+			}
+			return nil
+		},
+		Entry: func(_ context.Context, e walk.Entry) error {
+			if blobs && e.Kind == objects.KindFile {
+				d.wants = append(d.wants, wantBlob{e.ID, e.Size})
+			}
+			return nil
+		},
+		Leave: func(_ context.Context, dir walk.Dir) error {
+			d.done.Store(dir.ID, true)
+			return nil
+		},
+		TreeError: func(_ context.Context, dir walk.Dir, err error) error {
+			if errors.Is(err, walk.ErrTooDeep) {
+				return fmt.Errorf("%w: tree %s from remote %s nests too deep", ErrInvalidPath, dir.ID, d.remote)
+			}
+			return err
+		},
 	}
-	if _, ok := d.done.Load(id); ok {
-		return nil
-	}
-	b, err := d.meta(ctx, id)
-	if err != nil {
-		return err
+	return w.Walk(ctx, id, "")
+}
+
+// pullTrees is the walk.Source of a pull: a tree comes from the store if
+// it is here, else from the remote, verified and stored (downloader.meta).
+// Prefetch fetches the subtrees of a tree in parallel before the walk
+// reads them one by one.
+type pullTrees struct {
+	d       *downloader
+	mu      sync.Mutex
+	fetched map[objects.ID][]byte // prefetched and not yet read by the walk
+}
+
+func (s *pullTrees) Tree(ctx context.Context, id objects.ID) (*objects.Tree, error) {
+	s.mu.Lock()
+	b, ok := s.fetched[id]
+	delete(s.fetched, id)
+	s.mu.Unlock()
+	if !ok {
+		var err error
+		if b, err = s.d.meta(ctx, id); err != nil {
+			return nil, err
+		}
 	}
 	t, err := objects.DecodeTree(b)
 	if err != nil {
-		return fmt.Errorf("tree %s from remote %s: %w", id, d.remote, err)
+		return nil, fmt.Errorf("tree %s from remote %s: %w", id, s.d.remote, err)
 	}
+	return t, nil
+}
+
+func (s *pullTrees) Prefetch(ctx context.Context, ids []objects.ID) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(transferWorkers)
-	for _, e := range t.Entries {
-		switch e.Kind {
-		case objects.KindDir:
-			g.Go(func() error { return d.tree(gctx, e.ID, depth+1, blobs) })
-		case objects.KindFile:
-			if blobs {
-				d.mu.Lock()
-				d.wants = append(d.wants, wantBlob{e.ID, e.Size})
-				d.mu.Unlock()
-			}
+	for _, id := range ids {
+		if _, ok := s.d.done.Load(id); ok {
+			continue
 		}
+		g.Go(func() error {
+			b, err := s.d.meta(gctx, id)
+			if err != nil {
+				return err
+			}
+			s.mu.Lock()
+			s.fetched[id] = b
+			s.mu.Unlock()
+			return nil
+		})
 	}
-	if err := g.Wait(); err != nil {
-		return err
-	}
-	d.done.Store(id, true)
-	return nil
+	return g.Wait()
 }
 
 // blobs fetches the file contents ws that are not here: whole blobs and

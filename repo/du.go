@@ -7,6 +7,7 @@ import (
 	"sort"
 
 	"github.com/artvcs/art/objects"
+	"github.com/artvcs/art/objects/walk"
 )
 
 // ArtifactUsage is what one artifact's versions take.
@@ -60,61 +61,57 @@ func (r *Repo) DiskUsage(ctx context.Context) (Usage, error) {
 	if err != nil {
 		return u, err
 	}
-	trees := map[objects.ID]*objects.Tree{}
 	lists := map[objects.ID]*objects.ChunkList{}
-	// use adds id and everything below it to set.
-	var use func(set map[objects.ID]bool, id objects.ID, kind objects.EntryKind, depth int) error
-	use = func(set map[objects.ID]bool, id objects.ID, kind objects.EntryKind, depth int) error {
-		if set[id] {
-			return nil
-		}
-		set[id] = true
-		switch kind {
-		case objects.KindDir:
-			if depth > objects.MaxPathDepth {
-				return fmt.Errorf("du: tree %s nests too deep; run `art fsck`", id)
-			}
-			t := trees[id]
-			if t == nil {
-				var err error
-				if t, err = objects.ReadTree(ctx, r.store, id); err != nil {
-					return fmt.Errorf("du: %w; run `art fsck`", err)
-				}
-				trees[id] = t
-			}
-			for _, e := range t.Entries {
-				if e.Kind == objects.KindRef {
-					continue
-				}
-				if err := use(set, e.ID, e.Kind, depth+1); err != nil {
-					return err
-				}
-			}
-		case objects.KindFile:
+	var set map[objects.ID]bool // the objects of the artifact being walked
+	w := walk.Walker{
+		Source: walk.Cached(walk.Store(r.store)), // versions share most trees
+		Chunks: func(ctx context.Context, id objects.ID) (*objects.ChunkList, error) {
 			if !chunked[id] {
+				return nil, nil
+			}
+			if l := lists[id]; l != nil {
+				return l, nil
+			}
+			l, err := r.store.ReadChunkList(ctx, id)
+			if errors.Is(err, objects.ErrNotFound) {
+				return nil, nil
+			} else if err != nil {
+				return nil, fmt.Errorf("du: %w; run `art fsck`", err)
+			}
+			lists[id] = l
+			return l, nil
+		},
+		// Within an artifact each tree and file counts once.
+		Enter: func(_ context.Context, d walk.Dir) error {
+			if set[d.ID] {
+				return walk.SkipDir
+			}
+			set[d.ID] = true
+			return nil
+		},
+		Entry: func(_ context.Context, e walk.Entry) error {
+			if e.Kind != objects.KindFile {
 				return nil
 			}
-			l := lists[id]
-			if l == nil {
-				var err error
-				if l, err = r.store.ReadChunkList(ctx, id); errors.Is(err, objects.ErrNotFound) {
-					return nil
-				} else if err != nil {
-					return fmt.Errorf("du: %w; run `art fsck`", err)
-				}
-				lists[id] = l
+			if set[e.ID] {
+				return walk.SkipDir
 			}
-			for _, c := range l.Chunks {
-				set[c.ID] = true
-			}
-		}
-		return nil
+			set[e.ID] = true
+			return nil
+		},
+		Chunk: func(_ context.Context, _ walk.Entry, c objects.Chunk) error {
+			set[c.ID] = true
+			return nil
+		},
+		TreeError: func(_ context.Context, _ walk.Dir, err error) error {
+			return fmt.Errorf("du: %w; run `art fsck`", err)
+		},
 	}
 	all := map[objects.ID]bool{}
 	byName := map[string]map[objects.ID]bool{}
 	idx := map[string]int{}
 	for _, v := range versions {
-		set := byName[v.Name]
+		set = byName[v.Name]
 		if set == nil {
 			set = map[objects.ID]bool{}
 			byName[v.Name] = set
@@ -126,7 +123,7 @@ func (r *Repo) DiskUsage(ctx context.Context) (Usage, error) {
 		a.Logical += v.Size
 		u.Logical += v.Size
 		set[v.Commit] = true
-		if err := use(set, v.Tree, objects.KindDir, 0); err != nil {
+		if err := w.Walk(ctx, v.Tree, ""); err != nil {
 			return u, err
 		}
 	}

@@ -13,11 +13,8 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/artvcs/art/objects"
+	"github.com/artvcs/art/objects/walk"
 )
-
-// errTreeBomb stops fsck's walk of a version whose trees stand for more
-// than MaxVersionFiles entries.
-var errTreeBomb = errors.New("tree bomb")
 
 // ErrDamaged is returned by Fsck when objects are missing or corrupt.
 var ErrDamaged = errors.New("repository is damaged")
@@ -183,7 +180,6 @@ func (r *Repo) Fsck(ctx context.Context, opts *FsckOptions) (FsckReport, error) 
 		return rep, err
 	}
 	rep.Versions = len(versions)
-	trees := map[objects.ID]*objects.Tree{}
 	check := func(id objects.ID, wantSize int64) *FsckProblem {
 		if p := problems[id]; p != nil {
 			return p
@@ -197,76 +193,67 @@ func (r *Repo) Fsck(ctx context.Context, opts *FsckOptions) (FsckReport, error) 
 		}
 		return nil
 	}
-	tw := &treeWalk{r: r, trees: trees, sizes: map[objects.ID]treeSize{}} // shares fsck's trees
-	lazy := false                                                         // walking a version whose files may be on its remote only
-	visited := 0                                                          // entries walked in the current version
-	var walk func(ref string, id objects.ID, prefix string, depth int) error
-	walk = func(ref string, id objects.ID, prefix string, depth int) error {
-		if p := check(id, -1); p != nil {
-			p.affect(Affected{Version: ref, Path: prefix + "/"})
-			return nil
-		}
-		t := trees[id]
-		if t == nil {
-			var err error
-			if t, err = objects.ReadTree(ctx, r.store, id); err != nil {
-				var ce *objects.CorruptError
-				if errors.As(err, &ce) {
-					addProblem(id, "corrupt", ce.Reason).affect(Affected{Version: ref, Path: prefix + "/"})
-					return nil
-				}
-				return err
+	// One walker for every version: each tree is read once, whichever
+	// version reaches it first, and charged to every path that uses it.
+	var ref string // the version walked
+	lazy := false  // walking a version whose files may be on its remote only
+	w := walk.Walker{
+		Source:   walk.Cached(walk.Store(r.store)),
+		MaxFiles: MaxVersionFiles,
+		Enter: func(_ context.Context, d walk.Dir) error {
+			if p := check(d.ID, -1); p != nil {
+				p.affect(Affected{Version: ref, Path: d.Path + "/"})
+				return walk.SkipDir
 			}
-			trees[id] = t
-		}
-		if depth > objects.MaxPathDepth {
-			addProblem(id, "corrupt", "trees nest too deep")
 			return nil
-		}
-		if visited += len(t.Entries); visited > MaxVersionFiles {
-			return errTreeBomb
-		}
-		for _, e := range t.Entries {
-			p := e.Name
-			if prefix != "" {
-				p = prefix + "/" + e.Name
+		},
+		Entry: func(_ context.Context, e walk.Entry) error {
+			if e.Kind != objects.KindFile {
+				return nil
 			}
-			switch e.Kind {
-			case objects.KindDir:
-				if err := walk(ref, e.ID, p, depth+1); err != nil {
-					return err
-				}
-			case objects.KindFile:
-				if _, here := sizes[e.ID]; !here && lazy && problems[e.ID] == nil {
-					rep.NotFetched++
-					continue
-				}
-				if prob := check(e.ID, e.Size); prob != nil {
-					prob.affect(Affected{Version: ref, Path: p})
-				}
-				// A damaged or missing chunk damages every file made of it.
-				if l := chunkLists[e.ID]; l != nil {
-					seen := map[objects.ID]bool{}
-					for _, c := range l.Chunks {
-						if seen[c.ID] {
-							continue
-						}
-						seen[c.ID] = true
-						prob := problems[c.ID]
-						if _, here := sizes[c.ID]; prob == nil && !here {
-							prob = addProblem(c.ID, "missing", "chunk of blob "+l.Blob.String()+" is not in the object store")
-						}
-						if prob != nil {
-							prob.affect(Affected{Version: ref, Path: p})
-						}
+			if _, here := sizes[e.ID]; !here && lazy && problems[e.ID] == nil {
+				rep.NotFetched++
+				return nil
+			}
+			if prob := check(e.ID, e.Size); prob != nil {
+				prob.affect(Affected{Version: ref, Path: e.Path})
+			}
+			// A damaged or missing chunk damages every file made of it.
+			if l := chunkLists[e.ID]; l != nil {
+				seen := map[objects.ID]bool{}
+				for _, c := range l.Chunks {
+					if seen[c.ID] {
+						continue
+					}
+					seen[c.ID] = true
+					prob := problems[c.ID]
+					if _, here := sizes[c.ID]; prob == nil && !here {
+						prob = addProblem(c.ID, "missing", "chunk of blob "+l.Blob.String()+" is not in the object store")
+					}
+					if prob != nil {
+						prob.affect(Affected{Version: ref, Path: e.Path})
 					}
 				}
 			}
-		}
-		return nil
+			return nil
+		},
+		// A tree that is damaged or nests too deep is a problem of the
+		// paths below it; the walk goes on beside it.
+		TreeError: func(_ context.Context, d walk.Dir, err error) error {
+			var ce *objects.CorruptError
+			switch {
+			case errors.As(err, &ce):
+				addProblem(d.ID, "corrupt", ce.Reason).affect(Affected{Version: ref, Path: d.Path + "/"})
+			case errors.Is(err, walk.ErrTooDeep):
+				addProblem(d.ID, "corrupt", "trees nest too deep")
+			default:
+				return err
+			}
+			return nil
+		},
 	}
 	for _, v := range versions {
-		ref := v.Ref()
+		ref = v.Ref()
 		if p := check(v.Commit, -1); p != nil {
 			p.affect(Affected{Version: ref})
 			continue
@@ -284,15 +271,10 @@ func (r *Repo) Fsck(ctx context.Context, opts *FsckOptions) (FsckReport, error) 
 			addProblem(v.Commit, "corrupt", "commit does not match the index").affect(Affected{Version: ref})
 			continue
 		}
-		lazy, visited = v.Remote != "", 0
-		// Measure first (each tree once): a tree bomb is refused without
-		// walking its paths. Trees that cannot be read are left to the
-		// walk, which charges them to what they affect.
-		if s, err := tw.measure(ctx, c.Tree, 0); err == nil && s.files > MaxVersionFiles {
-			addProblem(c.Tree, "corrupt", fmt.Sprintf("its trees expand to more than %d entries", MaxVersionFiles)).affect(Affected{Version: ref})
-			continue
-		}
-		if err := walk(ref, c.Tree, "", 0); errors.Is(err, errTreeBomb) {
+		lazy = v.Remote != ""
+		// The walker counts each tree once before walking its paths: a tree
+		// bomb is refused without expanding it.
+		if err := w.Walk(ctx, c.Tree, ""); errors.Is(err, walk.ErrTooMany) {
 			addProblem(c.Tree, "corrupt", fmt.Sprintf("its trees expand to more than %d entries", MaxVersionFiles)).affect(Affected{Version: ref})
 		} else if err != nil {
 			return rep, err

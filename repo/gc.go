@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/artvcs/art/objects"
+	"github.com/artvcs/art/objects/walk"
 )
 
 // DefaultGrace is how long GC keeps unreferenced objects by default, so
@@ -240,50 +241,52 @@ func (r *Repo) mark(ctx context.Context, chunked map[objects.ID]bool) (map[objec
 		return nil, err
 	}
 	live := map[objects.ID]bool{}
-	var walk func(id objects.ID, depth int) error
-	walk = func(id objects.ID, depth int) error {
-		if live[id] {
-			return nil
-		}
-		if depth > objects.MaxPathDepth {
-			return fmt.Errorf("gc: tree %s nests too deep; run `art fsck`", id)
-		}
-		t, err := objects.ReadTree(ctx, r.store, id)
-		if err != nil {
-			return fmt.Errorf("gc: cannot read tree %s (%w); run `art fsck` and repair before collecting garbage", id, err)
-		}
-		live[id] = true
-		for _, e := range t.Entries {
-			switch e.Kind {
-			case objects.KindDir:
-				if err := walk(e.ID, depth+1); err != nil {
-					return err
-				}
-			case objects.KindFile:
-				if live[e.ID] {
-					continue
-				}
-				live[e.ID] = true
-				if !chunked[e.ID] {
-					continue
-				}
-				l, err := r.store.ReadChunkList(ctx, e.ID)
-				if errors.Is(err, objects.ErrNotFound) {
-					continue
-				}
-				if err != nil {
-					return fmt.Errorf("gc: cannot read chunk list %s (%w); run `art fsck` and repair before collecting garbage", e.ID, err)
-				}
-				for _, c := range l.Chunks {
-					live[c.ID] = true
-				}
+	w := walk.Walker{
+		Source: walk.Store(r.store),
+		Chunks: func(ctx context.Context, id objects.ID) (*objects.ChunkList, error) {
+			if !chunked[id] {
+				return nil, nil
 			}
-		}
-		return nil
+			l, err := r.store.ReadChunkList(ctx, id)
+			if errors.Is(err, objects.ErrNotFound) {
+				return nil, nil
+			}
+			if err != nil {
+				return nil, fmt.Errorf("gc: cannot read chunk list %s (%w); run `art fsck` and repair before collecting garbage", id, err)
+			}
+			return l, nil
+		},
+		// Each tree and file is walked once, whichever version reaches it
+		// first; a tree is live before it is read, but a tree that cannot be
+		// read stops gc altogether.
+		Enter: func(_ context.Context, d walk.Dir) error {
+			if live[d.ID] {
+				return walk.SkipDir
+			}
+			live[d.ID] = true
+			return nil
+		},
+		Entry: func(_ context.Context, e walk.Entry) error {
+			if e.Kind != objects.KindFile {
+				return nil
+			}
+			if live[e.ID] {
+				return walk.SkipDir // its chunks are marked already
+			}
+			live[e.ID] = true
+			return nil
+		},
+		Chunk: func(_ context.Context, _ walk.Entry, c objects.Chunk) error {
+			live[c.ID] = true
+			return nil
+		},
+		TreeError: func(_ context.Context, d walk.Dir, err error) error {
+			return fmt.Errorf("gc: cannot read tree %s (%w); run `art fsck` and repair before collecting garbage", d.ID, err)
+		},
 	}
 	for _, v := range versions {
 		live[v.Commit] = true
-		if err := walk(v.Tree, 0); err != nil {
+		if err := w.Walk(ctx, v.Tree, ""); err != nil {
 			return nil, err
 		}
 	}

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/artvcs/art/objects"
+	"github.com/artvcs/art/objects/walk"
 	"github.com/artvcs/art/refs"
 	"github.com/artvcs/art/repo/remote"
 )
@@ -527,42 +528,33 @@ func (u *uploader) plan(to *[]packEntry, k packKey, size int64) {
 	*to = append(*to, packEntry{k, size})
 }
 
-// version plans a commit and everything below it that the remote lacks.
+// version plans a commit and everything below it that the remote lacks:
+// each tree after everything below it, so the remote never holds a tree
+// whose entries it lacks. A tree the remote has is skipped whole.
 func (u *uploader) version(ctx context.Context, commit, tree objects.ID) error {
 	if !u.needs(packKey{packKindObject, commit}) {
 		return nil
 	}
-	if err := u.tree(ctx, tree, 0); err != nil {
+	w := walk.Walker{
+		Source: walk.Store(u.r.store),
+		Enter: func(_ context.Context, d walk.Dir) error {
+			if !u.needs(packKey{packKindObject, d.ID}) {
+				return walk.SkipDir
+			}
+			return nil
+		},
+		Entry: func(ctx context.Context, e walk.Entry) error {
+			if e.Kind != objects.KindFile {
+				return nil
+			}
+			return u.blob(ctx, e.ID)
+		},
+		Leave: func(ctx context.Context, d walk.Dir) error { return u.object(ctx, d.ID) },
+	}
+	if err := w.Walk(ctx, tree, ""); err != nil {
 		return err
 	}
 	return u.object(ctx, commit)
-}
-
-// tree plans a tree after everything below it.
-func (u *uploader) tree(ctx context.Context, id objects.ID, depth int) error {
-	if depth > objects.MaxPathDepth {
-		return fmt.Errorf("tree %s nests too deep", id)
-	}
-	if !u.needs(packKey{packKindObject, id}) {
-		return nil
-	}
-	t, err := objects.ReadTree(ctx, u.r.store, id)
-	if err != nil {
-		return err
-	}
-	for _, e := range t.Entries {
-		var err error
-		switch e.Kind {
-		case objects.KindDir:
-			err = u.tree(ctx, e.ID, depth+1)
-		case objects.KindFile:
-			err = u.blob(ctx, e.ID)
-		}
-		if err != nil {
-			return err
-		}
-	}
-	return u.object(ctx, id)
 }
 
 // blob plans a file's content: its chunks, then its chunk list, if it is

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/artvcs/art/objects"
+	"github.com/artvcs/art/objects/walk"
 	"github.com/artvcs/art/refs"
 )
 
@@ -170,7 +171,7 @@ func (v Version) Manifest(ctx context.Context) ([]ManifestEntry, error) {
 // manifest walks the tree id and returns its entries under prefix.
 func (r *Repo) manifest(ctx context.Context, id objects.ID, prefix string) ([]ManifestEntry, error) {
 	var out []ManifestEntry
-	err := r.walkTree(ctx, id, prefix, 0, func(p string, e objects.TreeEntry) error {
+	err := r.walkTree(ctx, id, prefix, func(p string, e objects.TreeEntry) error {
 		m := ManifestEntry{Path: p, Size: e.Size, Digest: e.ID, Exec: e.Exec}
 		if e.Kind == objects.KindRef {
 			m.Ref, m.RefDigest = e.URI, e.Digest
@@ -189,94 +190,18 @@ func (r *Repo) manifest(ctx context.Context, id objects.ID, prefix string) ([]Ma
 const MaxVersionFiles = 1 << 24
 
 // walkTree calls fn for every file and reference under tree id, depth
-// first, with its slash-separated path. The trees are read once each and
-// measured before fn is first called: trees nesting deeper than
+// first, with its slash-separated path. Trees nesting deeper than
 // objects.MaxPathDepth or expanding to more than MaxVersionFiles entries
-// are refused as corrupt, whatever they share.
-func (r *Repo) walkTree(ctx context.Context, id objects.ID, prefix string, depth int,
+// are refused as corrupt (walk.ErrTooDeep, walk.ErrTooMany) before fn is
+// first called, whatever they share.
+func (r *Repo) walkTree(ctx context.Context, id objects.ID, prefix string,
 	fn func(path string, e objects.TreeEntry) error) error {
-	w := &treeWalk{r: r, trees: map[objects.ID]*objects.Tree{}, sizes: map[objects.ID]treeSize{}}
-	s, err := w.measure(ctx, id, depth)
-	if err != nil {
-		return err
+	w := walk.Walker{
+		Source:   walk.Cached(walk.Store(r.store)),
+		MaxFiles: MaxVersionFiles,
+		Entry:    func(_ context.Context, e walk.Entry) error { return fn(e.Path, e.TreeEntry) },
 	}
-	if s.files > MaxVersionFiles {
-		return &objects.CorruptError{ID: id, Reason: fmt.Sprintf("trees expand to more than %d files", MaxVersionFiles)}
-	}
-	return w.walk(ctx, id, prefix, fn)
-}
-
-// treeWalk holds the trees of one walk, each read and decoded once.
-type treeWalk struct {
-	r     *Repo
-	trees map[objects.ID]*objects.Tree
-	sizes map[objects.ID]treeSize
-}
-
-type treeSize struct {
-	files  int64 // entries under the tree, at most MaxVersionFiles+1
-	height int   // levels of trees below it
-}
-
-// measure reads the tree id, reached depth levels down, and everything
-// under it.
-func (w *treeWalk) measure(ctx context.Context, id objects.ID, depth int) (treeSize, error) {
-	tooDeep := &objects.CorruptError{ID: id, Reason: fmt.Sprintf("trees nest deeper than %d", objects.MaxPathDepth)}
-	if depth > objects.MaxPathDepth {
-		return treeSize{}, tooDeep
-	}
-	if s, ok := w.sizes[id]; ok {
-		if depth+s.height > objects.MaxPathDepth {
-			return treeSize{}, tooDeep
-		}
-		return s, nil
-	}
-	if err := ctx.Err(); err != nil {
-		return treeSize{}, err
-	}
-	t, err := objects.ReadTree(ctx, w.r.store, id)
-	if err != nil {
-		return treeSize{}, err
-	}
-	var s treeSize
-	for _, e := range t.Entries {
-		if e.Kind != objects.KindDir {
-			s.files++
-			continue
-		}
-		sub, err := w.measure(ctx, e.ID, depth+1)
-		if err != nil {
-			return treeSize{}, err
-		}
-		s.files += sub.files
-		s.height = max(s.height, sub.height+1)
-	}
-	s.files = min(s.files, MaxVersionFiles+1)
-	w.trees[id], w.sizes[id] = t, s
-	return s, nil
-}
-
-// walk calls fn for the entries under the measured tree id.
-func (w *treeWalk) walk(ctx context.Context, id objects.ID, prefix string, fn func(path string, e objects.TreeEntry) error) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	for _, e := range w.trees[id].Entries {
-		p := e.Name
-		if prefix != "" {
-			p = prefix + "/" + e.Name
-		}
-		if e.Kind == objects.KindDir {
-			if err := w.walk(ctx, e.ID, p, fn); err != nil {
-				return err
-			}
-			continue
-		}
-		if err := fn(p, e); err != nil {
-			return err
-		}
-	}
-	return nil
+	return w.Walk(ctx, id, prefix)
 }
 
 // GetPath returns the manifest entry stored at name in the version

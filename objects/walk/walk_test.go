@@ -1,0 +1,320 @@
+package walk_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/artvcs/art/objects"
+	"github.com/artvcs/art/objects/walk"
+)
+
+// trees is a Source over trees held in memory, counting reads.
+type trees struct {
+	m     map[objects.ID]*objects.Tree
+	reads int
+}
+
+func newTrees() *trees { return &trees{m: map[objects.ID]*objects.Tree{}} }
+
+func (s *trees) Tree(_ context.Context, id objects.ID) (*objects.Tree, error) {
+	s.reads++
+	t, ok := s.m[id]
+	if !ok {
+		return nil, fmt.Errorf("%w: tree %s", objects.ErrNotFound, id.Short())
+	}
+	return t, nil
+}
+
+// put stores a tree of the entries and returns its ID.
+func (s *trees) put(tb testing.TB, es ...objects.TreeEntry) objects.ID {
+	tb.Helper()
+	t := &objects.Tree{Entries: es}
+	b, err := t.Encode()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	d, err := objects.DecodeTree(b) // sorted, as a store returns it
+	if err != nil {
+		tb.Fatal(err)
+	}
+	id := objects.Hash(b)
+	s.m[id] = d
+	return id
+}
+
+func file(name, content string) objects.TreeEntry {
+	return objects.TreeEntry{Name: name, Kind: objects.KindFile, ID: objects.Hash([]byte(content)), Size: int64(len(content))}
+}
+
+func dir(name string, id objects.ID) objects.TreeEntry {
+	return objects.TreeEntry{Name: name, Kind: objects.KindDir, ID: id}
+}
+
+// recorder returns a Walker over src that logs every callback.
+func recorder(src walk.Source, log *[]string) walk.Walker {
+	return walk.Walker{
+		Source: src,
+		Enter: func(_ context.Context, d walk.Dir) error {
+			*log = append(*log, fmt.Sprintf("enter %q %d", d.Path, d.Depth))
+			return nil
+		},
+		Entry: func(_ context.Context, e walk.Entry) error {
+			*log = append(*log, fmt.Sprintf("%s %q %d", e.Kind, e.Path, e.Depth))
+			return nil
+		},
+		Leave: func(_ context.Context, d walk.Dir) error {
+			*log = append(*log, fmt.Sprintf("leave %q", d.Path))
+			return nil
+		},
+	}
+}
+
+func TestOrderAndPaths(t *testing.T) {
+	s := newTrees()
+	sub := s.put(t, file("b.txt", "b"), file("a.txt", "a"))
+	root := s.put(t, file("z", "z"), dir("d", sub), objects.TreeEntry{Name: "r", Kind: objects.KindRef, URI: "s3://b/k", Size: -1}, dir("e", sub))
+	var log []string
+	w := recorder(s, &log)
+	if err := w.Walk(context.Background(), root, ""); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		`enter "" 0`,
+		`enter "d" 1`, `file "d/a.txt" 2`, `file "d/b.txt" 2`, `leave "d"`,
+		`enter "e" 1`, `file "e/a.txt" 2`, `file "e/b.txt" 2`, `leave "e"`,
+		`ref "r" 1`, `file "z" 1`,
+		`leave ""`,
+	}
+	if !slices.Equal(log, want) {
+		t.Errorf("walk:\n%s\nwant:\n%s", strings.Join(log, "\n"), strings.Join(want, "\n"))
+	}
+	// A prefix starts every path.
+	log = nil
+	if err := w.Walk(context.Background(), sub, "top"); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{`enter "top" 0`, `file "top/a.txt" 1`, `file "top/b.txt" 1`, `leave "top"`}; !slices.Equal(log, want) {
+		t.Errorf("walk with a prefix: %q, want %q", log, want)
+	}
+}
+
+func TestSkipDir(t *testing.T) {
+	s := newTrees()
+	sub := s.put(t, file("a", "a"))
+	root := s.put(t, dir("d", sub), dir("e", sub), file("f", "f"))
+	seen := map[objects.ID]bool{}
+	var files []string
+	chunks := 0
+	w := walk.Walker{
+		Source: s,
+		Enter: func(_ context.Context, d walk.Dir) error {
+			if seen[d.ID] {
+				return walk.SkipDir
+			}
+			seen[d.ID] = true
+			return nil
+		},
+		Entry: func(_ context.Context, e walk.Entry) error {
+			files = append(files, e.Path)
+			if e.Path == "f" {
+				return walk.SkipDir // no chunks for f
+			}
+			return nil
+		},
+		Chunks: func(_ context.Context, id objects.ID) (*objects.ChunkList, error) {
+			return &objects.ChunkList{Blob: id, Chunks: []objects.Chunk{{ID: id, Size: 1}}}, nil
+		},
+		Chunk: func(context.Context, walk.Entry, objects.Chunk) error { chunks++; return nil },
+	}
+	if err := w.Walk(context.Background(), root, ""); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"d/a", "f"}; !slices.Equal(files, want) {
+		t.Errorf("files %q, want %q (e is the same tree as d, skipped)", files, want)
+	}
+	if chunks != 1 {
+		t.Errorf("%d chunks visited, want 1 (d/a's; f's were skipped)", chunks)
+	}
+	// SkipDir for the root: nothing walked, no error.
+	w.Enter = func(context.Context, walk.Dir) error { return walk.SkipDir }
+	files = nil
+	if err := w.Walk(context.Background(), root, ""); err != nil || len(files) != 0 {
+		t.Errorf("Walk with the root skipped: %v, files %q", err, files)
+	}
+}
+
+// chain returns a tree holding a file depth trees down.
+func chain(t *testing.T, s *trees, depth int) objects.ID {
+	id := s.put(t, file("f", "deep"))
+	for range depth {
+		id = s.put(t, dir("d", id))
+	}
+	return id
+}
+
+func TestTooDeep(t *testing.T) {
+	s := newTrees()
+	ok := chain(t, s, objects.MaxPathDepth)
+	var n int
+	w := walk.Walker{Source: s, Entry: func(context.Context, walk.Entry) error { n++; return nil }}
+	if err := w.Walk(context.Background(), ok, ""); err != nil || n != 1 {
+		t.Fatalf("a %d-deep tree: %v, %d files; want it walked", objects.MaxPathDepth, err, n)
+	}
+	deep := chain(t, s, 10000)
+	start := time.Now()
+	err := w.Walk(context.Background(), deep, "")
+	if !errors.Is(err, walk.ErrTooDeep) || !errors.Is(err, objects.ErrCorrupt) || !strings.Contains(err.Error(), "nest") {
+		t.Errorf("a 10,000-deep tree: %v, want ErrTooDeep and ErrCorrupt", err)
+	}
+	if s.reads > 2*objects.MaxPathDepth+10 {
+		t.Errorf("%d trees read, want the walk stopped at the limit", s.reads)
+	}
+	// With MaxFiles the measure pass refuses it first, with no callback.
+	n = 0
+	w.MaxFiles = 1 << 24
+	if err := w.Walk(context.Background(), deep, ""); !errors.Is(err, walk.ErrTooDeep) || n != 0 {
+		t.Errorf("a 10,000-deep tree with MaxFiles: %v, %d callbacks; want ErrTooDeep, none", err, n)
+	}
+	if el := time.Since(start); el > 5*time.Second {
+		t.Errorf("refusing deep trees took %v", el)
+	}
+	// TreeError decides: the deep part is skipped, the rest walked.
+	root := s.put(t, dir("deep", deep), file("beside", "x"))
+	var reported []string
+	w = walk.Walker{Source: s, MaxFiles: 1 << 24,
+		Entry: func(_ context.Context, e walk.Entry) error { reported = append(reported, "file "+e.Path); return nil },
+		TreeError: func(_ context.Context, d walk.Dir, err error) error {
+			if !errors.Is(err, walk.ErrTooDeep) {
+				return err
+			}
+			reported = append(reported, fmt.Sprintf("too deep at depth %d", d.Depth))
+			return nil
+		}}
+	if err := w.Walk(context.Background(), root, ""); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"file beside", fmt.Sprintf("too deep at depth %d", objects.MaxPathDepth+1)}; !slices.Equal(reported, want) {
+		t.Errorf("reported %q, want %q", reported, want)
+	}
+}
+
+func TestTreeBomb(t *testing.T) {
+	s := newTrees()
+	id := s.put(t, file("f", "x"))
+	for range 43 { // 2^43 paths from 44 trees
+		id = s.put(t, dir("a", id), dir("b", id))
+	}
+	calls := 0
+	w := walk.Walker{Source: s, MaxFiles: 1 << 24, Entry: func(context.Context, walk.Entry) error { calls++; return nil }}
+	err := w.Walk(context.Background(), id, "")
+	if !errors.Is(err, walk.ErrTooMany) || !errors.Is(err, objects.ErrCorrupt) {
+		t.Fatalf("a 2^43-path tree: %v, want ErrTooMany", err)
+	}
+	if calls != 0 || s.reads > 44 {
+		t.Errorf("%d callbacks and %d reads before refusing; want none and one read per tree", calls, s.reads)
+	}
+	// Deduplicating by ID (as gc does), the same trees walk in 44 steps.
+	seen := map[objects.ID]bool{}
+	w = walk.Walker{Source: s, Enter: func(_ context.Context, d walk.Dir) error {
+		if seen[d.ID] {
+			return walk.SkipDir
+		}
+		seen[d.ID] = true
+		return nil
+	}}
+	if err := w.Walk(context.Background(), id, ""); err != nil || len(seen) != 44 {
+		t.Errorf("a unique walk: %v, %d trees; want 44", err, len(seen))
+	}
+}
+
+func TestMissingTree(t *testing.T) {
+	s := newTrees()
+	gone := objects.Hash([]byte("not stored"))
+	root := s.put(t, dir("a", gone), file("b", "b"))
+	w := walk.Walker{Source: s}
+	if err := w.Walk(context.Background(), root, ""); !errors.Is(err, objects.ErrNotFound) {
+		t.Errorf("a missing subtree: %v, want ErrNotFound", err)
+	}
+	var files, missing []string
+	w = walk.Walker{Source: s, MaxFiles: 10,
+		Entry: func(_ context.Context, e walk.Entry) error { files = append(files, e.Path); return nil },
+		TreeError: func(_ context.Context, d walk.Dir, err error) error {
+			if errors.Is(err, objects.ErrNotFound) {
+				missing = append(missing, d.Path)
+				return nil
+			}
+			return err
+		}}
+	if err := w.Walk(context.Background(), root, ""); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(files, []string{"b"}) || !slices.Equal(missing, []string{"a"}) {
+		t.Errorf("files %q, missing %q; want [b], [a]", files, missing)
+	}
+	// A missing root goes to TreeError too.
+	missing = nil
+	if err := w.Walk(context.Background(), gone, "x"); err != nil || !slices.Equal(missing, []string{"x"}) {
+		t.Errorf("a missing root: %v, missing %q", err, missing)
+	}
+}
+
+func TestCanceled(t *testing.T) {
+	s := newTrees()
+	root := s.put(t, dir("d", s.put(t, file("a", "a"))))
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	w := walk.Walker{Source: s, TreeError: func(context.Context, walk.Dir, error) error { return nil }}
+	if err := w.Walk(ctx, root, ""); !errors.Is(err, context.Canceled) {
+		t.Errorf("Walk after cancel: %v, want context.Canceled", err)
+	}
+	w.MaxFiles = 10
+	if err := w.Walk(ctx, root, ""); !errors.Is(err, context.Canceled) {
+		t.Errorf("Walk with MaxFiles after cancel: %v, want context.Canceled", err)
+	}
+}
+
+// prefetching counts what a walk asked it to fetch ahead.
+type prefetching struct {
+	*trees
+	asked [][]objects.ID
+}
+
+func (p *prefetching) Prefetch(_ context.Context, ids []objects.ID) error {
+	p.asked = append(p.asked, ids)
+	return nil
+}
+
+func TestPrefetch(t *testing.T) {
+	s := newTrees()
+	a, b := s.put(t, file("x", "x")), s.put(t, file("y", "y"))
+	root := s.put(t, dir("a", a), dir("b", b), file("f", "f"))
+	p := &prefetching{trees: s}
+	w := walk.Walker{Source: p}
+	if err := w.Walk(context.Background(), root, ""); err != nil {
+		t.Fatal(err)
+	}
+	if len(p.asked) != 1 || !slices.Equal(p.asked[0], []objects.ID{a, b}) {
+		t.Errorf("prefetched %v, want one call with the two subtrees", p.asked)
+	}
+}
+
+func TestCached(t *testing.T) {
+	s := newTrees()
+	sub := s.put(t, file("a", "a"))
+	root := s.put(t, dir("d", sub), dir("e", sub))
+	c := walk.Cached(s)
+	w := walk.Walker{Source: c, MaxFiles: 100}
+	for range 3 {
+		if err := w.Walk(context.Background(), root, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if s.reads != 2 {
+		t.Errorf("%d reads through the cache, want 2 (each tree once)", s.reads)
+	}
+}
