@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Peak RSS and wall time of art on a 2 GiB file and on 50,000 small files
-(`make bench-memory`). Goal (DESIGN): well under 100 MiB on every step.
+(`make bench-memory`). Goal: well under 100 MiB on every step (docs/architecture.md, Guarantees).
 
 Runs on a file system made for it (benchlib.fresh_fs). At --scale 1 the
 table goes to docs/bench-memory.md and the README, else to bin/bench/.
