@@ -26,6 +26,7 @@ def main():
     ap.add_argument("--dir", default=os.environ.get("BENCH_DIR", "/var/tmp"))
     ap.add_argument("--no-write", action="store_true")
     args = ap.parse_args()
+    bl.stop_on_signals()
     art, peakrss = os.path.abspath(args.art), os.path.abspath(args.peakrss)
     bl.set_commit(art)
     big, small = int(2048 * MiB * args.scale), int(50000 * args.scale)

@@ -205,7 +205,8 @@ def image_size(kind, scale, ntools):
 
 
 class Results:
-    def __init__(self):
+    def __init__(self, scale=1.0):
+        self.scale = scale
         self.times = {}   # (fs, kind, step) -> {tool: [Step]}
         self.sizes = {}   # (fs, kind, tool, what) -> bytes | str | bool
         self.floors = {}  # (fs, kind, what) -> [seconds]
@@ -311,12 +312,13 @@ def main():
     ap.add_argument("--scale", type=float, default=1.0)
     ap.add_argument("--no-write", action="store_true", help="never replace docs/ and the README")
     args = ap.parse_args()
+    bl.stop_on_signals()
     tools = args.tools.split(",")
     versions = bl.ensure_tools([t for t in tools if not t.startswith("art")] + ["b3sum"])
     art, peakrss = os.path.abspath(args.art), os.path.abspath(args.peakrss)
     bl.set_commit(art)
     kinds = bl.fs_kinds(args.fs)
-    res = Results()
+    res = Results(args.scale)
     for fk in kinds:
         for kind in args.workloads.split(","):
             ktools = [t for t in tools if kind != "append" or t in DEDUP_TOOLS]
@@ -375,6 +377,89 @@ def times_table(med, tools, kinds_steps, floors=None, scale=1):
     return "\n".join(lines) + "\n"
 
 
+# The goals of the performance, chunking and checkout issues (3, 4, 14):
+# (label, workload, step, what it is compared with, limit). "vs" is a
+# peer's time for the same step, "cp" the cp -r floor of the run, "b3sum"
+# the b3sum floor, "whole" art-whole (unchunked), "git-checkout" git's
+# checkout of the set, "seconds" an absolute bound on art's time, and
+# "rss" a bound on art's peak RSS over the workload.
+TARGETS = [
+    ("large commit at least 2x faster than borg", "large", "commit", ("vs", "borg"), 0.5),
+    ("large commit at least 3x faster than git-lfs", "large", "commit", ("vs", "git-lfs"), 1 / 3),
+    ("large commit within 1.5x of b3sum's time (the hashing floor)", "large", "commit", ("b3sum",), 1.5),
+    ("large commit within 1.15x of unchunked", "large", "commit", ("whole",), 1.15),
+    ("small commit at most 1.2x cp -r", "small", "commit", ("cp",), 1.2),
+    ("small commit at least 2x faster than git", "small", "commit", ("vs", "git"), 0.5),
+    ("large recommit unchanged at most 0.05 s", "large", "recommit unchanged", ("seconds",), 0.05),
+    ("small recommit unchanged at most 2x git", "small", "recommit unchanged", ("vs", "git"), 2),
+    ("small commit after 1% changed within 2x git", "small", "commit after 1% changed", ("vs", "git"), 2),
+    ("large checkout at most 1.3x cp -r", "large", "checkout", ("cp",), 1.3),
+    ("large checkout within 1.15x of unchunked", "large", "checkout", ("whole",), 1.15),
+    ("small checkout at most 1.3x cp -r", "small", "checkout", ("cp",), 1.3),
+    ("small checkout at most 0.8x git", "small", "checkout", ("vs", "git"), 0.8),
+    ("small re-checkout at most 0.5x git's checkout", "small", "re-checkout unchanged", ("git-checkout",), 0.5),
+]
+PEERS_FASTER = ["large", "small", "checkpoint"]  # checkout faster than every peer
+
+
+def targets_table(med, floors, res, fk, tools):
+    """Each goal with the measured ratio and whether it was met."""
+    lines = ["| goal | measured | |", "|---|--:|---|"]
+
+    def row(label, x, limit, unit=""):
+        met = x <= limit
+        lines.append(f"| {label} | {x:.2f}{unit} | {'met' if met else 'missed'} |")
+    for label, kind, step, cmp, limit in TARGETS:
+        by = med.get((kind, step), {})
+        if "art" not in by:
+            continue
+        a = by["art"].wall
+        if cmp[0] == "vs":
+            ref = by.get(cmp[1])
+            ref = ref.wall if ref else None
+        elif cmp[0] == "cp":
+            ref = floors.get((kind, "cp -r"))
+        elif cmp[0] == "b3sum":
+            ref = floors.get((kind, "b3sum"))
+        elif cmp[0] == "whole":
+            ref = by.get("art-whole")
+            ref = ref.wall if ref else None
+        elif cmp[0] == "git-checkout":
+            ref = med.get((kind, "checkout"), {}).get("git")
+            ref = ref.wall if ref else None
+        else:
+            row(label, a, limit, " s")
+            continue
+        if ref:
+            row(label, a / ref, limit)
+    for kind in PEERS_FASTER:
+        by = med.get((kind, "checkout"), {})
+        peers = {t: s.wall for t, s in by.items() if t not in ("art", "art-whole")}
+        if "art" in by and peers:
+            best = min(peers, key=peers.get)
+            row(f"{KIND_TITLE[kind]} checkout faster than every peer (fastest: {best})",
+                by["art"].wall / peers[best], 0.999)
+    rss = max([s.rss for (k, _), by in med.items() for t, s in by.items() if t == "art"] or [0])
+    if rss:
+        row("peak RSS of art under 100 MiB on every step (MiB)", rss, 100)
+    sizes = {w: res.sizes.get((fk, "checkpoint", "art", w)) for w in ("added by v2", "added by v3")}
+    restic_v3 = res.sizes.get((fk, "checkpoint", "restic", "added by v3"))
+    if isinstance(sizes["added by v2"], int):
+        row("checkpoint v2 adds at most 12 MiB (MiB, scaled)", sizes["added by v2"] / MiB, 12 * res.scale)
+        row("checkpoint v3 adds at most 1 MiB (MiB, scaled)", sizes["added by v3"] / MiB, 1 * res.scale)
+        if isinstance(restic_v3, int) and restic_v3 > 0:
+            row("checkpoint v3 adds at most half of restic's", sizes["added by v3"] / restic_v3, 0.5)
+    eq = all(res.sizes.get((fk, "checkpoint", "art", f"{v} checkout b3sum equal")) for v in ("v1", "v2", "v3"))
+    if (fk, "checkpoint", "art", "v1 checkout b3sum equal") in res.sizes:
+        lines.append(f"| every checkpoint version checks out with its source's b3sum | {'yes' if eq else 'NO'} | "
+                     f"{'met' if eq else 'missed'} |")
+    app = res.sizes.get((fk, "append", "art", "added by the append"))
+    if isinstance(app, int):
+        row("appending 1% to the CSV adds at most 2% of its size (%)",
+            100 * app / (1024 * MiB * res.scale), 2)
+    return "\n".join(lines) + "\n"
+
+
 def report(args, tools, kinds, versions, res):
     """The full Markdown report and the README blocks (ext4, or the first file system)."""
     parts = [f"# art beside its peers (`make bench-peers`)\n",
@@ -390,6 +475,8 @@ def report(args, tools, kinds, versions, res):
         main_tools = [t for t in tools if t != "art-whole"]
         parts.append("### Wall time\n")
         parts.append(times_table(med, tools, None, floors, args.scale))
+        parts.append("### Goals (issues 3, 4 and 14)\n")
+        parts.append(targets_table(med, floors, res, fk, tools))
         parts.append("### Peak RSS (MiB, max over runs) and CPU (user + system, median)\n")
         parts.append("| workload | step | " + " | ".join(tools) + " |")
         parts.append("|---|---|" + "--:|" * len(tools))
@@ -415,6 +502,7 @@ def report(args, tools, kinds, versions, res):
             head = bl.header("bench-peers", [fk], versions, f"Medians of {args.runs} runs; ratio = art / peer.")
             main_steps = [(k, s) for (k, s) in med if k in ("large", "small", "checkpoint")]
             blocks["peers"] = head + "\n" + times_table(med, main_tools, main_steps)
+            blocks["targets"] = head + "\n" + targets_table(med, floors, res, fk, tools)
             chunk_tools = [t for t in ("art", "art-whole", "restic", "borg", "kopia") if t in tools]
             sizes = ["| workload | what | " + " | ".join(chunk_tools) + " |", "|---|---|" + "--:|" * len(chunk_tools)]
             for k, w in whats:

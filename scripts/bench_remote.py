@@ -312,10 +312,7 @@ def main():
 
     # Stop cleanly (MinIO stopped, images unmounted) on SIGTERM, and on
     # SIGINT even where a background start left it ignored.
-    def stop(signum, frame):
-        raise SystemExit(f"bench_remote: signal {signum}")
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
+    bl.stop_on_signals()
     kinds = bl.fs_kinds(args.fs)
     rec = Record()
     for fk in kinds:

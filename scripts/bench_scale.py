@@ -81,6 +81,7 @@ def main():
     ap.add_argument("--dir", default=os.environ.get("BENCH_DIR", "/var/tmp"))
     ap.add_argument("--no-write", action="store_true")
     args = ap.parse_args()
+    bl.stop_on_signals()
     tools = args.tools.split(",")
     versions = bl.ensure_tools([t for t in tools if t != "art"])
     art, peakrss = os.path.abspath(args.art), os.path.abspath(args.peakrss)

@@ -51,6 +51,17 @@ def cache_dir():
     return base
 
 
+def stop_on_signals():
+    """Makes SIGTERM and SIGINT raise SystemExit, so that every `finally`
+    runs: servers stopped, scratch file systems unmounted and removed."""
+    import signal
+
+    def stop(signum, frame):
+        raise SystemExit(f"bench: stopped by signal {signum}")
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+
+
 def log(*a):
     print(*a, file=sys.stderr, flush=True)
 
