@@ -159,7 +159,7 @@ def main():
             doc.append(f"| {label} | " + " | ".join(cells) + " | " + " | ".join(ratios) + " |")
         doc.append("")
     text = "\n".join(doc) + "\n"
-    bl.publish(args, "bench-scale.md", text, {"scale": text.split("\n", 2)[2]})
+    bl.publish(args, "bench-scale.md", text, {})
 
 
 if __name__ == "__main__":
