@@ -30,10 +30,7 @@ func (a *app) runDiff(ctx context.Context, _ diffOptions, args []string) error {
 			return err
 		}
 		if a.global.json {
-			if changes == nil {
-				changes = []repo.Change{}
-			}
-			return a.printJSON(changes)
+			return a.printJSON(newChangesJSON(changes))
 		}
 		for _, c := range changes {
 			op := "M"

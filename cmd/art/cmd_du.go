@@ -33,10 +33,7 @@ func (a *app) runDu(ctx context.Context) error {
 			return err
 		}
 		if a.global.json {
-			if u.Artifacts == nil {
-				u.Artifacts = []repo.ArtifactUsage{}
-			}
-			return a.printJSON(u)
+			return a.printJSON(newDuJSON(u))
 		}
 		t := newTable(a.stdout, 2)
 		t.row("NAME", "VERSIONS", "LOGICAL", "STORED", "SAVED")

@@ -37,11 +37,11 @@ once more.`,
 
 // fsckJSON is the outcome of `art fsck --json`.
 type fsckJSON struct {
-	Objects  int                `json:"objects"`
-	Bytes    int64              `json:"bytes"`
-	Versions int                `json:"versions"`
-	OK       bool               `json:"ok"`
-	Problems []repo.FsckProblem `json:"problems"`
+	Objects  int               `json:"objects"`
+	Bytes    int64             `json:"bytes"`
+	Versions int               `json:"versions"`
+	OK       bool              `json:"ok"`
+	Problems []fsckProblemJSON `json:"problems"`
 }
 
 func (a *app) runFsck(ctx context.Context, opts fsckOptions, _ []string) error {
@@ -71,21 +71,12 @@ func (a *app) runFsck(ctx context.Context, opts fsckOptions, _ []string) error {
 			}
 		}
 		if a.global.json {
-			problems := rep.Problems
-			if problems == nil {
-				problems = []repo.FsckProblem{}
-			}
-			for i := range problems {
-				if problems[i].Affects == nil {
-					problems[i].Affects = []repo.Affected{}
-				}
-			}
 			if perr := a.printJSON(fsckJSON{
 				Objects:  rep.Objects,
 				Bytes:    rep.Bytes,
 				Versions: rep.Versions,
 				OK:       len(rep.Problems) == 0,
-				Problems: problems,
+				Problems: newFsckProblemsJSON(rep.Problems),
 			}); perr != nil {
 				return perr
 			}

@@ -84,10 +84,7 @@ func (a *app) runPush(ctx context.Context, st repo.Strategy, args []string) erro
 		res, err := r.Push(ctx, remoteName, names, &repo.PushOptions{Strategy: st, Progress: progress})
 		done()
 		if a.global.json && err == nil {
-			if res.Artifacts == nil {
-				res.Artifacts = []repo.PushedArtifact{}
-			}
-			return a.printJSON(res)
+			return a.printJSON(newPushJSON(res))
 		}
 		for _, p := range res.Artifacts {
 			if p.Pulled != nil {
@@ -180,7 +177,7 @@ func (a *app) runPull(ctx context.Context, st repo.Strategy, args []string, blob
 		}
 		done()
 		if a.global.json && err == nil {
-			return a.printJSON(res)
+			return a.printJSON(newPullJSON(res))
 		}
 		for _, p := range res.Artifacts {
 			a.printPulled(remoteName, p)

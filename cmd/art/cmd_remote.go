@@ -73,7 +73,7 @@ func (a *app) runRemoteLs(ctx context.Context) error {
 			return err
 		}
 		if a.global.json {
-			return a.printJSON(rs)
+			return a.printJSON(newRemotesJSON(rs))
 		}
 		t := newTable(a.stdout, 2)
 		for _, c := range rs {

@@ -36,13 +36,10 @@ func (a *app) runShow(ctx context.Context, _ showOptions, args []string) error {
 			return err
 		}
 		if a.global.json {
-			if m == nil {
-				m = []repo.ManifestEntry{}
-			}
 			return a.printJSON(struct {
 				versionJSON
-				Manifest []repo.ManifestEntry `json:"manifest"`
-			}{newVersionJSON(v), m})
+				Manifest []manifestEntryJSON `json:"manifest"` // sorted by path
+			}{newVersionJSON(v), newManifestJSON(m)})
 		}
 		producer := v.Producer
 		if producer == "" {

@@ -28,12 +28,12 @@ Every missing, modified or extra file is listed, and the exit status is 1.`,
 
 // verifyJSON is the outcome of `art verify --json`.
 type verifyJSON struct {
-	Name     string               `json:"name"`
-	Version  string               `json:"version"`
-	Path     string               `json:"path"`
-	Files    int                  `json:"files"`
-	OK       bool                 `json:"ok"`
-	Problems []repo.VerifyProblem `json:"problems"`
+	Name     string              `json:"name"`
+	Version  string              `json:"version"`
+	Path     string              `json:"path"`
+	Files    int                 `json:"files"`
+	OK       bool                `json:"ok"`
+	Problems []verifyProblemJSON `json:"problems"`
 }
 
 func (a *app) runVerify(ctx context.Context, _ verifyOptions, args []string) error {
@@ -43,17 +43,13 @@ func (a *app) runVerify(ctx context.Context, _ verifyOptions, args []string) err
 			return err
 		}
 		if a.global.json {
-			problems := res.Problems
-			if problems == nil {
-				problems = []repo.VerifyProblem{}
-			}
 			if perr := a.printJSON(verifyJSON{
 				Name:     res.Version.Name,
 				Version:  versionString(res.Version.Version.Version),
 				Path:     res.Dir,
 				Files:    res.Files,
 				OK:       len(res.Problems) == 0,
-				Problems: problems,
+				Problems: newVerifyProblemsJSON(res.Problems),
 			}); perr != nil {
 				return perr
 			}
