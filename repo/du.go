@@ -12,27 +12,27 @@ import (
 
 // ArtifactUsage is what one artifact's versions take.
 type ArtifactUsage struct {
-	Name     string `json:"name"`
-	Versions int    `json:"versions"`
+	Name     string
+	Versions int
 	// Logical is the sum of its versions' sizes: what checking out every
 	// version would write.
-	Logical int64 `json:"logical"`
+	Logical int64
 	// Stored is the bytes of the distinct objects its versions use
 	// (commits, trees, whole blobs, chunk lists and chunks), each counted
 	// once however many versions or files share it. Objects shared with
 	// other artifacts count for each of them.
-	Stored int64 `json:"stored"`
+	Stored int64
 }
 
 // Usage summarises the repository's disk use.
 type Usage struct {
-	Artifacts []ArtifactUsage `json:"artifacts"` // sorted by name
-	Logical   int64           `json:"logical"`   // over every version
-	Stored    int64           `json:"stored"`    // distinct objects every version uses, each once
-	OnDisk    int64           `json:"on_disk"`   // every object in the store
-	Garbage   int64           `json:"garbage"`   // of OnDisk, what no version or run uses (gc's to collect)
-	Objects   int             `json:"objects"`   // objects in the store (a chunked blob's list counts as one)
-	Chunked   int             `json:"chunked"`   // blobs stored as chunks
+	Artifacts []ArtifactUsage // sorted by name
+	Logical   int64           // over every version
+	Stored    int64           // distinct objects every version uses, each once
+	OnDisk    int64           // every object in the store
+	Garbage   int64           // of OnDisk, what no version or run uses (gc's to collect)
+	Objects   int             // objects in the store (a chunked blob's list counts as one)
+	Chunked   int             // blobs stored as chunks
 }
 
 // DiskUsage walks every version and the object store and reports, per

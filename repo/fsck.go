@@ -22,16 +22,16 @@ var ErrDamaged = errors.New("repository is damaged")
 // Affected names a version, and the path in it, that uses a damaged object.
 // Path is "" when the object is the version's commit.
 type Affected struct {
-	Version string `json:"version"`
-	Path    string `json:"path"`
+	Version string
+	Path    string
 }
 
 // FsckProblem is a missing or corrupt object and what it affects.
 type FsckProblem struct {
-	ID      objects.ID `json:"id"`
-	Kind    string     `json:"kind"` // "corrupt" or "missing"
-	Detail  string     `json:"detail"`
-	Affects []Affected `json:"affects"`
+	ID      objects.ID
+	Kind    string // "corrupt" or "missing"
+	Detail  string
+	Affects []Affected
 }
 
 // affect records that a is damaged by p. The walk that calls it is

@@ -28,35 +28,35 @@ type PullOptions struct {
 
 // Renumbered is a local version a pull moved after the remote's.
 type Renumbered struct {
-	From string `json:"from"` // "v1"
-	To   string `json:"to"`   // "v2"
-	ID   string `json:"id"`   // the version's new commit ID
+	From string // "v1"
+	To   string // "v2"
+	ID   string // the version's new commit ID
 }
 
 // AliasConflict is an alias both sides moved since they last met; the
 // local move is kept (it comes after the remote's), and the next push
 // publishes it.
 type AliasConflict struct {
-	Alias  string `json:"alias"`
-	Remote string `json:"remote"` // where the remote put it
-	Local  string `json:"local"`  // where it stays here
+	Alias  string
+	Remote string // where the remote put it
+	Local  string // where it stays here
 }
 
 // Pulled says what a pull or fetch did for one artifact.
 type Pulled struct {
-	Name       string          `json:"name"`
-	Versions   []string        `json:"versions"`             // remote versions added here
-	Renumbered []Renumbered    `json:"renumbered,omitempty"` // local versions moved after the remote's
-	Skipped    []string        `json:"skipped,omitempty"`    // remote versions not taken (StrategySkip, or deleted here)
-	Replaced   []string        `json:"replaced,omitempty"`   // local versions deleted for the remote's (StrategyReplace)
-	Conflicts  []AliasConflict `json:"alias_conflicts,omitempty"`
-	Runs       int             `json:"runs"` // runs added to the lineage
+	Name       string
+	Versions   []string        // remote versions added here
+	Renumbered []Renumbered    // local versions moved after the remote's
+	Skipped    []string        // remote versions not taken (StrategySkip, or deleted here)
+	Replaced   []string        // local versions deleted for the remote's (StrategyReplace)
+	Conflicts  []AliasConflict // aliases both sides moved; the local moves are kept
+	Runs       int             // runs added to the lineage
 }
 
 // PullResult is the outcome of Pull or Fetch.
 type PullResult struct {
-	Remote    string   `json:"remote"`
-	Artifacts []Pulled `json:"artifacts"`
+	Remote    string
+	Artifacts []Pulled
 	TransferStats
 }
 

@@ -65,24 +65,24 @@ type PushOptions struct {
 
 // PushedArtifact says what Push did for one artifact.
 type PushedArtifact struct {
-	Name     string   `json:"name"`
-	Versions []string `json:"versions"`           // versions sent, "v3"
-	UpToDate bool     `json:"up_to_date"`         // the remote already had everything
-	Skipped  string   `json:"skipped,omitempty"`  // why it was skipped (StrategySkip)
-	Pulled   *Pulled  `json:"pulled,omitempty"`   // what StrategyNew pulled first
-	Replaced []string `json:"replaced,omitempty"` // remote versions dropped (StrategyReplace)
+	Name     string
+	Versions []string // versions sent, "v3"
+	UpToDate bool     // the remote already had everything
+	Skipped  string   // why it was skipped (StrategySkip)
+	Pulled   *Pulled  // what StrategyNew pulled first
+	Replaced []string // remote versions dropped (StrategyReplace)
 }
 
 // TransferStats counts what a push or pull moved.
 type TransferStats struct {
-	Objects int64 `json:"objects"` // objects (and chunk lists) sent or received
-	Bytes   int64 `json:"bytes"`
+	Objects int64 // objects (and chunk lists) sent or received
+	Bytes   int64
 }
 
 // PushResult is the outcome of Push.
 type PushResult struct {
-	Remote    string           `json:"remote"`
-	Artifacts []PushedArtifact `json:"artifacts"`
+	Remote    string
+	Artifacts []PushedArtifact
 	TransferStats
 }
 

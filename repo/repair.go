@@ -10,9 +10,9 @@ import (
 
 // RepairResult says what Repair did.
 type RepairResult struct {
-	Remote   string       `json:"remote"`
-	Repaired []objects.ID `json:"repaired"` // damaged objects replaced by the remote's copies
-	Failed   []string     `json:"failed"`   // objects the remote could not supply, with why
+	Remote   string
+	Repaired []objects.ID // damaged objects replaced by the remote's copies
+	Failed   []string     // objects the remote could not supply, with why
 }
 
 // Repair fetches every object rep names as missing or corrupt from the

@@ -20,8 +20,8 @@ var ErrVerifyFailed = errors.New("verification failed")
 
 // VerifyProblem is one way a directory differs from a version.
 type VerifyProblem struct {
-	Path    string `json:"path"`
-	Problem string `json:"problem"` // "missing", "modified" or "extra"
+	Path    string
+	Problem string // "missing", "modified" or "extra"
 }
 
 // VerifyResult is the outcome of Verify.

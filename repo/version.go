@@ -3,7 +3,6 @@ package repo
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
@@ -136,30 +135,6 @@ type ManifestEntry struct {
 	RefDigest string
 }
 
-// MarshalJSON encodes the entry in the shape of the manifest of `art show
-// --json` (docs/architecture.md, "The CLI contract"):
-// {"path", "size", "digest"} for a file, {"path", "size", "ref", "digest"}
-// for a reference, whose size and digest are null when unknown.
-func (e ManifestEntry) MarshalJSON() ([]byte, error) {
-	out := struct {
-		Path   string  `json:"path"`
-		Size   *int64  `json:"size"`
-		Ref    string  `json:"ref,omitempty"`
-		Digest *string `json:"digest"`
-	}{Path: e.Path, Ref: e.Ref}
-	if e.Size >= 0 {
-		out.Size = &e.Size
-	}
-	digest := e.Digest.String()
-	if e.IsRef() {
-		digest = e.RefDigest
-	}
-	if digest != "" {
-		out.Digest = &digest
-	}
-	return json.Marshal(out)
-}
-
 // IsRef reports whether the entry is a reference rather than stored content.
 func (e ManifestEntry) IsRef() bool { return e.Ref != "" }
 
@@ -224,10 +199,10 @@ func (v Version) GetPath(ctx context.Context, name string) (ManifestEntry, error
 
 // Change is one difference between two versions.
 type Change struct {
-	Path string         `json:"path"`
-	Op   string         `json:"op"` // "added", "removed" or "modified"
-	Old  *ManifestEntry `json:"old,omitempty"`
-	New  *ManifestEntry `json:"new,omitempty"`
+	Path string
+	Op   string // "added", "removed" or "modified"
+	Old  *ManifestEntry
+	New  *ManifestEntry
 }
 
 // Diff compares the versions a and b name and returns what changed from a
