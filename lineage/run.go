@@ -59,7 +59,7 @@ func NewRunID() (string, error) {
 // wrapping ErrInvalidRunID.
 func ValidateRunID(id string) error {
 	if objects.ValidateRunID(id) != nil {
-		return fmt.Errorf("%w: %q (a run ID is %d lowercase letters and digits, as `art run start` prints)", ErrInvalidRunID, id, RunIDLen)
+		return fmt.Errorf("%w: %q (a run ID is %d lowercase letters and digits)", ErrInvalidRunID, id, RunIDLen)
 	}
 	return nil
 }

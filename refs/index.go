@@ -303,7 +303,7 @@ func (x *Index) one(ctx context.Context, what string, query string, args ...any)
 	for i, v := range vs {
 		ids[i] = v.Ref() + " (" + v.Commit.Short() + ")"
 	}
-	return Version{}, fmt.Errorf("%w: %s matches %s; give more of the ID", ErrAmbiguous, what, strings.Join(ids, ", "))
+	return Version{}, fmt.Errorf("%w: %s matches %s", ErrAmbiguous, what, strings.Join(ids, ", "))
 }
 
 // FindByTree returns the version of name whose digest is tree, or

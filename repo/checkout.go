@@ -339,7 +339,7 @@ func (v Version) Download(ctx context.Context, root string, opts *CheckoutOption
 			more = fmt.Sprintf(" and %d more", len(conflicts)-10)
 			conflicts = conflicts[:10]
 		}
-		return res, fmt.Errorf("%w in %s: %s%s; commit or move them, or use --force to overwrite",
+		return res, fmt.Errorf("%w in %s: %s%s",
 			ErrLocalChanges, root, strings.Join(conflicts, ", "), more)
 	}
 

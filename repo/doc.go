@@ -34,6 +34,17 @@
 // lineage tables (package lineage), and Repo.Reindex rebuilds every table
 // from the commit and run objects and the ref documents.
 //
+// # Errors
+//
+// Errors state what went wrong, never what to do about it (that is the
+// caller's; cmd/art's advice is in its errors.go). Each case is a sentinel
+// wrapped with %w and some context (ErrNotRepository, ErrLocalChanges,
+// ErrConflict, ErrNoRemote, and those of objects, refs and lineage
+// re-exported here), or, where a caller needs a field, a typed error that
+// unwraps to one: NotFastForwardError (the remote and the artifact),
+// DamagedPackError (the damaged keys of a remote), UnreadableError (the
+// object GC or DiskUsage could not read).
+//
 // # Safety
 //
 // Objects are immutable and durable before a version naming them is

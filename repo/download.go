@@ -174,8 +174,8 @@ func (d *downloader) open(ctx context.Context, k packKey, max, want int64) (io.R
 // rangeError explains a failed read of the pack name.
 func (d *downloader) rangeError(pack string, err error) error {
 	if errors.Is(err, remote.ErrInvalidRange) || errors.Is(err, remote.ErrNotFound) {
-		return fmt.Errorf("%w: pack %s on remote %s is shorter than its index says, or gone (%v); remove %s there and push again from a repository that has its objects",
-			ErrCorrupt, shortName(pack), d.remote, err, packIndexKey(pack))
+		return &DamagedPackError{Remote: d.remote, Keys: []string{packIndexKey(pack)},
+			Err: fmt.Errorf("%w: pack %s on remote %s is shorter than its index says, or gone (%v)", ErrCorrupt, shortName(pack), d.remote, err)}
 	}
 	return fmt.Errorf("fetch pack %s from remote %s: %w", shortName(pack), d.remote, err)
 }

@@ -3,7 +3,6 @@ package repo
 import (
 	"context"
 	"errors"
-	"fmt"
 	"sort"
 
 	"github.com/artvcs/art/objects"
@@ -39,8 +38,8 @@ type Usage struct {
 // artifact and in total, the logical size of the versions against the
 // bytes they take in the store, where equal files, shared subtrees and
 // shared chunks are stored once. It reads trees and chunk lists, not file
-// contents. A missing or corrupt tree or chunk list is an error naming it
-// (run fsck).
+// contents. A missing or corrupt tree or chunk list is an
+// *UnreadableError naming it (Fsck says what it affects).
 func (r *Repo) DiskUsage(ctx context.Context) (Usage, error) {
 	var u Usage
 	stored := map[objects.ID]int64{}
@@ -76,7 +75,7 @@ func (r *Repo) DiskUsage(ctx context.Context) (Usage, error) {
 			if errors.Is(err, objects.ErrNotFound) {
 				return nil, nil
 			} else if err != nil {
-				return nil, fmt.Errorf("du: %w; run `art fsck`", err)
+				return nil, &UnreadableError{Op: "du", Kind: "chunk list", ID: id, Err: err}
 			}
 			lists[id] = l
 			return l, nil
@@ -103,8 +102,8 @@ func (r *Repo) DiskUsage(ctx context.Context) (Usage, error) {
 			set[c.ID] = true
 			return nil
 		},
-		TreeError: func(_ context.Context, _ walk.Dir, err error) error {
-			return fmt.Errorf("du: %w; run `art fsck`", err)
+		TreeError: func(_ context.Context, d walk.Dir, err error) error {
+			return &UnreadableError{Op: "du", Kind: "tree", ID: d.ID, Err: err}
 		},
 	}
 	all := map[objects.ID]bool{}

@@ -178,7 +178,7 @@ func (r *Repo) GC(ctx context.Context, opts *GCOptions) (rep GCReport, retErr er
 			continue
 		}
 		if err != nil {
-			return rep, fmt.Errorf("gc: cannot read chunk list %s (%w); run `art fsck` and repair before collecting garbage", id, err)
+			return rep, &UnreadableError{Op: "gc", Kind: "chunk list", ID: id, Err: err}
 		}
 		for _, c := range l.Chunks {
 			live[c.ID] = true
@@ -252,7 +252,7 @@ func (r *Repo) mark(ctx context.Context, chunked map[objects.ID]bool) (map[objec
 				return nil, nil
 			}
 			if err != nil {
-				return nil, fmt.Errorf("gc: cannot read chunk list %s (%w); run `art fsck` and repair before collecting garbage", id, err)
+				return nil, &UnreadableError{Op: "gc", Kind: "chunk list", ID: id, Err: err}
 			}
 			return l, nil
 		},
@@ -281,7 +281,7 @@ func (r *Repo) mark(ctx context.Context, chunked map[objects.ID]bool) (map[objec
 			return nil
 		},
 		TreeError: func(_ context.Context, d walk.Dir, err error) error {
-			return fmt.Errorf("gc: cannot read tree %s (%w); run `art fsck` and repair before collecting garbage", d.ID, err)
+			return &UnreadableError{Op: "gc", Kind: "tree", ID: d.ID, Err: err}
 		},
 	}
 	for _, v := range versions {
@@ -301,7 +301,7 @@ func (r *Repo) mark(ctx context.Context, chunked map[objects.ID]bool) (map[objec
 	for _, id := range runs {
 		o, err := objects.ReadRun(ctx, r.store, id)
 		if err != nil {
-			return nil, fmt.Errorf("gc: cannot read run object %s (%w); run `art fsck` and repair before collecting garbage", id, err)
+			return nil, &UnreadableError{Op: "gc", Kind: "run object", ID: id, Err: err}
 		}
 		live[id] = true
 		for _, c := range append(o.Inputs, o.Outputs...) {

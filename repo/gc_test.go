@@ -3,6 +3,7 @@ package repo_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"path/filepath"
 	"testing"
 	"time"
@@ -197,8 +198,14 @@ func TestGCRefusesDamagedTree(t *testing.T) {
 		}
 		flipBit(t, r, v1.Tree)
 		before := countObjects(t, r)
-		if _, err := r.GC(ctx, &repo.GCOptions{Grace: -1}); err == nil {
-			t.Fatal("GC with a damaged tree succeeded")
+		_, err := r.GC(ctx, &repo.GCOptions{Grace: -1})
+		var ue *repo.UnreadableError
+		if !errors.As(err, &ue) || ue.Op != "gc" || ue.Kind != "tree" || ue.ID != v1.Tree || !errors.Is(err, repo.ErrCorrupt) {
+			t.Fatalf("GC with a damaged tree: %v, want an UnreadableError naming the tree, wrapping ErrCorrupt", err)
+		}
+		_, err = r.DiskUsage(ctx)
+		if !errors.As(err, &ue) || ue.Op != "du" || ue.ID != v1.Tree || !errors.Is(err, repo.ErrCorrupt) {
+			t.Fatalf("DiskUsage with a damaged tree: %v, want an UnreadableError naming the tree, wrapping ErrCorrupt", err)
 		}
 		if got := countObjects(t, r); got != before {
 			t.Errorf("GC deleted %d objects", before-got)

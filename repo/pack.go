@@ -226,8 +226,8 @@ func (r *Repo) loadRemoteIndex(ctx context.Context, t remote.Transport, remoteNa
 			b, es, err := readPackIndex(gctx, t, name)
 			if err != nil {
 				if errors.Is(err, remote.ErrBadResponse) {
-					return fmt.Errorf("remote %s: %w; the remote is damaged: remove %s and %s there, then push again from a repository that has its objects",
-						remoteName, err, packIndexKey(name), packKeyOf(name))
+					return &DamagedPackError{Remote: remoteName, Keys: []string{packIndexKey(name), packKeyOf(name)},
+						Err: fmt.Errorf("remote %s: %w; the remote is damaged", remoteName, err)}
 				}
 				return fmt.Errorf("remote %s: %w", remoteName, err)
 			}

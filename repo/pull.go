@@ -253,7 +253,7 @@ func (r *Repo) importArtifact(ctx context.Context, remoteName string, doc *remot
 			if taken {
 				switch strategy {
 				case StrategyError:
-					return fmt.Errorf("%w: %s is %s here and another version on remote %s; pull with --strategy new to renumber the local one",
+					return fmt.Errorf("%w: %s is %s here and another version on remote %s",
 						ErrConflict, refs.VersionString(v.Version), lv.Commit.Short(), remoteName)
 				case StrategySkip:
 					p.Skipped = append(p.Skipped, refs.VersionString(v.Version))

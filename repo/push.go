@@ -19,8 +19,24 @@ import (
 )
 
 // ErrNotFastForward is returned by Push when the remote holds versions or
-// alias moves this repository does not have: pull first.
+// alias moves this repository does not have: pull first. With
+// StrategyError it comes as a *NotFastForwardError.
 var ErrNotFastForward = errors.New("remote has changes this repository does not have")
+
+// NotFastForwardError is the refusal of a push of the artifact Name to the
+// remote named Remote that would drop what Reason says the remote has
+// (errors.Is(err, ErrNotFastForward)). Pulling Name from Remote first, or
+// pushing with StrategyNew, makes it a fast-forward.
+type NotFastForwardError struct {
+	Remote string // the remote's name
+	Name   string // the artifact's name
+	Reason string // what the remote has that this repository does not, e.g. "the remote has v2 of ds, which this repository does not"
+}
+
+func (e *NotFastForwardError) Error() string { return ErrNotFastForward.Error() + ": " + e.Reason }
+
+// Unwrap makes errors.Is(err, ErrNotFastForward) true.
+func (e *NotFastForwardError) Unwrap() error { return ErrNotFastForward }
 
 // Strategy says what Push and Pull do when the local repository and the
 // remote both gained versions (T9k's conflict strategies).
@@ -183,7 +199,7 @@ func (r *Repo) pushArtifact(ctx context.Context, t remote.Transport, remoteName,
 				pa.Pulled = &p
 				continue
 			default:
-				return pa, fmt.Errorf("%w: %s; run `art pull %s %s` first (or push --strategy new)", ErrNotFastForward, why, remoteName, name)
+				return pa, &NotFastForwardError{Remote: remoteName, Name: name, Reason: why}
 			}
 		}
 		onRemote := doc.byCommit()

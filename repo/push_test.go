@@ -130,8 +130,9 @@ func TestPushPullTwoRepos(t *testing.T) {
 	push(t, b)
 	logDir(t, a, "ds", files{"big.bin": big, "labels/a.txt": "A's"}, nil)
 	_, err := a.Push(ctx, "origin", nil, nil)
-	if !errors.Is(err, repo.ErrNotFastForward) || !strings.Contains(err.Error(), "art pull") {
-		t.Fatalf("A's push of its own v1: %v, want ErrNotFastForward saying to pull", err)
+	var nff *repo.NotFastForwardError
+	if !errors.Is(err, repo.ErrNotFastForward) || !errors.As(err, &nff) || nff.Remote != "origin" || nff.Name != "ds" {
+		t.Fatalf("A's push of its own v1: %v, want a NotFastForwardError naming origin and ds", err)
 	}
 	pr = pull(t, a)
 	p := pr.Artifacts[0]
@@ -278,6 +279,7 @@ func TestPullRefusesBadRemote(t *testing.T) {
 		name string
 		harm func(t *testing.T, dir string, a *repo.Repo, v repo.Version)
 		want string
+		keys int // a *DamagedPackError naming this many keys of the remote, or 0
 	}{
 		{"flipped byte", func(t *testing.T, dir string, a *repo.Repo, v repo.Version) {
 			p, off, _ := remotePackEntry(t, dir, entry(t, v, "a.txt").Digest)
@@ -290,14 +292,14 @@ func TestPullRefusesBadRemote(t *testing.T) {
 			if err := os.WriteFile(p, b, 0o644); err != nil {
 				t.Fatal(err)
 			}
-		}, "corrupt"},
+		}, "corrupt", 0},
 		{"truncated object", func(t *testing.T, dir string, a *repo.Repo, v repo.Version) {
 			p, off, _ := remotePackEntry(t, dir, entry(t, v, "a.txt").Digest)
 			os.Chmod(p, 0o644)
 			if err := os.Truncate(p, off+2); err != nil {
 				t.Fatal(err)
 			}
-		}, "shorter"},
+		}, "shorter", 1},
 		{"ref document naming a missing commit", func(t *testing.T, dir string, a *repo.Repo, v repo.Version) {
 			p := filepath.Join(dir, "refs", "ds.json")
 			b, err := os.ReadFile(p)
@@ -309,7 +311,7 @@ func TestPullRefusesBadRemote(t *testing.T) {
 			if err := os.WriteFile(p, b, 0o644); err != nil {
 				t.Fatal(err)
 			}
-		}, "does not hold"},
+		}, "does not hold", 0},
 		{"damaged pack index", func(t *testing.T, dir string, a *repo.Repo, v repo.Version) {
 			idxs, err := filepath.Glob(filepath.Join(dir, "packs", "*.idx"))
 			if err != nil || len(idxs) == 0 {
@@ -324,7 +326,7 @@ func TestPullRefusesBadRemote(t *testing.T) {
 			if err := os.WriteFile(idxs[0], b, 0o644); err != nil {
 				t.Fatal(err)
 			}
-		}, "remove packs/"},
+		}, "the remote is damaged", 2},
 		{"tree entry ../x", func(t *testing.T, dir string, a *repo.Repo, v repo.Version) {
 			// A forged tree under its own hash, and a ref document naming a
 			// commit of it.
@@ -357,7 +359,7 @@ func TestPullRefusesBadRemote(t *testing.T) {
 			if err := os.WriteFile(p, b, 0o644); err != nil {
 				t.Fatal(err)
 			}
-		}, "invalid path"},
+		}, "invalid path", 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tr, dir := sharedRemote(t)
@@ -373,6 +375,13 @@ func TestPullRefusesBadRemote(t *testing.T) {
 			t.Logf("pull: %v", err)
 			if !strings.Contains(err.Error(), "origin") || !strings.Contains(strings.ToLower(err.Error()), tc.want) {
 				t.Fatalf("pull error %q, want it to name the remote and say %q", err, tc.want)
+			}
+			var dp *repo.DamagedPackError
+			if got := errors.As(err, &dp); got != (tc.keys > 0) {
+				t.Fatalf("pull error %q: a DamagedPackError: %v, want %v", err, got, tc.keys > 0)
+			}
+			if dp != nil && (dp.Remote != "origin" || len(dp.Keys) != tc.keys || !strings.HasPrefix(dp.Keys[0], "packs/") || !strings.HasSuffix(dp.Keys[0], ".idx")) {
+				t.Fatalf("DamagedPackError %+v, want origin's packs/….idx first of %d keys", dp, tc.keys)
 			}
 			if after := versionIDs(t, b, "ds"); !slices.Equal(after, before) {
 				t.Fatalf("versions changed: %v -> %v", before, after)
@@ -618,4 +627,33 @@ func writeTemp(t *testing.T, content string) string {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// TestRemoteConfigErrors: the errors about configured remotes are the
+// sentinels, stating which case it is.
+func TestRemoteConfigErrors(t *testing.T) {
+	ctx := context.Background()
+	r, _ := newRepo(t, afero.NewMemMapFs(), "/work")
+	_, err := r.DefaultRemote(ctx)
+	if !errors.Is(err, repo.ErrRemoteNotFound) || !errors.Is(err, repo.ErrNoRemote) {
+		t.Fatalf("DefaultRemote with no remote: %v, want ErrRemoteNotFound and ErrNoRemote", err)
+	}
+	for _, name := range []string{"a", "b"} {
+		if err := r.AddRemote(ctx, name, "/remotes/"+name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err = r.DefaultRemote(ctx)
+	if !errors.Is(err, repo.ErrRemoteNotFound) || !errors.Is(err, repo.ErrNoDefaultRemote) || errors.Is(err, repo.ErrNoRemote) {
+		t.Fatalf("DefaultRemote with a and b: %v, want ErrRemoteNotFound and ErrNoDefaultRemote", err)
+	}
+	if err := r.AddRemote(ctx, "a", "/elsewhere"); !errors.Is(err, repo.ErrRemoteExists) || !strings.Contains(err.Error(), "a") {
+		t.Fatalf("AddRemote of a again: %v, want ErrRemoteExists naming a", err)
+	}
+	if err := r.RemoveRemote(ctx, "c"); !errors.Is(err, repo.ErrRemoteNotFound) || errors.Is(err, repo.ErrNoRemote) {
+		t.Fatalf("RemoveRemote of c: %v, want ErrRemoteNotFound", err)
+	}
+	if _, err := r.Push(ctx, "c", nil, nil); !errors.Is(err, repo.ErrRemoteNotFound) {
+		t.Fatalf("Push to c: %v, want ErrRemoteNotFound", err)
+	}
 }

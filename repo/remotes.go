@@ -18,8 +18,16 @@ import (
 
 var (
 	// ErrRemoteNotFound is returned for a remote name the repository does
-	// not know.
+	// not know, and by DefaultRemote when no remote is the default (with
+	// ErrNoRemote or ErrNoDefaultRemote saying why).
 	ErrRemoteNotFound = errors.New("no such remote")
+	// ErrNoRemote is returned by DefaultRemote, with ErrRemoteNotFound,
+	// when no remote is configured.
+	ErrNoRemote = errors.New("no remote configured")
+	// ErrNoDefaultRemote is returned by DefaultRemote, with
+	// ErrRemoteNotFound, when several remotes are configured and none is
+	// named origin.
+	ErrNoDefaultRemote = errors.New("several remotes and none named origin")
 	// ErrRemoteExists is returned by AddRemote for a name already in use.
 	ErrRemoteExists = errors.New("remote already exists")
 	// ErrInvalidArgument is returned for an option value that makes no
@@ -85,7 +93,7 @@ func (r *Repo) AddRemote(ctx context.Context, name, rawURL string) error {
 	}
 	return r.updateRemotes(func(f *remotesFile) error {
 		if _, ok := f.Remotes[name]; ok {
-			return fmt.Errorf("%w: %s (remove it first with `art remote rm %s`)", ErrRemoteExists, name, name)
+			return fmt.Errorf("%w: %s", ErrRemoteExists, name)
 		}
 		f.Remotes[name] = RemoteConfig{Name: name, URL: rawURL}
 		return nil
@@ -127,7 +135,9 @@ func (r *Repo) Remotes(ctx context.Context) ([]RemoteConfig, error) {
 }
 
 // DefaultRemote returns the remote to use when none is named: "origin" if
-// it exists, else the only remote. It fails if that is ambiguous.
+// it exists, else the only remote. It fails, with ErrRemoteNotFound, when
+// there is no remote (ErrNoRemote) or several and none named origin
+// (ErrNoDefaultRemote).
 func (r *Repo) DefaultRemote(ctx context.Context) (string, error) {
 	rs, err := r.Remotes(ctx)
 	if err != nil {
@@ -140,11 +150,11 @@ func (r *Repo) DefaultRemote(ctx context.Context) (string, error) {
 	}
 	switch len(rs) {
 	case 0:
-		return "", fmt.Errorf("%w: no remote configured (add one with `art remote add origin URL`)", ErrRemoteNotFound)
+		return "", fmt.Errorf("%w: %w", ErrRemoteNotFound, ErrNoRemote)
 	case 1:
 		return rs[0].Name, nil
 	}
-	return "", fmt.Errorf("%w: several remotes and none named origin; name one", ErrRemoteNotFound)
+	return "", fmt.Errorf("%w: %w", ErrRemoteNotFound, ErrNoDefaultRemote)
 }
 
 func (r *Repo) updateRemotes(fn func(*remotesFile) error) error {
@@ -214,7 +224,7 @@ func (r *Repo) transport(ctx context.Context, name string) (remote.Transport, er
 	}
 	c, ok := f.Remotes[name]
 	if !ok {
-		return nil, fmt.Errorf("%w: %q (see `art remote ls`)", ErrRemoteNotFound, name)
+		return nil, fmt.Errorf("%w: %q", ErrRemoteNotFound, name)
 	}
 	t, err := remote.Open(ctx, c.URL)
 	if err != nil {

@@ -119,7 +119,7 @@ func Init(ctx context.Context, fsys afero.Fs, dir string, opts *Options) (*Repo,
 func Open(ctx context.Context, fsys afero.Fs, dir string, opts *Options) (*Repo, error) {
 	b, err := afero.ReadFile(fsys, filepath.Join(dir, "config"))
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("%w: %s (run `art init` first)", ErrNotRepository, dir)
+		return nil, fmt.Errorf("%w: %s", ErrNotRepository, dir)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read config: %w", err)
@@ -256,7 +256,7 @@ func Find(fsys afero.Fs, start string) (string, error) {
 		}
 		parent := filepath.Dir(dir)
 		if parent == dir {
-			return "", fmt.Errorf("%w: no %s directory in %s or any parent (run `art init`, or pass --repo)", ErrNotRepository, DirName, start)
+			return "", fmt.Errorf("%w: no %s directory in %s or any parent", ErrNotRepository, DirName, start)
 		}
 		dir = parent
 	}

@@ -26,7 +26,7 @@ an ` + "`art serve`" + ` (http://host:port; the token comes from ART_TOKEN).`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.withRepo(cmd.Context(), func(r *repo.Repo) error {
 				if err := r.AddRemote(cmd.Context(), args[0], args[1]); err != nil {
-					return err
+					return &remoteArgError{name: args[0], err: err}
 				}
 				if a.global.json {
 					return a.printJSON(map[string]string{"name": args[0], "url": args[1]})

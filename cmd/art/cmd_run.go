@@ -315,9 +315,14 @@ func (a *app) currentRun(ctx context.Context, r *repo.Repo) (*repo.Run, error) {
 }
 
 // runEnvError says that err comes from the run $ART_RUN_ID names.
-func runEnvError(err error) error {
-	return fmt.Errorf("%s: %w", runIDEnv, err)
-}
+func runEnvError(err error) error { return &envRunError{err: err} }
+
+// envRunError is an error about the run $ART_RUN_ID names, not one given
+// on the command line; the hint says so.
+type envRunError struct{ err error }
+
+func (e *envRunError) Error() string { return runIDEnv + ": " + e.err.Error() }
+func (e *envRunError) Unwrap() error { return e.err }
 
 // isRunError reports whether err is about the run itself (unknown, ended,
 // malformed ID) rather than the work done in it.
