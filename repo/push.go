@@ -213,8 +213,10 @@ func (r *Repo) pushArtifact(ctx context.Context, t remote.Transport, remoteName,
 		if err != nil {
 			return pa, err
 		}
+		// Version numbers are never reused, not even those of the remote
+		// versions a replace drops: the remote's next number never goes down.
 		next := local.next
-		if doc != nil && !replace && doc.NextVersion > next {
+		if doc != nil && doc.NextVersion > next {
 			next = doc.NextVersion
 		}
 		nd := &remoteDoc{Format: remoteDocFormat, Name: name, Type: typ, NextVersion: next,

@@ -587,6 +587,26 @@ func TestStrategies(t *testing.T) {
 		pull(t, c)
 		equalFiles(t, checkedOut(t, c, "ds:v1"), files{"f": "A"})
 	})
+	t.Run("push replace keeps numbers", func(t *testing.T) {
+		a, b := setup(t)
+		logDir(t, b, "ds", files{"f": "B2"}, nil) // the remote has v0, v1, v2
+		push(t, b)
+		if _, err := a.Push(ctx, "origin", nil, &repo.PushOptions{Strategy: repo.StrategyReplace}); err != nil {
+			t.Fatal(err)
+		}
+		// A fresh repository pulls A's v0 and v1; its next version is v3,
+		// not the v2 the remote once held (B's, dropped by the replace).
+		c, _ := newChunkedRepo(t, afero.NewOsFs(), t.TempDir())
+		c.SetTransport("origin", tr)
+		pull(t, c)
+		v, created := logDir(t, c, "ds", files{"f": "C"}, nil)
+		if !created {
+			t.Fatal("commit of new content after the pull created nothing")
+		}
+		if v.Version.Version != 3 {
+			t.Fatalf("the next version after a replace push is v%d, want v3 (v2 was the remote's, dropped)", v.Version.Version)
+		}
+	})
 }
 
 // TestCaseCollidingNames: an artifact whose name differs from an existing
