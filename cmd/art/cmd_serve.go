@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -22,6 +24,29 @@ type serveOptions struct {
 	root          string
 	anonymousRead bool
 	open          bool
+	maxObject     string
+}
+
+// defaultMaxObject bounds one upload to art serve. A push sends packs of
+// about 16 MiB, but a file stored whole (a repository made with
+// --no-chunking) travels as one pack of its own size.
+const defaultMaxObject = "64GiB"
+
+// parseByteSize reads a size such as 1048576, 512K, 64MiB or 2G (units of
+// 1024).
+func parseByteSize(s string) (int64, error) {
+	t := strings.TrimSuffix(strings.TrimSuffix(strings.ToUpper(strings.TrimSpace(s)), "B"), "I")
+	shift := 0
+	if n := len(t); n > 0 {
+		if i := strings.IndexByte("KMGT", t[n-1]); i >= 0 {
+			shift, t = 10*(i+1), t[:n-1]
+		}
+	}
+	n, err := strconv.ParseInt(t, 10, 64)
+	if err != nil || n <= 0 || n > (1<<62)>>shift {
+		return 0, fmt.Errorf("%q is not a size (bytes, or a number with K, M, G or T)", s)
+	}
+	return n << shift, nil
 }
 
 func (a *app) newServeCommand() *cobra.Command {
@@ -52,6 +77,9 @@ put the server behind a TLS proxy.`,
 			if opts.tokenFile != "" && opts.open {
 				return usagef(cmd, "--open and --token-file exclude each other")
 			}
+			if _, err := parseByteSize(opts.maxObject); err != nil {
+				return usagef(cmd, "--max-object-size: %v", err)
+			}
 			return a.runServe(cmd.Context(), opts)
 		},
 	}
@@ -61,6 +89,7 @@ put the server behind a TLS proxy.`,
 	f.StringVar(&opts.root, "root", "", "serve the remote store in `DIR` (default: .art/served of this repository)")
 	f.BoolVar(&opts.anonymousRead, "anonymous-read", false, "let requests without a token read")
 	f.BoolVar(&opts.open, "open", false, "accept every request without a token (only on a loopback address)")
+	f.StringVar(&opts.maxObject, "max-object-size", defaultMaxObject, "refuse uploads larger than `SIZE` (bytes, or with K, M, G, T)")
 	return cmd
 }
 
@@ -78,6 +107,10 @@ func (a *app) runServe(ctx context.Context, opts serveOptions) error {
 	if err := os.MkdirAll(root, 0o755); err != nil {
 		return err
 	}
+	maxObject, err := parseByteSize(opts.maxObject)
+	if err != nil {
+		return err
+	}
 	t, err := remote.Open(ctx, root)
 	if err != nil {
 		return err
@@ -88,7 +121,7 @@ func (a *app) runServe(ctx context.Context, opts serveOptions) error {
 		AllowOpen:          opts.open,
 		Verify:             repo.UploadVerifier(t),
 		MaxRefSize:         16 << 20,
-		MaxObjectSize:      1 << 30,
+		MaxObjectSize:      maxObject,
 	}
 	if opts.open {
 		if err := httpremote.CheckLoopback(opts.addr); err != nil {

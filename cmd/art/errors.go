@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/artvcs/art/repo"
+	"github.com/artvcs/art/repo/remote"
 )
 
 // usageError is a command line that does not parse: an unknown flag, a
@@ -123,6 +124,8 @@ func hint(err error) string {
 		return "see `art remote ls`"
 	case errors.Is(err, repo.ErrCorrupt):
 		return "run `art fsck` to list damaged objects and the versions and paths they affect"
+	case errors.Is(err, remote.ErrTooLarge):
+		return "an `art serve` takes larger uploads with --max-object-size SIZE (files stored whole, in a repository made with --no-chunking, travel in one piece)"
 	}
 	return ""
 }

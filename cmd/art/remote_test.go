@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -56,8 +57,8 @@ func randToken(t testing.TB) string {
 }
 
 // servedRemote starts `art serve` on a free loopback port with a write and
-// a read token, and stops it when the test ends.
-func servedRemote(t *testing.T) (r testRemote, readToken string) {
+// a read token (and the flags given), and stops it when the test ends.
+func servedRemote(t *testing.T, flags ...string) (r testRemote, readToken string) {
 	t.Helper()
 	dir := t.TempDir()
 	write, read := randToken(t), randToken(t)
@@ -72,7 +73,7 @@ func servedRemote(t *testing.T) (r testRemote, readToken string) {
 	addr := ln.Addr().String()
 	ln.Close()
 	store := filepath.Join(dir, "store")
-	cmd := exec.Command(artBin, "serve", "--addr", addr, "--token-file", tokens, "--root", store)
+	cmd := exec.Command(artBin, append([]string{"serve", "--addr", addr, "--token-file", tokens, "--root", store}, flags...)...)
 	cmd.Env = baseEnv()
 	stdout, _ := cmd.StdoutPipe()
 	cmd.Stderr = os.Stderr
@@ -256,7 +257,7 @@ func TestConcurrentPushersMinIO(t *testing.T) {
 // wrong one, a read token writing, a traversal path and an oversized
 // body, each with the right status, and stores nothing.
 func TestServeRefusals(t *testing.T) {
-	rem, readToken := servedRemote(t)
+	rem, readToken := servedRemote(t, "--max-object-size", "1GiB")
 	writeToken := strings.TrimPrefix(rem.env[0], "ART_TOKEN=")
 	obj := "objects/ab/" + strings.Repeat("c", 62)
 	// A pack whose header is right but whose object is not: "alphX" for
@@ -333,4 +334,53 @@ type zeroReader struct{}
 func (zeroReader) Read(p []byte) (int, error) {
 	clear(p)
 	return len(p), nil
+}
+
+// TestServeMaxObjectSize: a file stored whole travels as one pack of its
+// size; a server whose limit is below it refuses the push with a clear
+// error naming --max-object-size, the remote keeps no version, and under
+// the default limit the same push goes through.
+func TestServeMaxObjectSize(t *testing.T) {
+	p := &project{t: t, dir: t.TempDir()}
+	p.ok("init", "--no-chunking")
+	p.write("data/model.bin", strings.Repeat("weights!", 1<<18)) // 2 MiB, one blob
+	p.ok("commit", "m", "data", "-t", "model")
+
+	small, _ := servedRemote(t, "--max-object-size", "1M")
+	p.env = append(p.env, small.env...)
+	p.ok("remote", "add", "small", small.url)
+	res := p.fail(1, "push", "small")
+	if !strings.Contains(res.stderr, "too large") || !strings.Contains(res.stderr, "--max-object-size") {
+		t.Fatalf("push over the server's limit: %v; want an error saying so and naming --max-object-size", res)
+	}
+	if _, err := os.Stat(filepath.Join(small.dir, "refs", "m.json")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the refused push left a ref document on the server (%v)", err)
+	}
+
+	def, _ := servedRemote(t)
+	p.env = append(p.env, def.env...)
+	p.ok("remote", "add", "def", def.url)
+	p.ok("push", "def")
+	q := remoteProject(t, def)
+	q.ok("pull")
+	q.ok("checkout", "m", "-o", "got")
+	if q.read("got/model.bin") != p.read("data/model.bin") {
+		t.Fatal("the pulled model differs from the pushed one")
+	}
+
+	p.fail(2, "serve", "--open", "--max-object-size", "lots")
+}
+
+func TestParseByteSize(t *testing.T) {
+	for s, want := range map[string]int64{"1048576": 1 << 20, "512K": 512 << 10, "64MiB": 64 << 20, "2G": 2 << 30,
+		"64GiB": 64 << 30, "1t": 1 << 40, " 7 ": 7} {
+		if got, err := parseByteSize(s); err != nil || got != want {
+			t.Errorf("parseByteSize(%q) = %d, %v; want %d", s, got, err, want)
+		}
+	}
+	for _, s := range []string{"", "0", "-1", "1.5G", "G", "12X", "99999999999T"} {
+		if got, err := parseByteSize(s); err == nil {
+			t.Errorf("parseByteSize(%q) = %d, want an error", s, got)
+		}
+	}
 }
