@@ -198,6 +198,7 @@ def fresh_fs(kind, size, where, label):
     top = tempfile.mkdtemp(prefix=f"art-bench-{label}.", dir=where)
     img, mnt = os.path.join(top, "fs.img"), os.path.join(top, "mnt")
     dev = None
+    size = -(-size // MiB) * MiB  # whole sectors, for the loop device
     try:
         with open(img, "wb") as f:
             f.truncate(size)
