@@ -2,6 +2,7 @@ package objects
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -14,10 +15,11 @@ import (
 
 // Batch writes many objects to an FSStore and makes them durable together:
 // its puts skip the per-object fsync, and Sync then flushes them all at
-// once (one syncfs(2) of the store's file system where there is one, like
-// git's core.fsyncMethod=batch). Objects written by a batch are visible at
-// once but are durable only after Sync returns nil; record nothing that
-// names them before that. A Batch is safe for concurrent use.
+// once (above syncEachMax objects, one FSSyncer.SyncFS of the store's
+// file system where it has one, syncfs(2) on Linux, like git's
+// core.fsyncMethod=batch). Objects written by a batch are visible at once
+// but are durable only after Sync returns nil; record nothing that names
+// them before that. A Batch is safe for concurrent use.
 type Batch struct {
 	s     *FSStore
 	mu    sync.Mutex
@@ -27,7 +29,7 @@ type Batch struct {
 }
 
 // syncEachMax is the most objects a Batch syncs one by one; above it,
-// Sync uses one syncfs(2).
+// Sync uses one SyncFS where the file system has it.
 const syncEachMax = 64
 
 // NewBatch starts a batch of writes to s.
@@ -100,10 +102,10 @@ func (b *Batch) Sync(ctx context.Context) error {
 	// syncfs flushes everything dirty on the file system, the user's own
 	// fresh files included; for a few objects, fsyncs of just those are
 	// cheaper. Past that, one call beats thousands.
-	if _, ok := b.s.fs.(*afero.OsFs); ok && len(files) > syncEachMax {
-		if err := syncFS(b.s.dir); err == nil {
+	if len(files) > syncEachMax {
+		if err := syncWholeFS(b.s.fs, b.s.dir); err == nil {
 			return nil
-		} else if err != errNoSyncfs {
+		} else if !errors.Is(err, errors.ErrUnsupported) {
 			return fmt.Errorf("sync objects: %w", err)
 		}
 	}

@@ -23,7 +23,7 @@ var errNoKernelCopy = errors.New("no kernel copy")
 // from Open. progress, if set, is called with byte counts as they are
 // verified.
 func (s *FSStore) CopyTo(ctx context.Context, id ID, dst afero.File, progress func(int64)) (n int64, ok bool, err error) {
-	if _, isOS := s.fs.(*afero.OsFs); !isOS {
+	if !isOS(s.fs) {
 		return 0, false, nil
 	}
 	out, isFile := dst.(*os.File)

@@ -26,5 +26,16 @@
 // hashed while copied, synced, and renamed into place; reads are hashed on
 // the way and fail with ErrCorrupt when the bytes do not match their ID.
 //
+// # Capabilities
+//
+// What a file system can do beyond afero.Fs is asked for, not assumed:
+// AnonymousCreator (files with no name until linked: O_TMPFILE and
+// linkat(2)), HardLinker and FSSyncer (syncfs(2)). The OS file system has
+// them on Linux; objects/faulttest.Fs has the first and the last within
+// its crash model; elsewhere writes take the portable path (a named temp
+// file, renamed; a sync per file). Kernel copies (CopyTo) and OpenFile's
+// poller-free open need OS file descriptors and so only the OS file
+// system.
+//
 // This package imports nothing else of art's.
 package objects

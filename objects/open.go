@@ -8,7 +8,7 @@ import (
 // the Go runtime's poller registration (a regular file is never pollable),
 // which saves several system calls per file when thousands are read.
 func OpenFile(fsys afero.Fs, name string) (afero.File, error) {
-	if _, ok := fsys.(*afero.OsFs); ok {
+	if isOS(fsys) {
 		if f, err := openPlain(name); err != errNoPlainOpen {
 			return f, err
 		}

@@ -11,12 +11,15 @@ import (
 )
 
 // PendingFile is a new file that nobody can see until it is published
-// under its final name, complete. On Linux's OS file system it is an
-// anonymous O_TMPFILE that vanishes by itself if the process dies, and
-// Link publishes it with one linkat(2); elsewhere it is a temp file in the
-// same directory, renamed into place.
+// under its final name, complete. On a file system with anonymous files
+// (an AnonymousCreator: Linux's OS file system with O_TMPFILE,
+// faulttest.Fs) it is one, which vanishes by itself if the process dies,
+// and Link publishes it with one LinkAnonymous (linkat(2)); elsewhere it
+// is a temp file in the same directory, hard-linked (a HardLinker) or
+// renamed into place.
 type PendingFile struct {
 	fs     afero.Fs
+	anon   AnonymousCreator // set for an anonymous file
 	f      afero.File
 	dir    string
 	prefix string
@@ -28,10 +31,10 @@ type PendingFile struct {
 // (subject to the umask) once published. Where it needs a temp name, the
 // name starts with prefix.
 func CreatePending(fsys afero.Fs, dir, prefix string, perm os.FileMode) (*PendingFile, error) {
-	if _, ok := fsys.(*afero.OsFs); ok {
-		if f, err := openAnonymous(dir, perm); err == nil {
-			return &PendingFile{fs: fsys, f: f, dir: dir, prefix: prefix, perm: perm}, nil
-		} else if !errors.Is(err, errNoTmpfile) {
+	if a := anonymousCreator(fsys); a != nil {
+		if f, err := a.CreateAnonymous(dir, perm); err == nil {
+			return &PendingFile{fs: fsys, anon: a, f: f, dir: dir, prefix: prefix, perm: perm}, nil
+		} else if !errors.Is(err, errors.ErrUnsupported) {
 			return nil, err
 		}
 	}
@@ -65,8 +68,8 @@ func (p *PendingFile) Sync() error { return p.f.Sync() }
 // directory is missing it wraps fs.ErrNotExist. In both cases the file is
 // still pending: the caller may Link again, Replace, or Abort.
 func (p *PendingFile) Link(final string) error {
-	if p.tmp == "" {
-		err := linkAnonymous(p.f, final)
+	if p.anon != nil {
+		err := p.anon.LinkAnonymous(p.f, final)
 		if err == nil {
 			p.f.Close()
 		}
@@ -78,10 +81,10 @@ func (p *PendingFile) Link(final string) error {
 	if err := p.fs.Chmod(p.tmp, p.perm); err != nil {
 		return err
 	}
-	if _, ok := p.fs.(*afero.OsFs); ok {
+	if l := hardLinker(p.fs); l != nil {
 		// A hard link fails atomically if final exists; then drop the
 		// temp name.
-		if err := os.Link(p.tmp, final); err != nil {
+		if err := l.Link(p.tmp, final); err != nil {
 			return err
 		}
 		p.f.Close()
@@ -104,12 +107,12 @@ func (p *PendingFile) Link(final string) error {
 // that name (a rename never follows a symbolic link at final: it replaces
 // the link), and closes it.
 func (p *PendingFile) Replace(final string) error {
-	if p.tmp == "" {
+	if p.anon != nil {
 		// Give the anonymous file a temp name, then rename it over final.
 		f := p.f
 		for i := 0; ; i++ {
 			tmp := filepath.Join(p.dir, fmt.Sprintf("%s%d-%d", p.prefix, os.Getpid(), randUint()))
-			err := linkAnonymous(f, tmp)
+			err := p.anon.LinkAnonymous(f, tmp)
 			if errors.Is(err, fs.ErrExist) && i < 8 {
 				continue
 			}

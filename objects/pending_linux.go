@@ -15,7 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-var errNoTmpfile = errors.New("O_TMPFILE not supported")
+var errNoTmpfile = fmt.Errorf("O_TMPFILE: %w", errors.ErrUnsupported)
 
 // procFdOK reports whether /proc/self/fd is there to name anonymous
 // files by (not in some chroots and sandboxes).

@@ -4,13 +4,14 @@ package objects
 
 import (
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"os"
 
 	"github.com/spf13/afero"
 )
 
-var errNoTmpfile = errors.New("O_TMPFILE not supported")
+var errNoTmpfile = fmt.Errorf("O_TMPFILE: %w", errors.ErrUnsupported)
 
 func openAnonymous(dir string, perm os.FileMode) (afero.File, error) { return nil, errNoTmpfile }
 

@@ -11,7 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-var errNoSyncfs = errors.New("syncfs not supported")
+var errNoSyncfs = fmt.Errorf("syncfs: %w", errors.ErrUnsupported)
 
 // syncFS flushes the whole file system holding dir (syncfs(2)): every
 // dirty file and directory on it, in one call.

@@ -2,8 +2,11 @@
 
 package objects
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
-var errNoSyncfs = errors.New("syncfs not supported")
+var errNoSyncfs = fmt.Errorf("syncfs: %w", errors.ErrUnsupported)
 
 func syncFS(dir string) error { return errNoSyncfs }
