@@ -94,6 +94,7 @@ func (f *Fs) Crash() error {
 		}
 	}
 	f.nodes, f.changed = map[string]*node{}, map[string]map[string]*node{}
+	f.dropAnonymous() // nothing names them: they are gone
 	f.crashSet, f.crashed = false, false
 	f.epoch++
 	return nil

@@ -5,10 +5,11 @@
 //
 // # Operations
 //
-// Every call is counted under one Op kind: OpWrite, OpSync, OpRename,
-// OpCreate (a new name: an open that creates a file, a symbolic link),
-// OpRemove, OpMkdir, OpChtimes, OpOpenWrite (an existing file opened for
-// writing), OpChmod, and the reads OpOpen, OpRead and OpStat. A call is
+// Every call is counted under one Op kind: OpWrite, OpSync (of a file,
+// a directory, or SyncFS), OpRename, OpCreate (a new file: an open that
+// creates one, a symbolic link, CreateAnonymous), OpRemove, OpMkdir,
+// OpChtimes, OpOpenWrite (an existing file opened for writing), OpChmod,
+// OpLink (LinkAnonymous), and the reads OpOpen, OpRead and OpStat. A call is
 // one operation of one kind, so "the Nth write" is well defined for a
 // single-threaded caller; with several goroutines the order of their
 // operations, and so which one is the Nth, may differ from run to run.
@@ -54,6 +55,22 @@
 //
 // The model keeps the durable content of every file it tracks in memory:
 // it is meant for the small files of tests.
+//
+// # Capabilities
+//
+// Fs implements objects.AnonymousCreator (CreateAnonymous, LinkAnonymous)
+// and objects.FSSyncer (SyncFS), the capabilities that Linux's OS file
+// system gives objects (O_TMPFILE + linkat(2), syncfs(2)), so code under
+// test takes the path it takes there. An anonymous file is a hidden name
+// in the base file system that nothing listed or opened through Fs
+// shows; it vanishes when closed unlinked and at Crash or Revive.
+// LinkAnonymous names it: a new entry of the directory, durable once the
+// directory is synced, holding what the file held at its last Sync.
+// SyncFS makes everything durable but files poisoned by a failed sync; a
+// failed SyncFS poisons every file with unsynced writes. Setting Portable
+// turns both off (they report errors.ErrUnsupported), for tests of the
+// portable paths. Fs has no hard links (objects.HardLinker): the portable
+// path renames.
 //
 // # Durability order
 //

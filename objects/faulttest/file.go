@@ -2,6 +2,7 @@ package faulttest
 
 import (
 	"os"
+	"path/filepath"
 
 	"github.com/spf13/afero"
 )
@@ -118,14 +119,19 @@ func (h *file) Sync() error {
 
 func (h *file) Close() error {
 	h.fs.mu.Lock()
-	unsynced := !h.closed && h.wrote && h.epoch == h.fs.epoch && h.node != nil && h.node.dirty
+	// An anonymous file closed unlinked vanishes, unsynced writes and all.
+	anon := h.node != nil && h.fs.anon[h.node.path] == h.node
+	unsynced := !h.closed && h.wrote && h.epoch == h.fs.epoch && h.node != nil && h.node.dirty && !anon
 	h.closed = true
 	if unsynced {
 		h.fs.closed = append(h.fs.closed, h.name)
 	}
 	cb := h.fs.OnUnsyncedClose
-	h.fs.mu.Unlock()
 	err := h.f.Close()
+	if anon {
+		h.fs.forgetAnonymous(h.node)
+	}
+	h.fs.mu.Unlock()
 	if unsynced && cb != nil {
 		cb(h.name)
 	}
@@ -148,12 +154,25 @@ func (h *file) ReadAt(p []byte, off int64) (int, error) {
 	return h.f.ReadAt(p, off)
 }
 
+// Readdir and Readdirnames leave out the hidden names of anonymous
+// files; asked for count entries, they return fewer only at the end.
 func (h *file) Readdir(count int) ([]os.FileInfo, error) {
 	defer h.lock()()
 	if err := h.begin(OpRead); err != nil {
 		return nil, err
 	}
-	return h.f.Readdir(count)
+	for {
+		fis, err := h.f.Readdir(count)
+		out := fis[:0]
+		for _, fi := range fis {
+			if !h.hides(fi.Name()) {
+				out = append(out, fi)
+			}
+		}
+		if len(out) > 0 || len(fis) == 0 || count <= 0 || err != nil {
+			return out, err
+		}
+	}
 }
 
 func (h *file) Readdirnames(n int) ([]string, error) {
@@ -161,7 +180,24 @@ func (h *file) Readdirnames(n int) ([]string, error) {
 	if err := h.begin(OpRead); err != nil {
 		return nil, err
 	}
-	return h.f.Readdirnames(n)
+	for {
+		names, err := h.f.Readdirnames(n)
+		out := names[:0]
+		for _, name := range names {
+			if !h.hides(name) {
+				out = append(out, name)
+			}
+		}
+		if len(out) > 0 || len(names) == 0 || n <= 0 || err != nil {
+			return out, err
+		}
+	}
+}
+
+// hides reports whether the entry name of the directory h is an
+// anonymous file's hidden name. h.fs.mu is held.
+func (h *file) hides(name string) bool {
+	return len(h.fs.anon) > 0 && h.fs.anon[filepath.Join(h.name, name)] != nil
 }
 
 func (h *file) Stat() (os.FileInfo, error) {

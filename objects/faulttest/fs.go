@@ -22,14 +22,15 @@ type Op int
 // file system (CrashAfter counts those); the rest only read.
 const (
 	OpWrite     Op = iota // File.Write, WriteAt, WriteString, Truncate
-	OpSync                // File.Sync, of a file or a directory
+	OpSync                // File.Sync, of a file or a directory; Fs.SyncFS
 	OpRename              // Fs.Rename
-	OpCreate              // Create or OpenFile of a missing file, SymlinkIfPossible
+	OpCreate              // Create or OpenFile of a missing file, SymlinkIfPossible, CreateAnonymous
 	OpRemove              // Fs.Remove, Fs.RemoveAll
 	OpMkdir               // Fs.Mkdir, Fs.MkdirAll
 	OpChtimes             // Fs.Chtimes
 	OpOpenWrite           // OpenFile of an existing file for writing
 	OpChmod               // Fs.Chmod, Fs.Chown
+	OpLink                // Fs.LinkAnonymous
 	OpOpen                // Open, or OpenFile for reading only
 	OpRead                // File.Read, ReadAt, Readdir, Readdirnames
 	OpStat                // Fs.Stat, LstatIfPossible, ReadlinkIfPossible, File.Stat
@@ -37,7 +38,7 @@ const (
 )
 
 var opNames = [numOps]string{"write", "sync", "rename", "create", "remove", "mkdir", "chtimes",
-	"openwrite", "chmod", "open", "read", "stat"}
+	"openwrite", "chmod", "link", "open", "read", "stat"}
 
 func (o Op) String() string {
 	if o >= 0 && o < numOps {
@@ -93,6 +94,12 @@ type Fs struct {
 	// handle and not yet synced.
 	OnUnsyncedClose func(name string)
 
+	// Portable, if set before use, makes CreateAnonymous and SyncFS
+	// report errors.ErrUnsupported without counting an operation, so
+	// that their users take their portable paths (named temp files and
+	// renames, a sync per file).
+	Portable bool
+
 	mu        sync.Mutex
 	counts    [numOps]int64
 	mutations int64
@@ -109,6 +116,10 @@ type Fs struct {
 	// changed since it was last synced and what each was before.
 	nodes   map[string]*node
 	changed map[string]map[string]*node
+	// anon holds the anonymous files not yet linked, by their hidden
+	// names in the base file system (see anon.go); anonSeq numbers them.
+	anon    map[string]*node
+	anonSeq int
 }
 
 // node is a file, directory or symbolic link whose durable state the
@@ -134,7 +145,8 @@ var (
 // New returns an Fs over base. Everything already in base counts as
 // durable.
 func New(base afero.Fs) *Fs {
-	return &Fs{base: base, nodes: map[string]*node{}, changed: map[string]map[string]*node{}}
+	return &Fs{base: base, nodes: map[string]*node{}, changed: map[string]map[string]*node{},
+		anon: map[string]*node{}}
 }
 
 // Base returns the wrapped file system.
@@ -232,6 +244,7 @@ func (f *Fs) Revive() {
 	f.mu.Lock()
 	f.crashSet, f.crashed = false, false
 	f.epoch++
+	f.dropAnonymous() // the dead process's anonymous files go with it
 	f.mu.Unlock()
 }
 
@@ -240,6 +253,11 @@ func (f *Fs) Revive() {
 func (f *Fs) Settle() {
 	f.mu.Lock()
 	f.nodes, f.changed = map[string]*node{}, map[string]map[string]*node{}
+	for _, n := range f.anon {
+		if b, err := afero.ReadFile(f.base, n.path); err == nil {
+			n.durable, n.dirty, n.poisoned = b, false, false
+		}
+	}
 	f.mu.Unlock()
 }
 
@@ -403,6 +421,9 @@ func (f *Fs) OpenFile(name string, flag int, perm os.FileMode) (afero.File, erro
 	if err := f.begin(op, name); err != nil {
 		return nil, err
 	}
+	if f.anon[name] != nil {
+		return nil, &os.PathError{Op: "open", Path: name, Err: syscall.ENOENT}
+	}
 	var n *node
 	switch {
 	case op == OpCreate:
@@ -508,7 +529,7 @@ func (f *Fs) RemoveAll(name string) error {
 	// directories are synced can bring them back.
 	var below []string
 	afero.Walk(f.base, name, func(p string, _ fs.FileInfo, err error) error {
-		if err == nil {
+		if err == nil && f.anon[clean(p)] == nil {
 			below = append(below, p)
 		}
 		return nil
@@ -601,6 +622,9 @@ func (f *Fs) Stat(name string) (os.FileInfo, error) {
 	if err := f.begin(OpStat, name); err != nil {
 		return nil, err
 	}
+	if f.anon[name] != nil {
+		return nil, &os.PathError{Op: "stat", Path: name, Err: syscall.ENOENT}
+	}
 	return f.base.Stat(name)
 }
 
@@ -611,6 +635,9 @@ func (f *Fs) LstatIfPossible(name string) (os.FileInfo, bool, error) {
 	defer f.mu.Unlock()
 	if err := f.begin(OpStat, name); err != nil {
 		return nil, false, err
+	}
+	if f.anon[name] != nil {
+		return nil, false, &os.PathError{Op: "lstat", Path: name, Err: syscall.ENOENT}
 	}
 	if l, ok := f.base.(afero.Lstater); ok {
 		return l.LstatIfPossible(name)

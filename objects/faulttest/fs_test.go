@@ -22,6 +22,11 @@ import (
 	"github.com/artvcs/art/objects/objectstest"
 )
 
+var (
+	_ objects.AnonymousCreator = (*faulttest.Fs)(nil)
+	_ objects.FSSyncer         = (*faulttest.Fs)(nil)
+)
+
 // forEachBase runs fn on a wrapper over an in-memory file system and over
 // the OS one (under t.TempDir()), with dir an existing, durable directory.
 func forEachBase(t *testing.T, fn func(t *testing.T, f *faulttest.Fs, dir string)) {
@@ -481,66 +486,101 @@ func TestWrapperStoreConformance(t *testing.T) {
 // an object Put returned is durable; a Batch's objects are durable once
 // Sync returns, and a crash before may lose them but never leaves one
 // that reads back wrong.
+// It runs on the path of the OS file system (anonymous files, SyncFS)
+// and, with Portable, on the portable one (temp files, a sync per file).
 func TestFaultFsStoreDurability(t *testing.T) {
 	forEachBase(t, func(t *testing.T, f *faulttest.Fs, dir string) {
-		ctx := context.Background()
-		s, err := objects.NewFSStore(f, filepath.Join(dir, "objects"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		syncDir(t, f, dir)
-		f.Settle()
-		var closed []string
-		f.OnUnsyncedClose = func(name string) { closed = append(closed, name) }
-		id, err := objects.PutBytes(ctx, s, []byte("durable"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(closed) != 0 {
-			t.Errorf("Put closed files with unsynced writes: %v", closed)
-		}
-		for _, p := range f.Unsynced() {
-			if p == s.Path(id) || p == filepath.Dir(s.Path(id)) {
-				t.Errorf("after Put, %s is not durable", p)
-			}
-		}
-		b := s.NewBatch()
-		var ids []objects.ID
-		for i := range 5 {
-			id, err := b.PutBytes(ctx, []byte(fmt.Sprint("batched ", i)))
-			if err != nil {
-				t.Fatal(err)
-			}
-			ids = append(ids, id)
-		}
-		crash(t, f)
-		if err := readBack(ctx, s, id); err != nil {
-			t.Fatalf("object Put returned lost in a crash: %v", err)
-		}
-		for _, id := range ids {
-			if err := readBack(ctx, s, id); err != nil && !errors.Is(err, objects.ErrNotFound) {
-				t.Fatalf("unsynced batch object %s: %v, want intact or not found", id.Short(), err)
-			}
-		}
-		b = s.NewBatch()
-		ids = ids[:0]
-		for i := range 5 {
-			id, err := b.PutBytes(ctx, []byte(fmt.Sprint("batched again ", i)))
-			if err != nil {
-				t.Fatal(err)
-			}
-			ids = append(ids, id)
-		}
-		if err := b.Sync(ctx); err != nil {
-			t.Fatal(err)
-		}
-		crash(t, f)
-		for _, id := range ids {
-			if err := readBack(ctx, s, id); err != nil {
-				t.Fatalf("synced batch object lost: %v", err)
-			}
-		}
+		t.Run("capabilities", func(t *testing.T) { storeDurability(t, f, filepath.Join(dir, "cap"), false) })
+		t.Run("portable", func(t *testing.T) { storeDurability(t, f, filepath.Join(dir, "portable"), true) })
 	})
+}
+
+func storeDurability(t *testing.T, f *faulttest.Fs, dir string, portable bool) {
+	f.Portable = portable
+	ctx := context.Background()
+	if err := f.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	s, err := objects.NewFSStore(f, filepath.Join(dir, "objects"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	syncDir(t, f, dir)
+	f.Settle()
+	var closed []string
+	f.OnUnsyncedClose = func(name string) { closed = append(closed, name) }
+	id, err := objects.PutBytes(ctx, s, []byte("durable"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(closed) != 0 {
+		t.Errorf("Put closed files with unsynced writes: %v", closed)
+	}
+	for _, p := range f.Unsynced() {
+		if p == s.Path(id) || p == filepath.Dir(s.Path(id)) {
+			t.Errorf("after Put, %s is not durable", p)
+		}
+	}
+	b := s.NewBatch()
+	var ids []objects.ID
+	for i := range 5 {
+		id, err := b.PutBytes(ctx, []byte(fmt.Sprint("batched ", i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	crash(t, f)
+	if err := readBack(ctx, s, id); err != nil {
+		t.Fatalf("object Put returned lost in a crash: %v", err)
+	}
+	for _, id := range ids {
+		if err := readBack(ctx, s, id); err != nil && !errors.Is(err, objects.ErrNotFound) {
+			t.Fatalf("unsynced batch object %s: %v, want intact or not found", id.Short(), err)
+		}
+	}
+	b = s.NewBatch()
+	ids = ids[:0]
+	for i := range 5 {
+		id, err := b.PutBytes(ctx, []byte(fmt.Sprint("batched again ", i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	if err := b.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	crash(t, f)
+	for _, id := range ids {
+		if err := readBack(ctx, s, id); err != nil {
+			t.Fatalf("synced batch object lost: %v", err)
+		}
+	}
+
+	// A batch above 64 objects syncs with one SyncFS where it can.
+	b = s.NewBatch()
+	ids = ids[:0]
+	for i := range 70 {
+		id, err := b.PutBytes(ctx, []byte(fmt.Sprint("many ", i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	f.Reset()
+	if err := b.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := f.Count(faulttest.OpSync); portable && n < 70 || !portable && n != 1 {
+		t.Errorf("Batch.Sync of 70 objects made %d syncs (portable: %v)", n, portable)
+	}
+	crash(t, f)
+	for _, id := range ids {
+		if err := readBack(ctx, s, id); err != nil {
+			t.Fatalf("object of a synced large batch lost: %v", err)
+		}
+	}
 }
 
 // TestConcurrent runs writers on many goroutines (for -race).
@@ -575,4 +615,207 @@ func TestFaultFsConcurrent(t *testing.T) {
 func readBack(ctx context.Context, s *objects.FSStore, id objects.ID) error {
 	_, err := objects.ReadAll(ctx, s, id, 1<<20)
 	return err
+}
+
+// anon creates an anonymous file in dir holding content, synced or not.
+func anon(t *testing.T, f *faulttest.Fs, dir, content string, sync bool) afero.File {
+	t.Helper()
+	h, err := f.CreateAnonymous(dir, 0o444)
+	if err != nil {
+		t.Fatalf("CreateAnonymous: %v", err)
+	}
+	if _, err := h.Write([]byte(content)); err != nil {
+		t.Fatal(err)
+	}
+	if sync {
+		if err := h.Sync(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return h
+}
+
+// names lists dir through fsys.
+func names(t *testing.T, fsys afero.Fs, dir string) []string {
+	t.Helper()
+	d, err := fsys.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	ns, err := d.Readdirnames(-1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(ns)
+	return ns
+}
+
+// TestFaultFsAnonymous checks the crash model of anonymous files: no name
+// until linked, gone when closed unlinked or at a crash; a link is a new
+// entry of its directory, its content what the last Sync held.
+func TestFaultFsAnonymous(t *testing.T) {
+	forEachBase(t, func(t *testing.T, f *faulttest.Fs, dir string) {
+		p := func(name string) string { return filepath.Join(dir, name) }
+		// Unlinked: never listed; closed, gone from the base too.
+		h := anon(t, f, dir, "nobody", true)
+		if got := names(t, f, dir); len(got) != 0 {
+			t.Errorf("an anonymous file is listed: %v", got)
+		}
+		if got := len(names(t, f.Base(), dir)); got != 1 {
+			t.Errorf("base holds %d entries, want the hidden one", got)
+		}
+		if got := f.Unsynced(); len(got) != 0 {
+			t.Errorf("Unsynced() = %v with only an anonymous file", got)
+		}
+		h.Close()
+		if got := names(t, f.Base(), dir); len(got) != 0 {
+			t.Errorf("closed unlinked, yet the base holds %v", got)
+		}
+
+		// Linked: a new name, lost unless the directory is synced; its
+		// content is what it held at its last Sync.
+		for _, c := range []struct {
+			name          string
+			sync, syncDir bool
+			want          string
+		}{
+			{"synced", true, true, "data"},
+			{"unsynced", false, true, ""},
+			{"nodir", true, false, "<missing>"},
+		} {
+			h := anon(t, f, dir, "data", c.sync)
+			if err := f.LinkAnonymous(h, p(c.name)); err != nil {
+				t.Fatalf("LinkAnonymous: %v", err)
+			}
+			h.Close()
+			if got := content(t, f, p(c.name)); got != "data" {
+				t.Errorf("linked %s = %q, want data", c.name, got)
+			}
+			if !slices.Contains(f.Unsynced(), p(c.name)) {
+				t.Errorf("Unsynced() = %v, want %s in it", f.Unsynced(), c.name)
+			}
+			if c.syncDir {
+				syncDir(t, f, dir)
+			}
+			crash(t, f)
+			if got := content(t, f, p(c.name)); got != c.want {
+				t.Errorf("after crash, %s = %q, want %q", c.name, got, c.want)
+			}
+		}
+		if got, want := names(t, f.Base(), dir), []string{"synced", "unsynced"}; !slices.Equal(got, want) {
+			t.Errorf("after the crashes, base holds %v, want %v", got, want)
+		}
+
+		// A taken name, a missing directory, a fault: the file stays
+		// anonymous and can be linked again.
+		h = anon(t, f, dir, "again", true)
+		if err := f.LinkAnonymous(h, p("synced")); !errors.Is(err, fs.ErrExist) {
+			t.Errorf("link over an existing name: %v, want ErrExist", err)
+		}
+		if err := f.LinkAnonymous(h, p("none/x")); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("link into a missing directory: %v, want ErrNotExist", err)
+		}
+		f.Reset()
+		f.FailNth(faulttest.OpLink, 1, nil)
+		if err := f.LinkAnonymous(h, p("again")); !errors.Is(err, syscall.EIO) {
+			t.Errorf("faulted link: %v, want EIO", err)
+		}
+		if _, err := f.Base().Stat(p("again")); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("a failed link made the name")
+		}
+		if err := f.LinkAnonymous(h, p("again")); err != nil {
+			t.Errorf("link after a fault: %v", err)
+		}
+		if err := f.LinkAnonymous(h, p("twice")); err == nil {
+			t.Errorf("a linked file linked again")
+		}
+		h.Close()
+		syncDir(t, f, dir)
+		if got, want := f.Count(faulttest.OpLink), int64(3); got != want {
+			t.Errorf("%d links counted, want %d", got, want)
+		}
+
+		// A crash or a kill takes open anonymous files with it.
+		h = anon(t, f, dir, "doomed", true)
+		crash(t, f)
+		if err := f.LinkAnonymous(h, p("doomed")); !errors.Is(err, faulttest.ErrCrashed) {
+			t.Errorf("link after a crash: %v, want ErrCrashed", err)
+		}
+		h = anon(t, f, dir, "doomed", true)
+		f.Revive()
+		if got, want := names(t, f.Base(), dir), []string{"again", "synced", "unsynced"}; !slices.Equal(got, want) {
+			t.Errorf("after a crash and a kill, base holds %v, want %v", got, want)
+		}
+		h.Close()
+
+		// A failed create makes nothing.
+		f.Reset()
+		f.FailNth(faulttest.OpCreate, 1, syscall.ENOSPC)
+		if _, err := f.CreateAnonymous(dir, 0o644); !errors.Is(err, syscall.ENOSPC) {
+			t.Errorf("faulted CreateAnonymous: %v, want ENOSPC", err)
+		}
+		if _, err := f.CreateAnonymous(p("none"), 0o644); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("CreateAnonymous in a missing directory: %v, want ErrNotExist", err)
+		}
+		if got := len(names(t, f.Base(), dir)); got != 3 {
+			t.Errorf("failed creates left %d entries, want 3", got)
+		}
+
+		f.Portable = true
+		if _, err := f.CreateAnonymous(dir, 0o644); !errors.Is(err, errors.ErrUnsupported) {
+			t.Errorf("Portable: CreateAnonymous: %v, want ErrUnsupported", err)
+		}
+		if err := f.SyncFS(dir); !errors.Is(err, errors.ErrUnsupported) {
+			t.Errorf("Portable: SyncFS: %v, want ErrUnsupported", err)
+		}
+	})
+}
+
+// TestFaultFsSyncFS checks that SyncFS makes every file and name durable,
+// and that a failed one poisons what it did not write.
+func TestFaultFsSyncFS(t *testing.T) {
+	forEachBase(t, func(t *testing.T, f *faulttest.Fs, dir string) {
+		p := func(name string) string { return filepath.Join(dir, name) }
+		write(t, f, p("a"), "a0", true)
+		syncDir(t, f, dir)
+		write(t, f, p("a"), "a1", false)
+		if err := f.Mkdir(p("sub"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		write(t, f, p("sub/b"), "b", false)
+		h := anon(t, f, dir, "c", false)
+		if err := f.LinkAnonymous(h, p("sub/c")); err != nil {
+			t.Fatal(err)
+		}
+		h.Close()
+		if err := f.SyncFS(dir); err != nil {
+			t.Fatal(err)
+		}
+		if got := f.Unsynced(); len(got) != 0 {
+			t.Errorf("after SyncFS, Unsynced() = %v", got)
+		}
+		crash(t, f)
+		for name, want := range map[string]string{"a": "a1", "sub/b": "b", "sub/c": "c"} {
+			if got := content(t, f, p(name)); got != want {
+				t.Errorf("after SyncFS and a crash, %s = %q, want %q", name, got, want)
+			}
+		}
+
+		// A failed SyncFS: what it did not write is lost, even after a
+		// later SyncFS reports success.
+		write(t, f, p("a"), "a2", false)
+		f.Reset()
+		f.FailNth(faulttest.OpSync, 1, nil)
+		if err := f.SyncFS(dir); !errors.Is(err, syscall.EIO) {
+			t.Fatalf("faulted SyncFS: %v, want EIO", err)
+		}
+		if err := f.SyncFS(dir); err != nil {
+			t.Fatal(err)
+		}
+		crash(t, f)
+		if got := content(t, f, p("a")); got != "a1" {
+			t.Errorf("after a failed SyncFS and a crash, a = %q, want a1 (a2 lost)", got)
+		}
+	})
 }
