@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -51,31 +50,28 @@ func (r *Repo) refDocPath(name string) string {
 }
 
 // refDocMu serialises ref document writes within the process; lockRefDocs
-// adds an flock for other processes on the OS file system.
+// adds the file system's FileLocker (flock on the OS file system) for
+// other processes.
 var refDocMu sync.Mutex
 
 // lockRefDocs takes the ref documents' lock and returns its release.
 func (r *Repo) lockRefDocs() (func(), error) {
 	refDocMu.Lock()
-	if _, ok := r.fs.(*afero.OsFs); !ok {
+	l := fileLockerOf(r.fs)
+	if l == nil {
 		return refDocMu.Unlock, nil
 	}
 	if err := r.fs.MkdirAll(filepath.Join(r.dir, refDocDir), 0o755); err != nil {
 		refDocMu.Unlock()
 		return nil, err
 	}
-	f, err := os.OpenFile(filepath.Join(r.dir, refDocDir, ".lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	unlock, err := l.LockFile(filepath.Join(r.dir, refDocDir, ".lock"))
 	if err != nil {
 		refDocMu.Unlock()
 		return nil, err
 	}
-	if err := lockFile(f); err != nil {
-		f.Close()
-		refDocMu.Unlock()
-		return nil, err
-	}
 	return func() {
-		f.Close() // releases the flock
+		unlock()
 		refDocMu.Unlock()
 	}, nil
 }
