@@ -50,8 +50,10 @@ import (
 // OS one (real fsyncs are slow). Under the race detector or -short, every
 // 20th in memory only; -fault.all runs every point everywhere.
 //
-// The repository index is an in-memory SQLite database here (the wrapper
-// is not an *afero.OsFs): it survives the simulated crash, as a committed
+// faulttest.Fs implements objects.AnonymousCreator and FSSyncer, so
+// objects and checkout files are written as on Linux's OS file system:
+// anonymous pending files, linked into place. The repository index is an
+// in-memory SQLite database here (the wrapper is not an *afero.OsFs): it survives the simulated crash, as a committed
 // transaction would with synchronous=FULL, so the checks run on the same
 // handle. What a crash can take is what is on the file system.
 
