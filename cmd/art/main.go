@@ -34,7 +34,9 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	a := newOSApp()
+	stopProfile := startProfile()
 	err := a.execute(ctx, os.Args[1:])
+	stopProfile()
 	stop()
 	if err != nil {
 		a.printError(err)
