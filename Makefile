@@ -79,7 +79,9 @@ BENCH_FS ?= ext4,xfs
 BENCH_SCALE_FS ?= ext4
 BENCH_ARGS = --art $(BIN) --peakrss bin/peakrss --scale $(BENCH_SCALE)
 .PHONY: peakrss bench-remote bench-scale
-bench: bench-go bench-memory bench-peers bench-remote
+# build first: bench-go writes docs/bench-go.md, which would mark a binary
+# built after it as built from a modified tree
+bench: build bench-go bench-memory bench-peers bench-remote
 
 peakrss:
 	$(GO) build -o bin/peakrss ./tools/peakrss
