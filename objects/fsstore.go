@@ -505,9 +505,14 @@ type VerifyingReader struct {
 	err  error
 }
 
-// NewVerifyingReader wraps r, which should yield the object want.
+// NewVerifyingReader wraps r, which should yield the object want. Its
+// hasher comes from a pool and goes back at Close (a checkout opens one
+// reader per file: allocating a hasher each time cost more than hashing a
+// 4 KiB file).
 func NewVerifyingReader(r io.ReadCloser, want ID) *VerifyingReader {
-	return &VerifyingReader{r: r, want: want, h: NewHasher()}
+	h := hasherPool.Get().(*Hasher)
+	h.Reset()
+	return &VerifyingReader{r: r, want: want, h: h}
 }
 
 // Read implements io.Reader. At EOF it returns io.EOF only if everything
@@ -530,5 +535,14 @@ func (v *VerifyingReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// Close closes the underlying reader.
-func (v *VerifyingReader) Close() error { return v.r.Close() }
+// Close closes the underlying reader; reads after it fail.
+func (v *VerifyingReader) Close() error {
+	if v.h != nil {
+		hasherPool.Put(v.h)
+		v.h = nil
+		v.err = errReadAfterClose
+	}
+	return v.r.Close()
+}
+
+var errReadAfterClose = errors.New("read of a closed object")

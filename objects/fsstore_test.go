@@ -436,3 +436,28 @@ func TestVerifyingReader(t *testing.T) {
 	_, err = io.ReadAll(r)
 	assertCorrupt(t, err, other)
 }
+
+// TestVerifyingReaderPool: readers share pooled hashers, each reset before
+// use (a hasher holding the last object's bytes would fail every read
+// after the first), and a closed reader reads no more.
+func TestVerifyingReaderPool(t *testing.T) {
+	for i := range 50 {
+		b := bytes.Repeat([]byte{byte(i)}, 1000+i)
+		v := objects.NewVerifyingReader(io.NopCloser(bytes.NewReader(b)), objects.Hash(b))
+		got, err := io.ReadAll(v)
+		if err != nil || !bytes.Equal(got, b) {
+			t.Fatalf("reader %d: %v", i, err)
+		}
+		if err := v.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := v.Read(make([]byte, 8)); n != 0 || err == nil || err == io.EOF {
+			t.Fatalf("read after Close: %d, %v; want an error", n, err)
+		}
+	}
+	bad := objects.NewVerifyingReader(io.NopCloser(strings.NewReader("forged")), objects.Hash([]byte("real")))
+	if _, err := io.ReadAll(bad); !errors.Is(err, objects.ErrCorrupt) {
+		t.Fatalf("a wrong object read through a pooled hasher: %v, want ErrCorrupt", err)
+	}
+	bad.Close()
+}
