@@ -218,12 +218,12 @@ def fresh_fs(kind, size, where, label):
                 subprocess.call(["umount", "-l", mnt])
         if dev:
             subprocess.call(["losetup", "-d", dev])
-        if os.path.isdir(mnt) and not os.path.ismount(mnt):
-            os.rmdir(mnt)
-        if os.path.exists(img):
-            os.remove(img)
-        if not os.listdir(top):
-            os.rmdir(top)
+        if os.path.ismount(mnt):
+            log(f"bench: {mnt} is still mounted; unmount it and remove {top} by hand")
+        else:
+            # Everything under top is this trial's: the image, and whatever
+            # a tool wrote to the mount point after a lazy unmount.
+            shutil.rmtree(top, ignore_errors=True)
 
 
 def check_space(where, need, what):
