@@ -2,7 +2,6 @@ package repo
 
 import (
 	"context"
-	"errors"
 	"sort"
 
 	"github.com/artvcs/art/objects"
@@ -60,57 +59,15 @@ func (r *Repo) DiskUsage(ctx context.Context) (Usage, error) {
 	if err != nil {
 		return u, err
 	}
-	lists := map[objects.ID]*objects.ChunkList{}
-	var set map[objects.ID]bool // the objects of the artifact being walked
-	w := walk.Walker{
-		Source: walk.Cached(walk.Store(r.store)), // versions share most trees
-		Chunks: func(ctx context.Context, id objects.ID) (*objects.ChunkList, error) {
-			if !chunked[id] {
-				return nil, nil
-			}
-			if l := lists[id]; l != nil {
-				return l, nil
-			}
-			l, err := r.store.ReadChunkList(ctx, id)
-			if errors.Is(err, objects.ErrNotFound) {
-				return nil, nil
-			} else if err != nil {
-				return nil, &UnreadableError{Op: "du", Kind: "chunk list", ID: id, Err: err}
-			}
-			lists[id] = l
-			return l, nil
-		},
-		// Within an artifact each tree and file counts once.
-		Enter: func(_ context.Context, d walk.Dir) error {
-			if set[d.ID] {
-				return walk.SkipDir
-			}
-			set[d.ID] = true
-			return nil
-		},
-		Entry: func(_ context.Context, e walk.Entry) error {
-			if e.Kind != objects.KindFile {
-				return nil
-			}
-			if set[e.ID] {
-				return walk.SkipDir
-			}
-			set[e.ID] = true
-			return nil
-		},
-		Chunk: func(_ context.Context, _ walk.Entry, c objects.Chunk) error {
-			set[c.ID] = true
-			return nil
-		},
-		TreeError: func(_ context.Context, d walk.Dir, err error) error {
-			return &UnreadableError{Op: "du", Kind: "tree", ID: d.ID, Err: err}
-		},
-	}
+	// Within an artifact each tree and file counts once; versions share
+	// most trees, so each is read once for all of them.
+	m := &marker{r: r, op: "du", src: walk.Cached(walk.Store(r.store)), chunked: chunked,
+		lists: map[objects.ID]*objects.ChunkList{}}
 	all := map[objects.ID]bool{}
 	byName := map[string]map[objects.ID]bool{}
 	idx := map[string]int{}
 	for _, v := range versions {
-		set = byName[v.Name]
+		set := byName[v.Name]
 		if set == nil {
 			set = map[objects.ID]bool{}
 			byName[v.Name] = set
@@ -122,7 +79,7 @@ func (r *Repo) DiskUsage(ctx context.Context) (Usage, error) {
 		a.Logical += v.Size
 		u.Logical += v.Size
 		set[v.Commit] = true
-		if err := w.Walk(ctx, v.Tree, ""); err != nil {
+		if err := m.mark(ctx, v.Tree, set); err != nil {
 			return u, err
 		}
 	}

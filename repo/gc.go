@@ -232,6 +232,73 @@ func (r *Repo) bumpGCGeneration(ctx context.Context) error {
 	return nil
 }
 
+// marker adds what a tree reaches to a set: gc's mark and du's per-artifact
+// sets.
+type marker struct {
+	r       *Repo
+	op      string      // the caller, for errors: "gc", "du"
+	src     walk.Source // where trees come from
+	chunked map[objects.ID]bool
+	lists   map[objects.ID]*objects.ChunkList // chunk lists read so far; nil: none kept
+}
+
+// mark adds to set every tree, file and chunk the tree root reaches, each
+// once: a tree or file set holds already is skipped with what is below it
+// (a tree is in set before it is read, but a tree that cannot be read stops
+// the walk). The files in m.chunked are expanded into their chunks; a
+// chunk list that is not stored is a file stored whole.
+func (m *marker) mark(ctx context.Context, root objects.ID, set map[objects.ID]bool) error {
+	w := walk.Walker{
+		Source: m.src,
+		Chunks: m.chunks,
+		Enter: func(_ context.Context, d walk.Dir) error {
+			if set[d.ID] {
+				return walk.SkipDir
+			}
+			set[d.ID] = true
+			return nil
+		},
+		Entry: func(_ context.Context, e walk.Entry) error {
+			if e.Kind != objects.KindFile {
+				return nil
+			}
+			if set[e.ID] {
+				return walk.SkipDir // its chunks are in set already
+			}
+			set[e.ID] = true
+			return nil
+		},
+		Chunk: func(_ context.Context, _ walk.Entry, c objects.Chunk) error {
+			set[c.ID] = true
+			return nil
+		},
+		TreeError: func(_ context.Context, d walk.Dir, err error) error {
+			return &UnreadableError{Op: m.op, Kind: "tree", ID: d.ID, Err: err}
+		},
+	}
+	return w.Walk(ctx, root, "")
+}
+
+func (m *marker) chunks(ctx context.Context, id objects.ID) (*objects.ChunkList, error) {
+	if !m.chunked[id] {
+		return nil, nil
+	}
+	if l := m.lists[id]; l != nil {
+		return l, nil
+	}
+	l, err := m.r.store.ReadChunkList(ctx, id)
+	if errors.Is(err, objects.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, &UnreadableError{Op: m.op, Kind: "chunk list", ID: id, Err: err}
+	}
+	if m.lists != nil {
+		m.lists[id] = l
+	}
+	return l, nil
+}
+
 // mark returns the IDs of every object reachable from a version or a run.
 // The blobs in chunked are stored as chunk lists: their chunks are marked
 // too.
@@ -241,52 +308,10 @@ func (r *Repo) mark(ctx context.Context, chunked map[objects.ID]bool) (map[objec
 		return nil, err
 	}
 	live := map[objects.ID]bool{}
-	w := walk.Walker{
-		Source: walk.Store(r.store),
-		Chunks: func(ctx context.Context, id objects.ID) (*objects.ChunkList, error) {
-			if !chunked[id] {
-				return nil, nil
-			}
-			l, err := r.store.ReadChunkList(ctx, id)
-			if errors.Is(err, objects.ErrNotFound) {
-				return nil, nil
-			}
-			if err != nil {
-				return nil, &UnreadableError{Op: "gc", Kind: "chunk list", ID: id, Err: err}
-			}
-			return l, nil
-		},
-		// Each tree and file is walked once, whichever version reaches it
-		// first; a tree is live before it is read, but a tree that cannot be
-		// read stops gc altogether.
-		Enter: func(_ context.Context, d walk.Dir) error {
-			if live[d.ID] {
-				return walk.SkipDir
-			}
-			live[d.ID] = true
-			return nil
-		},
-		Entry: func(_ context.Context, e walk.Entry) error {
-			if e.Kind != objects.KindFile {
-				return nil
-			}
-			if live[e.ID] {
-				return walk.SkipDir // its chunks are marked already
-			}
-			live[e.ID] = true
-			return nil
-		},
-		Chunk: func(_ context.Context, _ walk.Entry, c objects.Chunk) error {
-			live[c.ID] = true
-			return nil
-		},
-		TreeError: func(_ context.Context, d walk.Dir, err error) error {
-			return &UnreadableError{Op: "gc", Kind: "tree", ID: d.ID, Err: err}
-		},
-	}
+	m := &marker{r: r, op: "gc", src: walk.Store(r.store), chunked: chunked}
 	for _, v := range versions {
 		live[v.Commit] = true
-		if err := w.Walk(ctx, v.Tree, ""); err != nil {
+		if err := m.mark(ctx, v.Tree, live); err != nil {
 			return nil, err
 		}
 	}
