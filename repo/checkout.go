@@ -24,6 +24,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/artvcs/art/objects"
+	"github.com/artvcs/art/repo/worktree"
 )
 
 // ErrLocalChanges is returned when a checkout would overwrite or delete a
@@ -124,7 +125,7 @@ func (v Version) Download(ctx context.Context, root string, opts *CheckoutOption
 			}
 			return res, fmt.Errorf("%w: %s: %w", objects.ErrCorrupt, v.Ref(), err)
 		}
-		if inScope(e.Path, scope) {
+		if worktree.InScope(e.Path, scope) {
 			want = append(want, e)
 		}
 	}
@@ -142,198 +143,31 @@ func (v Version) Download(ctx context.Context, root string, opts *CheckoutOption
 	if err != nil {
 		return res, err
 	}
-	wantSet := make(map[string]bool, len(want))
-	for _, e := range want {
-		wantSet[e.Path] = true
-	}
 
-	// Plan: decide, for every path, whether to skip, write or remove, and
-	// collect conflicts, before changing anything.
-	type step struct {
-		e      ManifestEntry
-		write  bool
-		chmod  bool // right bytes, wrong executable bit
-		remove bool // an old file to delete
-		drop   bool // an old file that is gone, no longer a file, or removed with what was in the way: forget it
-		rec    fileState
-		// block is what stands where the file or one of its directories
-		// must go (a file, a directory or a symbolic link, root-relative),
-		// and why; decided once every step is planned.
-		block, blockWhy string
-		clear           string // remove this (root-relative) before writing
-		conflict        bool
-		exists          bool // something is at the path: replace it, don't just link
-	}
-	var steps []step
+	// Plan: look at every path, then decide, before changing anything,
+	// whether to skip, write or remove it, and what conflicts.
+	var ents []ManifestEntry // what the plan's first actions write, in order
+	var wt []worktree.Entry
 	for _, e := range want {
 		if e.IsRef() && !isFileURI(e.Ref) {
 			res.Refs++
 			continue
 		}
-		steps = append(steps, step{e: e})
+		ents = append(ents, e)
+		wt = append(wt, worktree.Entry{Path: e.Path, ID: entryID(e), Size: e.Size, Exec: e.Exec})
 	}
-	var oldPaths []string
-	for p := range st.Files {
-		if inScope(p, scope) && !wantSet[p] {
-			oldPaths = append(oldPaths, p)
-		}
-	}
-	for p := range st.pending {
-		if _, tracked := st.Files[p]; !tracked && inScope(p, scope) && !wantSet[p] {
-			oldPaths = append(oldPaths, p)
-		}
-	}
-	sort.Strings(oldPaths)
-	for _, p := range oldPaths {
-		steps = append(steps, step{e: ManifestEntry{Path: p}, remove: true})
-	}
-	res.Files = len(steps) - len(oldPaths)
-
-	var mu sync.Mutex
-	var conflicts []string
-	conflict := func(s *step, p, why string) {
-		mu.Lock()
-		s.conflict = true
-		conflicts = append(conflicts, p+" ("+why+")")
-		mu.Unlock()
-	}
-	parents := &parentChecker{r: r, root: root, m: map[string]parentState{}}
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(checkoutWorkers())
-	for i := range steps {
-		s := &steps[i]
-		g.Go(func() error {
-			if err := gctx.Err(); err != nil {
-				return err
-			}
-			full := filepath.Join(root, filepath.FromSlash(s.e.Path))
-			ps := parents.check(s.e.Path)
-			if ps.err != nil {
-				return ps.err
-			}
-			if ps.bad != "" {
-				if s.remove {
-					s.drop = true // never delete through a link
-				} else {
-					s.block, s.blockWhy = ps.bad, ps.why
-				}
-				return nil
-			}
-			if ps.missing {
-				// A directory on the way does not exist yet, so neither
-				// does the file.
-				s.write, s.drop = !s.remove, s.remove
-				return nil
-			}
-			prev, tracked := st.Files[s.e.Path]
-			fi, err := lstat(r.fs, full)
-			if errors.Is(err, fs.ErrNotExist) {
-				s.write, s.drop = !s.remove, s.remove
-				return nil
-			}
-			if err != nil {
-				return err
-			}
-			s.exists = true
-			if !fi.Mode().IsRegular() {
-				if s.remove {
-					s.drop = true // not ours any more; leave it
-					return nil
-				}
-				s.block, s.blockWhy = s.e.Path, whyDir
-				if fi.Mode()&fs.ModeSymlink != 0 {
-					s.blockWhy = whyLink
-				} else if !fi.IsDir() {
-					s.blockWhy = "is not a regular file"
-				}
-				return nil
-			}
-			cur := statOf(fi)
-			s.chmod = !s.remove && (fi.Mode()&0o111 != 0) != s.e.Exec
-			wantID := s.e.Digest
-			if s.e.IsRef() {
-				wantID = refBlobID(s.e)
-			}
-			// Unchanged since art wrote it? Only a file last modified
-			// before the state was saved can be trusted by its stat: one
-			// modified within the same tick of the file system's clock
-			// may have changed after art recorded it, keeping its stat.
-			unchanged := tracked && prev.sameStat(cur) && settled(cur.MTime, st.saved)
-			if !s.remove && tracked && unchanged && prev.ID == wantID {
-				s.rec = prev
-				return nil // skip: stat cache says it is right
-			}
-			pending := st.pending[s.e.Path]
-			var have objects.ID
-			if !unchanged && (tracked || len(pending) > 0 || (!s.remove && cur.Size == s.e.Size)) {
-				if have, err = hashFile(r.fs, full); err != nil {
-					return err
-				}
-			}
-			if !s.remove && !unchanged && have == wantID && cur.Size == s.e.Size {
-				s.rec = fileState{ID: wantID, stat: cur}
-				return nil // skip: already right
-			}
-			if tracked && (unchanged || have == prev.ID) || !unchanged && slices.Contains(pending, have) {
-				// Ours and untouched (or written by a checkout that was
-				// interrupted): safe to replace or remove.
-				s.write = !s.remove
-				return nil
-			}
-			if opts.Force {
-				s.write = !s.remove
-				return nil
-			}
-			if !tracked && s.remove {
-				s.drop = true // an interrupted checkout's file, changed since: leave it
-				return nil
-			}
-			if tracked {
-				conflict(s, s.e.Path, "changed since checkout")
-			} else if !s.remove {
-				conflict(s, s.e.Path, "not written by art")
-			}
-			return nil
-		})
-	}
-	if err := g.Wait(); err != nil {
+	res.Files = len(wt)
+	old := worktree.Removals(wt, st, scope)
+	disk, err := r.diskState(ctx, root, wt, old, st)
+	if err != nil {
 		return res, err
 	}
-
-	// Decide what stands in the way of a file. Old files of ours that are
-	// to be removed anyway (a file where the version now has a directory,
-	// a directory of them where it now has a file) are cleared first;
-	// anything else only when forced.
-	removable := map[string]bool{}
-	for _, s := range steps {
-		if s.remove && !s.drop && !s.conflict {
-			removable[s.e.Path] = true
+	plan := worktree.NewPlan(worktree.Input{Want: wt, Scope: scope, Disk: disk, State: st, Force: opts.Force})
+	if len(plan.Conflicts) > 0 {
+		conflicts := make([]string, len(plan.Conflicts))
+		for i, c := range plan.Conflicts {
+			conflicts[i] = c.String()
 		}
-	}
-	for i := range steps {
-		s := &steps[i]
-		if s.block == "" {
-			continue
-		}
-		ok := false
-		switch s.blockWhy {
-		case whyFileAsDir:
-			ok = removable[s.block]
-		case whyDir:
-			ok = r.onlyRemovable(root, s.block, removable)
-		}
-		switch {
-		case ok || opts.Force:
-			s.write, s.clear = true, s.block
-		case s.blockWhy == whyDir:
-			conflict(s, s.block, "is a directory holding files art did not write or that changed")
-		default:
-			conflict(s, s.block, s.blockWhy)
-		}
-	}
-	if len(conflicts) > 0 {
-		sort.Strings(conflicts)
-		conflicts = slices.Compact(conflicts)
 		more := ""
 		if len(conflicts) > 10 {
 			more = fmt.Sprintf(" and %d more", len(conflicts)-10)
@@ -342,34 +176,138 @@ func (v Version) Download(ctx context.Context, root string, opts *CheckoutOption
 		return res, fmt.Errorf("%w in %s: %s%s",
 			ErrLocalChanges, root, strings.Join(conflicts, ", "), more)
 	}
+	return r.execute(ctx, root, scope, v, ents, plan, st, opts, res)
+}
 
+// diskState looks, in parallel, at what is at each path of want and old
+// under root: what worktree.NewPlan decides from. It hashes a file only
+// when st.NeedsHash asks, and lists a directory only where the version
+// wants a file.
+func (r *Repo) diskState(ctx context.Context, root string, want []worktree.Entry, old []string, st *worktree.State) (map[string]worktree.Disk, error) {
+	out := make([]worktree.Disk, len(want)+len(old))
+	parents := &parentChecker{r: r, root: root, m: map[string]parentState{}}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(checkoutWorkers())
+	for i := range out {
+		var e *worktree.Entry
+		var p string
+		if i < len(want) {
+			e = &want[i]
+			p = e.Path
+		} else {
+			p = old[i-len(want)]
+		}
+		g.Go(func() error {
+			if err := gctx.Err(); err != nil {
+				return err
+			}
+			d, err := r.diskAt(root, p, e, st, parents)
+			out[i] = d
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	m := make(map[string]worktree.Disk, len(out))
+	for i, d := range out {
+		if i < len(want) {
+			m[want[i].Path] = d
+		} else {
+			m[old[i-len(want)]] = d
+		}
+	}
+	return m, nil
+}
+
+// diskAt looks at the path p under root; e is what the version wants
+// there (nil for an old path).
+func (r *Repo) diskAt(root, p string, e *worktree.Entry, st *worktree.State, parents *parentChecker) (worktree.Disk, error) {
+	ps := parents.check(p)
+	if ps.err != nil {
+		return worktree.Disk{}, ps.err
+	}
+	if ps.bad != "" {
+		return worktree.Disk{Kind: worktree.Blocked, Block: ps.bad, Why: ps.why}, nil
+	}
+	if ps.missing {
+		// A directory on the way does not exist yet, so neither does
+		// the file.
+		return worktree.Disk{Kind: worktree.Absent}, nil
+	}
+	full := filepath.Join(root, filepath.FromSlash(p))
+	fi, err := lstat(r.fs, full)
+	if errors.Is(err, fs.ErrNotExist) {
+		return worktree.Disk{Kind: worktree.Absent}, nil
+	}
+	if err != nil {
+		return worktree.Disk{}, err
+	}
+	switch {
+	case fi.Mode()&fs.ModeSymlink != 0:
+		return worktree.Disk{Kind: worktree.Symlink}, nil
+	case fi.IsDir():
+		d := worktree.Disk{Kind: worktree.Dir}
+		if e != nil {
+			d.Holds, d.HoldsOther = r.listFiles(root, p)
+		}
+		return d, nil
+	case !fi.Mode().IsRegular():
+		return worktree.Disk{Kind: worktree.Irregular}, nil
+	}
+	d := worktree.Disk{Kind: worktree.File, Stat: statOf(fi), Exec: fi.Mode()&0o111 != 0}
+	if st.NeedsHash(p, e, d.Stat) {
+		if d.Hash, err = hashFile(r.fs, full); err != nil {
+			return worktree.Disk{}, err
+		}
+	}
+	return d, nil
+}
+
+// listFiles returns the regular files (root-relative) below the directory
+// rel of root, and whether it holds anything else: a symbolic link, a
+// special file, or something that could not be listed. It stops at the
+// first such thing: a directory holding one is never cleared unforced.
+func (r *Repo) listFiles(root, rel string) (files []string, other bool) {
+	dir := filepath.Join(root, filepath.FromSlash(rel))
+	err := afero.Walk(r.fs, dir, func(p string, info fs.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		if info.IsDir() && info.Mode()&fs.ModeSymlink == 0 {
+			return nil
+		}
+		if !info.Mode().IsRegular() {
+			return fs.ErrExist
+		}
+		sub, err := filepath.Rel(root, p)
+		if err != nil {
+			return err
+		}
+		files = append(files, filepath.ToSlash(sub))
+		return nil
+	})
+	return files, err != nil
+}
+
+// execute carries out plan, which has no conflicts, in root: ents are the
+// entries of its first actions. It records what each file is about to
+// hold before changing anything, clears what is in the way, writes files
+// in parallel, removes old ones, and saves the checkout record.
+func (r *Repo) execute(ctx context.Context, root, scope string, v Version, ents []ManifestEntry, plan worktree.Plan, st *worktree.State, opts *CheckoutOptions, res CheckoutResult) (CheckoutResult, error) {
 	// Before changing anything, record what each file is about to hold:
 	// if this checkout is killed, the next one knows those contents for
 	// its own, as it knows the old ones.
-	pending := map[string][]objects.ID{}
-	for p, ids := range st.pending {
-		pending[p] = ids
-	}
-	for _, s := range steps {
-		if s.write {
-			id := s.e.Digest
-			if s.e.IsRef() {
-				id = refBlobID(s.e)
-			}
-			if !slices.Contains(pending[s.e.Path], id) {
-				pending[s.e.Path] = append(pending[s.e.Path], id)
-			}
-		}
-	}
-	if !maps.EqualFunc(pending, st.pending, slices.Equal[[]objects.ID]) {
+	pending := plan.Pending(st.Pending)
+	if !maps.EqualFunc(pending, st.Pending, slices.Equal[[]objects.ID]) {
 		if err := r.savePending(root, pending); err != nil {
 			return res, err
 		}
 	}
 
 	dirSet := map[string]bool{".": true}
-	for i := range steps {
-		dirSet[path.Dir(steps[i].e.Path)] = true
+	for _, a := range plan.Actions {
+		dirSet[path.Dir(a.Path)] = true
 	}
 	dirs := make([]string, 0, len(dirSet))
 	for d := range dirSet {
@@ -377,40 +315,33 @@ func (v Version) Download(ctx context.Context, root string, opts *CheckoutOption
 	}
 	r.removeStaleTemps(root, dirs)
 
-	// Execute: clear what is in the way (one at a time: several files may
-	// wait on one path), write files in parallel, then remove old ones.
-	var cleared []string
-	for _, s := range steps {
-		if s.clear != "" {
-			cleared = append(cleared, s.clear)
-		}
-	}
-	sort.Strings(cleared)
-	cleared = slices.Compact(cleared)
-	for _, c := range cleared {
+	// Clear what is in the way (one at a time: several files may wait on
+	// one path), write files in parallel, then remove old ones.
+	gone := make([]bool, len(plan.Actions)) // removed by a clear
+	for _, c := range plan.Clears() {
 		if err := r.fs.RemoveAll(filepath.Join(root, filepath.FromSlash(c))); err != nil {
 			return res, fmt.Errorf("checkout: remove %s: %w", c, err)
 		}
-		for i := range steps {
-			if s := &steps[i]; s.remove && !s.drop && inScope(s.e.Path, c) {
-				s.drop = true
+		for i, a := range plan.Actions {
+			if a.Kind == worktree.Remove && !gone[i] && worktree.InScope(a.Path, c) {
+				gone[i] = true
 				res.Removed++
 			}
 		}
 	}
 	var total int64
-	for _, s := range steps {
-		if s.write {
-			total += s.e.Size
+	for _, a := range plan.Actions {
+		if a.Kind == worktree.Write || a.Kind == worktree.Clear {
+			total += a.Entry.Size
 		}
 	}
 	var done atomic.Int64
 	made := &sync.Map{} // directories known to exist and be real directories
-	g, gctx = errgroup.WithContext(ctx)
+	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(checkoutWorkers())
-	newState := &checkoutState{Dir: st.Dir, Name: v.Name, Version: v.Version.Version, Files: map[string]fileState{}}
+	newState := &worktree.State{Dir: st.Dir, Name: v.Name, Version: v.Version.Version, Files: map[string]fileState{}}
 	for p, fsx := range st.Files {
-		if !inScope(p, scope) {
+		if !worktree.InScope(p, scope) {
 			newState.Files[p] = fsx
 		}
 	}
@@ -420,46 +351,46 @@ func (v Version) Download(ctx context.Context, root string, opts *CheckoutOption
 		newState.Files[p] = f
 		stMu.Unlock()
 	}
-	for i := range steps {
-		s := &steps[i]
-		if s.remove || s.drop {
+	for i, a := range plan.Actions {
+		switch a.Kind {
+		case worktree.Remove, worktree.Forget:
 			continue
-		}
-		if !s.write && !s.chmod {
+		case worktree.Skip:
 			res.Skipped++
-			record(s.e.Path, s.rec)
+			record(a.Path, a.Record)
 			continue
 		}
+		e := ents[i]
 		res.Written++
 		g.Go(func() error {
 			var rec fileState
 			var err error
-			if s.write {
-				rec, err = r.writeFile(gctx, root, s.e, s.exists || s.clear != "", made, func(n int64) {
+			if a.Kind == worktree.Chmod {
+				rec, err = r.setMode(root, e, a.Record.ID)
+			} else {
+				rec, err = r.writeFile(gctx, root, e, a.Replace, made, func(n int64) {
 					if opts.Progress != nil {
 						opts.Progress(done.Add(n), total)
 					}
 				})
-			} else {
-				rec, err = r.setMode(root, s.e, s.rec.ID)
 			}
 			if err != nil {
-				return fmt.Errorf("checkout %s: %w", s.e.Path, err)
+				return fmt.Errorf("checkout %s: %w", e.Path, err)
 			}
-			record(s.e.Path, rec)
+			record(e.Path, rec)
 			return nil
 		})
 	}
 	werr := g.Wait()
 	if werr == nil {
 		var dirs []string
-		for _, s := range steps {
-			if !s.remove || s.drop {
+		for i, a := range plan.Actions {
+			if a.Kind != worktree.Remove || gone[i] {
 				continue
 			}
-			full := filepath.Join(root, filepath.FromSlash(s.e.Path))
+			full := filepath.Join(root, filepath.FromSlash(a.Path))
 			if err := r.fs.Remove(full); err != nil && !errors.Is(err, fs.ErrNotExist) {
-				werr = fmt.Errorf("remove %s: %w", s.e.Path, err)
+				werr = fmt.Errorf("remove %s: %w", a.Path, err)
 				break
 			}
 			res.Removed++
@@ -469,10 +400,10 @@ func (v Version) Download(ctx context.Context, root string, opts *CheckoutOption
 	} else {
 		// Keep the old records of files not rewritten, so a retry still
 		// knows they were ours.
-		for _, s := range steps {
-			if _, ok := newState.Files[s.e.Path]; !ok {
-				if prev, ok := st.Files[s.e.Path]; ok {
-					newState.Files[s.e.Path] = prev
+		for _, a := range plan.Actions {
+			if _, ok := newState.Files[a.Path]; !ok {
+				if prev, ok := st.Files[a.Path]; ok {
+					newState.Files[a.Path] = prev
 				}
 			}
 		}
@@ -484,7 +415,7 @@ func (v Version) Download(ctx context.Context, root string, opts *CheckoutOption
 		// Every file in scope is now recorded as it is: what an
 		// interrupted checkout left pending there is settled.
 		for p := range pending {
-			if inScope(p, scope) {
+			if worktree.InScope(p, scope) {
 				delete(pending, p)
 			}
 		}
@@ -495,42 +426,16 @@ func (v Version) Download(ctx context.Context, root string, opts *CheckoutOption
 	return res, werr
 }
 
-// onlyRemovable reports whether the directory rel (under root) holds
-// nothing but directories and files in removable: old files of ours that
-// the checkout removes anyway. Symbolic links are never removable.
-func (r *Repo) onlyRemovable(root, rel string, removable map[string]bool) bool {
-	dir := filepath.Join(root, filepath.FromSlash(rel))
-	err := afero.Walk(r.fs, dir, func(p string, info fs.FileInfo, err error) error {
-		if err != nil {
-			return err
-		}
-		if info.IsDir() && info.Mode()&fs.ModeSymlink == 0 {
-			return nil
-		}
-		sub, err := filepath.Rel(root, p)
-		if err != nil {
-			return err
-		}
-		if !info.Mode().IsRegular() || !removable[filepath.ToSlash(sub)] {
-			return fs.ErrExist
-		}
-		return nil
-	})
-	return err == nil
-}
-
-// Why a path is in the way of a checkout.
-const (
-	whyLink      = "is a symbolic link"
-	whyFileAsDir = "is a file where the version has a directory"
-	whyDir       = "is a directory"
-)
-
-func inScope(p, scope string) bool {
-	return scope == "" || p == scope || strings.HasPrefix(p, scope+"/")
-}
-
 func isFileURI(uri string) bool { return strings.HasPrefix(uri, "file://") }
+
+// entryID is the ID of e's content: its blob, or the BLAKE3 recorded for
+// a file:// reference.
+func entryID(e ManifestEntry) objects.ID {
+	if e.IsRef() {
+		return refBlobID(e)
+	}
+	return e.Digest
+}
 
 // refBlobID returns the BLAKE3 recorded for a file:// reference.
 func refBlobID(e ManifestEntry) objects.ID {
@@ -556,10 +461,10 @@ func (r *Repo) unsafeParent(root, p string) (string, string, error) {
 		}
 		rel := strings.Join(parts[:i+1], "/")
 		if fi.Mode()&fs.ModeSymlink != 0 {
-			return rel, whyLink, nil
+			return rel, worktree.WhyLink, nil
 		}
 		if !fi.IsDir() {
-			return rel, whyFileAsDir, nil
+			return rel, worktree.WhyFileAsDir, nil
 		}
 	}
 	return "", "", nil
@@ -758,7 +663,7 @@ func (r *Repo) writeFile(ctx context.Context, root string, e ManifestEntry, repl
 	if err != nil {
 		return fileState{}, err
 	}
-	return fileState{ID: id, stat: statOf(fi)}, nil
+	return fileState{ID: id, Stat: statOf(fi)}, nil
 }
 
 // fileMode is the mode a checkout gives the file of e.
@@ -779,7 +684,7 @@ func (r *Repo) setMode(root string, e ManifestEntry, id objects.ID) (fileState, 
 	if err != nil {
 		return fileState{}, err
 	}
-	return fileState{ID: id, stat: statOf(fi)}, nil
+	return fileState{ID: id, Stat: statOf(fi)}, nil
 }
 
 // mkdirs creates the directories leading to p under root, refusing to pass
@@ -862,53 +767,18 @@ func hashFile(fsys afero.Fs, p string) (objects.ID, error) {
 
 var copyBufPool = sync.Pool{New: func() any { b := make([]byte, 256<<10); return &b }}
 
-// fileStat is what the stat cache compares to decide a file is unchanged.
-type fileStat struct {
-	Size  int64  `json:"size"`
-	MTime int64  `json:"mtime"`
-	Ino   uint64 `json:"ino,omitempty"`
-	Dev   uint64 `json:"dev,omitempty"`
-	CTime int64  `json:"ctime,omitempty"`
-}
+// The checkout record's types are package worktree's.
+type (
+	fileStat      = worktree.Stat
+	fileState     = worktree.FileState
+	checkoutState = worktree.State
+	pendingState  = worktree.PendingFile
+)
 
 func statOf(fi fs.FileInfo) fileStat {
 	s := fileStat{Size: fi.Size(), MTime: fi.ModTime().UnixNano()}
 	sysStat(fi, &s)
 	return s
-}
-
-// fileState records a file that a checkout wrote or found right.
-type fileState struct {
-	ID objects.ID `json:"id"`
-	stat
-}
-
-type stat = fileStat
-
-func (f fileState) sameStat(s fileStat) bool { return f.stat == s }
-
-// checkoutState is what a directory was last checked out to, kept in the
-// repository (checkouts/<hash of the directory's absolute path>.json).
-type checkoutState struct {
-	Dir     string               `json:"dir"`
-	Name    string               `json:"name"`
-	Version int64                `json:"version"`
-	Files   map[string]fileState `json:"files"`
-	// saved is when the state was last saved (its file's modification
-	// time, in nanoseconds; 0 if never): see Download's use of the stat
-	// cache.
-	saved int64
-	// pending is what checkouts that did not finish (killed, or failed
-	// halfway) were writing: path -> the IDs it may now hold besides its
-	// record in Files. It is kept beside the state (.pending.json), so
-	// saving it leaves saved alone.
-	pending map[string][]objects.ID
-}
-
-// pendingState is the .pending.json file beside a checkout state.
-type pendingState struct {
-	Dir   string                  `json:"dir"`
-	Files map[string][]objects.ID `json:"files"`
 }
 
 func (r *Repo) statePath(root string) (string, string, error) {
@@ -926,7 +796,7 @@ func (r *Repo) loadCheckoutState(root string) (*checkoutState, error) {
 		return nil, err
 	}
 	st := &checkoutState{Dir: abs, Files: map[string]fileState{}}
-	if st.pending, err = r.loadPending(pendingPath(p), abs); err != nil {
+	if st.Pending, err = r.loadPending(pendingPath(p), abs); err != nil {
 		return nil, err
 	}
 	fi, err := r.fs.Stat(p)
@@ -949,7 +819,7 @@ func (r *Repo) loadCheckoutState(root string) (*checkoutState, error) {
 	}
 	if err := json.Unmarshal(b, st); err != nil || st.Dir != abs {
 		// A damaged state file only costs re-hashing: start afresh.
-		return &checkoutState{Dir: abs, Files: map[string]fileState{}, pending: st.pending}, nil
+		return &checkoutState{Dir: abs, Files: map[string]fileState{}, Pending: st.Pending}, nil
 	}
 	if st.Files == nil {
 		st.Files = map[string]fileState{}
@@ -962,7 +832,7 @@ func (r *Repo) loadCheckoutState(root string) (*checkoutState, error) {
 			delete(st.Files, p)
 		}
 	}
-	st.saved = fi.ModTime().UnixNano()
+	st.Saved = fi.ModTime().UnixNano()
 	return st, nil
 }
 
@@ -970,7 +840,7 @@ func pendingPath(statePath string) string {
 	return strings.TrimSuffix(statePath, ".json") + ".pending.json"
 }
 
-// loadPending reads the pending file at p (see checkoutState.pending),
+// loadPending reads the pending file at p (see worktree.State.Pending),
 // keeping only clean paths. A damaged file is as good as none, but an
 // error reading it is returned, like one reading the state: forgetting
 // what an interrupted checkout wrote would refuse those files.
@@ -996,7 +866,7 @@ func (r *Repo) loadPending(p, abs string) (map[string][]objects.ID, error) {
 }
 
 // savePending records what the checkout of root is about to write (see
-// checkoutState.pending), or removes the record when there is none.
+// worktree.State.Pending), or removes the record when there is none.
 func (r *Repo) savePending(root string, files map[string][]objects.ID) error {
 	sp, abs, err := r.statePath(root)
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/artvcs/art/objects"
 	"github.com/artvcs/art/refs"
+	"github.com/artvcs/art/repo/worktree"
 )
 
 // The stat cache maps a local file, by absolute path and stat (size,
@@ -28,9 +29,9 @@ import (
 //     again instead).
 
 // racyWindow is the margin between a file's times and the stat taken of it
-// below which the file is not cached; it exceeds the timestamp granularity
-// of common Linux file systems (a jiffy on ext4, 1 ns on others).
-const racyWindow = 20_000_000 // 20 ms in ns
+// below which the file is not cached (worktree.RacyWindow: the rule a
+// checkout applies to its record too).
+const racyWindow = worktree.RacyWindow
 
 var repoMigrations = []string{
 	`CREATE TABLE settings (key TEXT PRIMARY KEY, value INTEGER NOT NULL) STRICT`,
@@ -210,16 +211,9 @@ func cacheable(s source) bool {
 }
 
 // settled reports whether a file time t is far enough before the moment
-// at which it was read that a later write would have changed it. Times
-// with no sub-second part come from a file system with whole-second (or
-// two-second) timestamps, and need a wider margin.
-func settled(t, at int64) bool {
-	window := int64(racyWindow)
-	if t%1_000_000_000 == 0 {
-		window = 2_000_000_000
-	}
-	return t < at-window
-}
+// at which it was read that a later write would have changed it (see
+// worktree.Settled).
+func settled(t, at int64) bool { return worktree.Settled(t, at) }
 
 // errGCRaced is returned inside Log when a GC ran while its files were
 // being stored; Log then stores them again without the cache.
