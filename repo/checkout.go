@@ -2,7 +2,6 @@ package repo
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -772,7 +771,6 @@ type (
 	fileStat      = worktree.Stat
 	fileState     = worktree.FileState
 	checkoutState = worktree.State
-	pendingState  = worktree.PendingFile
 )
 
 func statOf(fi fs.FileInfo) fileStat {
@@ -781,121 +779,21 @@ func statOf(fi fs.FileInfo) fileStat {
 	return s
 }
 
-func (r *Repo) statePath(root string) (string, string, error) {
-	abs, err := filepath.Abs(root)
-	if err != nil {
-		return "", "", err
-	}
-	key := objects.Hash([]byte(abs)).String()[:32]
-	return filepath.Join(r.dir, "checkouts", key+".json"), abs, nil
+// records are the repository's checkout records (checkouts/).
+func (r *Repo) records() worktree.Records {
+	return worktree.Records{Fs: r.fs, Dir: filepath.Join(r.dir, "checkouts")}
 }
 
 func (r *Repo) loadCheckoutState(root string) (*checkoutState, error) {
-	p, abs, err := r.statePath(root)
-	if err != nil {
-		return nil, err
-	}
-	st := &checkoutState{Dir: abs, Files: map[string]fileState{}}
-	if st.Pending, err = r.loadPending(pendingPath(p), abs); err != nil {
-		return nil, err
-	}
-	fi, err := r.fs.Stat(p)
-	if errors.Is(err, fs.ErrNotExist) {
-		return st, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	f, err := r.fs.Open(p)
-	if err != nil {
-		return nil, err
-	}
-	b, err := io.ReadAll(f)
-	f.Close()
-	if err != nil {
-		// Not damage: a state read in part would make art forget files
-		// it wrote (and so refuse to replace them, or leave them behind).
-		return nil, fmt.Errorf("read checkout state: %w", err)
-	}
-	if err := json.Unmarshal(b, st); err != nil || st.Dir != abs {
-		// A damaged state file only costs re-hashing: start afresh.
-		return &checkoutState{Dir: abs, Files: map[string]fileState{}, Pending: st.Pending}, nil
-	}
-	if st.Files == nil {
-		st.Files = map[string]fileState{}
-	}
-	for p := range st.Files {
-		// A damaged record must not send a checkout (which removes the
-		// files it lists that the new version lacks) outside root or
-		// into a repository.
-		if c, err := objects.CleanPath(p); err != nil || c != p {
-			delete(st.Files, p)
-		}
-	}
-	st.Saved = fi.ModTime().UnixNano()
-	return st, nil
+	return r.records().Load(root)
 }
 
-func pendingPath(statePath string) string {
-	return strings.TrimSuffix(statePath, ".json") + ".pending.json"
-}
-
-// loadPending reads the pending file at p (see worktree.State.Pending),
-// keeping only clean paths. A damaged file is as good as none, but an
-// error reading it is returned, like one reading the state: forgetting
-// what an interrupted checkout wrote would refuse those files.
-func (r *Repo) loadPending(p, abs string) (map[string][]objects.ID, error) {
-	out := map[string][]objects.ID{}
-	b, err := afero.ReadFile(r.fs, p)
-	if errors.Is(err, fs.ErrNotExist) {
-		return out, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("read checkout state: %w", err)
-	}
-	var ps pendingState
-	if json.Unmarshal(b, &ps) != nil || ps.Dir != abs {
-		return out, nil
-	}
-	for p, ids := range ps.Files {
-		if c, err := objects.CleanPath(p); err == nil && c == p && len(ids) > 0 {
-			out[p] = ids
-		}
-	}
-	return out, nil
+func (r *Repo) saveCheckoutState(root string, st *checkoutState) error {
+	return r.records().Save(root, st)
 }
 
 // savePending records what the checkout of root is about to write (see
 // worktree.State.Pending), or removes the record when there is none.
 func (r *Repo) savePending(root string, files map[string][]objects.ID) error {
-	sp, abs, err := r.statePath(root)
-	if err != nil {
-		return err
-	}
-	p := pendingPath(sp)
-	if len(files) == 0 {
-		if err := r.fs.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return err
-		}
-		return nil
-	}
-	if err := r.fs.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		return err
-	}
-	return writeFileAtomicFunc(r.fs, p, 0o644, func(w io.Writer) error {
-		return json.NewEncoder(w).Encode(pendingState{Dir: abs, Files: files})
-	})
-}
-
-func (r *Repo) saveCheckoutState(root string, st *checkoutState) error {
-	p, _, err := r.statePath(root)
-	if err != nil {
-		return err
-	}
-	if err := r.fs.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		return err
-	}
-	return writeFileAtomicFunc(r.fs, p, 0o644, func(w io.Writer) error {
-		return json.NewEncoder(w).Encode(st)
-	})
+	return r.records().SavePending(root, files)
 }

@@ -1,0 +1,154 @@
+package worktree
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/afero"
+
+	"github.com/artvcs/art/objects"
+)
+
+// Records keeps the checkout records of directories in the directory Dir
+// of Fs (a repository's checkouts/): for each checked-out directory, K.json
+// holds its State and K.pending.json its Pending (a PendingFile), K being
+// the first 32 hex digits of the BLAKE3 of the directory's absolute path.
+type Records struct {
+	Fs  afero.Fs
+	Dir string
+}
+
+// paths returns the record's file, the pending file and the absolute path
+// of root.
+func (rs Records) paths(root string) (state, pending, abs string, err error) {
+	if abs, err = filepath.Abs(root); err != nil {
+		return "", "", "", err
+	}
+	key := objects.Hash([]byte(abs)).String()[:32]
+	state = filepath.Join(rs.Dir, key+".json")
+	return state, strings.TrimSuffix(state, ".json") + ".pending.json", abs, nil
+}
+
+// Load returns the record of root, with Saved and Pending: an empty one
+// when there is none. A damaged record, or one of another directory, is
+// as good as none (it only costs re-hashing), and so is a damaged pending
+// file; paths that are not clean are dropped, so that a damaged record
+// cannot send a checkout outside root. An error reading either file is
+// returned: a record read in part would make a checkout forget files it
+// wrote, and refuse to replace them or leave them behind.
+func (rs Records) Load(root string) (*State, error) {
+	sp, pp, abs, err := rs.paths(root)
+	if err != nil {
+		return nil, err
+	}
+	st := &State{Dir: abs, Files: map[string]FileState{}}
+	if st.Pending, err = rs.loadPending(pp, abs); err != nil {
+		return nil, err
+	}
+	fi, err := rs.Fs.Stat(sp)
+	if errors.Is(err, fs.ErrNotExist) {
+		return st, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	b, err := afero.ReadFile(rs.Fs, sp)
+	if err != nil {
+		return nil, fmt.Errorf("read checkout state: %w", err)
+	}
+	if err := json.Unmarshal(b, st); err != nil || st.Dir != abs {
+		return &State{Dir: abs, Files: map[string]FileState{}, Pending: st.Pending}, nil
+	}
+	if st.Files == nil {
+		st.Files = map[string]FileState{}
+	}
+	for p := range st.Files {
+		if c, err := objects.CleanPath(p); err != nil || c != p {
+			delete(st.Files, p)
+		}
+	}
+	st.Saved = fi.ModTime().UnixNano()
+	return st, nil
+}
+
+// loadPending reads the pending file p of the directory abs, keeping only
+// clean paths with at least one ID.
+func (rs Records) loadPending(p, abs string) (map[string][]objects.ID, error) {
+	out := map[string][]objects.ID{}
+	b, err := afero.ReadFile(rs.Fs, p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return out, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read checkout state: %w", err)
+	}
+	var pf PendingFile
+	if json.Unmarshal(b, &pf) != nil || pf.Dir != abs {
+		return out, nil
+	}
+	for p, ids := range pf.Files {
+		if c, err := objects.CleanPath(p); err == nil && c == p && len(ids) > 0 {
+			out[p] = ids
+		}
+	}
+	return out, nil
+}
+
+// Save replaces the record of root with st (its Saved and Pending are not
+// written), durably.
+func (rs Records) Save(root string, st *State) error {
+	sp, _, _, err := rs.paths(root)
+	if err != nil {
+		return err
+	}
+	return rs.write(sp, st)
+}
+
+// SavePending records what a checkout of root is about to write (see
+// State.Pending), durably, or removes the record when files is empty.
+func (rs Records) SavePending(root string, files map[string][]objects.ID) error {
+	_, pp, abs, err := rs.paths(root)
+	if err != nil {
+		return err
+	}
+	if len(files) == 0 {
+		if err := rs.Fs.Remove(pp); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		return nil
+	}
+	return rs.write(pp, PendingFile{Dir: abs, Files: files})
+}
+
+// write replaces the file name with the JSON of v: a pending file in its
+// directory, synced, renamed over it, the directory synced.
+func (rs Records) write(name string, v any) error {
+	dir := filepath.Dir(name)
+	if err := rs.Fs.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	pf, err := objects.CreatePending(rs.Fs, dir, ".tmp-"+filepath.Base(name), 0o644)
+	if err != nil {
+		return err
+	}
+	defer pf.Abort()
+	bw := bufio.NewWriterSize(pf, 64<<10)
+	if err := json.NewEncoder(bw).Encode(v); err != nil {
+		return err
+	}
+	if err := bw.Flush(); err != nil {
+		return err
+	}
+	if err := pf.Sync(); err != nil {
+		return err
+	}
+	if err := pf.Replace(name); err != nil {
+		return err
+	}
+	return objects.SyncDir(rs.Fs, dir)
+}

@@ -1,0 +1,113 @@
+package worktree
+
+import (
+	"errors"
+	"io/fs"
+	"maps"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/spf13/afero"
+
+	"github.com/artvcs/art/objects"
+)
+
+// TestRecordsFormat holds the on-disk format of the checkout record and
+// its pending file: checkouts made by earlier versions of art must still
+// be read, and the other way round.
+func TestRecordsFormat(t *testing.T) {
+	fsys := afero.NewMemMapFs()
+	rs := Records{Fs: fsys, Dir: "/repo/.art/checkouts"}
+	root := "/work/out"
+	key := objects.Hash([]byte(root)).String()[:32]
+	st := &State{Dir: root, Name: "data", Version: 3, Files: map[string]FileState{
+		"a/b.csv": {ID: idA, Stat: Stat{Size: 5, MTime: 7, Ino: 9, Dev: 1, CTime: 8}},
+		"c":       {ID: idB, Stat: Stat{Size: 0, MTime: 6}},
+	}}
+	if err := rs.Save(root, st); err != nil {
+		t.Fatal(err)
+	}
+	if err := rs.SavePending(root, map[string][]objects.ID{"c": {idC}}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := afero.ReadFile(fsys, filepath.Join(rs.Dir, key+".json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"dir":"/work/out","name":"data","version":3,"files":{` +
+		`"a/b.csv":{"id":"` + idA.String() + `","size":5,"mtime":7,"ino":9,"dev":1,"ctime":8},` +
+		`"c":{"id":"` + idB.String() + `","size":0,"mtime":6}}}` + "\n"
+	if string(got) != want {
+		t.Errorf("record:\n got  %s\n want %s", got, want)
+	}
+	got, err = afero.ReadFile(fsys, filepath.Join(rs.Dir, key+".pending.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = `{"dir":"/work/out","files":{"c":["` + idC.String() + `"]}}` + "\n"
+	if string(got) != want {
+		t.Errorf("pending:\n got  %s\n want %s", got, want)
+	}
+
+	back, err := rs.Load(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !maps.Equal(back.Files, st.Files) || back.Name != "data" || back.Version != 3 || back.Saved == 0 {
+		t.Errorf("Load = %+v, want %+v", back, st)
+	}
+	if got := back.Pending["c"]; !slices.Equal(got, []objects.ID{idC}) {
+		t.Errorf("Pending[c] = %v", got)
+	}
+	if err := rs.SavePending(root, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fsys.Stat(filepath.Join(rs.Dir, key+".pending.json")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("empty pending record left on disk: %v", err)
+	}
+}
+
+func TestRecordsDamaged(t *testing.T) {
+	root := "/work/out"
+	key := objects.Hash([]byte(root)).String()[:32]
+	rid := `"id":"` + idA.String() + `","size":1,"mtime":1`
+	for _, tc := range []struct {
+		name, record, pending string
+		files, pend           []string
+	}{
+		{"no record", "", "", nil, nil},
+		{"garbage", "{", "[", nil, nil},
+		{"another directory's", `{"dir":"/elsewhere","files":{"a":{` + rid + `}}}`,
+			`{"dir":"/elsewhere","files":{"a":["` + idA.String() + `"]}}`, nil, nil},
+		{"unclean paths dropped", `{"dir":"/work/out","files":{"a":{` + rid + `},"../x":{` + rid + `},"b/./c":{` + rid + `},".art/config":{` + rid + `}}}`,
+			`{"dir":"/work/out","files":{"p":["` + idA.String() + `"],"/etc/x":["` + idA.String() + `"],"q":[]}}`,
+			[]string{"a"}, []string{"p"}},
+		{"a damaged record keeps the pending one", "{",
+			`{"dir":"/work/out","files":{"p":["` + idA.String() + `"]}}`, nil, []string{"p"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fsys := afero.NewMemMapFs()
+			rs := Records{Fs: fsys, Dir: "/r"}
+			if tc.record != "" {
+				afero.WriteFile(fsys, "/r/"+key+".json", []byte(tc.record), 0o644)
+			}
+			if tc.pending != "" {
+				afero.WriteFile(fsys, "/r/"+key+".pending.json", []byte(tc.pending), 0o644)
+			}
+			st, err := rs.Load(root)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st.Dir != root {
+				t.Errorf("Dir = %q", st.Dir)
+			}
+			if got := slices.Sorted(maps.Keys(st.Files)); !slices.Equal(got, tc.files) {
+				t.Errorf("files %q, want %q", got, tc.files)
+			}
+			if got := slices.Sorted(maps.Keys(st.Pending)); !slices.Equal(got, tc.pend) {
+				t.Errorf("pending %q, want %q", got, tc.pend)
+			}
+		})
+	}
+}
