@@ -548,7 +548,7 @@ func (s *FSStore) Complete(ctx context.Context, id ID) (bool, error) {
 	if _, err := s.fs.Stat(s.Path(id)); err == nil {
 		return true, nil
 	}
-	if _, _, ok := s.packed(id); ok {
+	if _, ok := s.packed(id); ok {
 		return true, nil
 	}
 	l, err := s.ReadChunkList(ctx, id)

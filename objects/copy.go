@@ -32,11 +32,11 @@ func (s *FSStore) CopyTo(ctx context.Context, id ID, dst afero.File, progress fu
 	}
 	src, err := os.Open(s.Path(id))
 	if errors.Is(err, os.ErrNotExist) {
-		if pf, slot, ok, err := s.openPackedOS(id); err != nil {
+		if pf, loc, ok, err := s.openPackedOS(id); err != nil {
 			return 0, false, err
 		} else if ok {
 			defer pf.Close()
-			n, err = kernelCopyAt(ctx, out, pf, slot.off, slot.size, id, progress)
+			n, err = kernelCopyAt(ctx, out, pf, loc.Off, loc.Size, id, progress)
 			if errors.Is(err, errNoKernelCopy) {
 				return 0, false, nil
 			}

@@ -188,14 +188,14 @@ func (s *FSStore) openOS(id ID) (*os.File, int64, error) {
 	if err == nil || !errors.Is(err, os.ErrNotExist) {
 		return f, 0, err
 	}
-	pf, slot, ok, perr := s.openPackedOS(id)
+	pf, loc, ok, perr := s.openPackedOS(id)
 	if perr != nil {
 		return nil, 0, perr
 	}
 	if !ok {
 		return nil, 0, err
 	}
-	return pf, slot.off, nil
+	return pf, loc.Off, nil
 }
 
 type writerFunc func(p []byte) (int, error)

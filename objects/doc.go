@@ -26,6 +26,17 @@
 // hashed while copied, synced, and renamed into place; reads are hashed on
 // the way and fail with ErrCorrupt when the bytes do not match their ID.
 //
+// # Packs
+//
+// A pack holds entries (objects, and chunk lists of blobs) back to back,
+// described by a header (EncodePackHeader) whose BLAKE3 is the pack's
+// name. This package is their one home: the format, the PackIndex of
+// where entries lie (for the store's own packs in pack/ and for the packs
+// of a remote alike), PackReader, which streams a pack from its entries,
+// and VerifyPack, which checks one as it streams. FSStore keeps the
+// objects a pull receives, and the chunks of large files, in packs
+// (PackWriter).
+//
 // # Capabilities
 //
 // What a file system can do beyond afero.Fs is asked for, not assumed:

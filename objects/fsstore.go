@@ -39,7 +39,7 @@ type FSStore struct {
 	// it is set to.
 	Chunking *Chunking
 
-	packs packIndex // the local packs' indexes (see PackWriter)
+	packs packScan // the local packs' indexes (see PackWriter)
 }
 
 var _ Store = (*FSStore)(nil)
@@ -72,10 +72,10 @@ func (s *FSStore) Open(ctx context.Context, id ID) (io.ReadCloser, error) {
 	f, err := OpenFile(s.fs, s.Path(id))
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			if pf, slot, ok, err := s.openPacked(id); err != nil {
+			if pf, loc, ok, err := s.openPacked(id); err != nil {
 				return nil, err
 			} else if ok {
-				return NewVerifyingReader(sectionCloser{io.NewSectionReader(pf, slot.off, slot.size), pf}, id), nil
+				return NewVerifyingReader(sectionCloser{io.NewSectionReader(pf, loc.Off, loc.Size), pf}, id), nil
 			}
 			l, lerr := s.ReadChunkList(ctx, id)
 			if errors.Is(lerr, ErrNotFound) {
@@ -426,7 +426,7 @@ func (s *FSStore) Delete(ctx context.Context, id ID) error {
 		}
 		found = true
 	}
-	if _, _, ok := s.packed(id); ok {
+	if _, ok := s.packed(id); ok {
 		n, err := s.DeletePacked(ctx, []ID{id}, time.Time{})
 		if err != nil {
 			return err

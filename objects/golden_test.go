@@ -26,6 +26,7 @@ const (
 	goldenTreeID   = "9e8ac8845167a5083ccc49e80f0e4ab39a41569731046894d220683e7a6e7cc8"
 	goldenCommitID = "94a9839b514d33644cc3fd66b672801449487c2e5f550d8bb12628386763d000"
 	goldenRunID    = "c37770f91de5ad30b930def178daf8af6f7a27538eb7785f290c5221af32c132"
+	goldenPackID   = "e8cff2c7687533c61309737c3f20cc93140da0925c10e5e75645f9d500b512ba"
 )
 
 // mustID returns the ID of s, a stand-in for some object's bytes.
@@ -85,6 +86,42 @@ func goldenRun() *objects.Run {
 		Status:   objects.RunFinished,
 		Inputs:   []objects.ID{mustID("clean:v1"), mustID("clean:v0"), mustID("tokenizer:v4")},
 		Outputs:  []objects.ID{mustID("model:v7"), mustID("metrics:v2")},
+	}
+}
+
+// goldenPack lists an object of every size class (empty, small, beyond
+// 32 bits) and a chunk list, in the order of a pack's bytes (not sorted).
+func goldenPack() []objects.PackEntry {
+	obj := func(s string, size int64) objects.PackEntry {
+		return objects.PackEntry{PackKey: objects.PackKey{Kind: objects.PackObject, ID: mustID(s)}, Size: size}
+	}
+	return []objects.PackEntry{
+		obj("weights", 123456789012),
+		obj("", 0),
+		{PackKey: objects.PackKey{Kind: objects.PackList, ID: mustID("checkpoint")}, Size: 4242},
+		obj("readme", 6),
+	}
+}
+
+// TestGoldenPack pins the pack header format: a pack's name is the hash
+// of its header, so local packs, remote packs and their indexes all
+// depend on these bytes.
+func TestGoldenPack(t *testing.T) {
+	enc := objects.EncodePackHeader(goldenPack())
+	checkGolden(t, "pack-v1.golden", enc)
+	if got, want := objects.Hash(enc).String(), goldenPackID; got != want {
+		t.Errorf("pack name=%s, want %s", got, want)
+	}
+	es, err := objects.ParsePackHeader(goldenPackID, enc)
+	if err != nil {
+		t.Fatalf("ParsePackHeader(golden): %v", err)
+	}
+	if !reflect.DeepEqual(es, goldenPack()) {
+		t.Fatalf("ParsePackHeader(EncodePackHeader(es))=%+v, want %+v", es, goldenPack())
+	}
+	hdr, err := objects.ReadPackHeader(bufioReader(append(enc, "entries' bytes"...)))
+	if err != nil || !bytes.Equal(hdr, enc) {
+		t.Fatalf("ReadPackHeader(golden + bytes)=%q, %v; want the golden header", hdr, err)
 	}
 }
 

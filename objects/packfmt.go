@@ -1,6 +1,7 @@
 package objects
 
 import (
+	"bufio"
 	"bytes"
 	"fmt"
 	"strconv"
@@ -19,6 +20,11 @@ import (
 // BLAKE3 of its header. Remotes keep the header at the start of the pack
 // and alone in an index next to it (see package repo); the local store
 // keeps it in an index file next to a pack of objects (see PackWriter).
+//
+// This file set is the one home of packs: the format (this file), the
+// PackIndex of where entries lie (packindex.go, for the local store and
+// for a remote's packs alike), the streaming PackReader and VerifyPack
+// (packio.go), and the local store's packs (packstore.go).
 
 // PackHeaderLine starts every pack header.
 const PackHeaderLine = "art pack 1\n"
@@ -39,6 +45,36 @@ const (
 	MaxPackBytes   = 1 << 50
 )
 
+// The file names of a pack P: P.pack (its bytes) and P.idx (its header).
+const (
+	PackSuffix      = ".pack"
+	PackIndexSuffix = ".idx"
+)
+
+// PackNameOf returns the pack name P of a file name "P"+suffix, and false
+// unless P is a pack name (an ID: 64 lowercase hex).
+func PackNameOf(file, suffix string) (string, bool) {
+	name, ok := strings.CutSuffix(file, suffix)
+	if !ok {
+		return "", false
+	}
+	if id, err := ParseID(name); err != nil || id.String() != name {
+		return "", false
+	}
+	return name, true
+}
+
+// PackSize returns the size of a pack that starts with a header of hdrLen
+// bytes listing es (a remote's pack; a local pack's file has no header:
+// hdrLen 0).
+func PackSize(hdrLen int, es []PackEntry) int64 {
+	size := int64(hdrLen)
+	for _, e := range es {
+		size += e.Size
+	}
+	return size
+}
+
 // PackKey names a pack entry: an object, or the chunk list of a blob.
 type PackKey struct {
 	Kind byte
@@ -51,6 +87,12 @@ func (k PackKey) String() string {
 	}
 	return "object " + k.ID.String()
 }
+
+// PackObjectKey is the key of the object id in a pack.
+func PackObjectKey(id ID) PackKey { return PackKey{PackObject, id} }
+
+// PackListKey is the key of the chunk list of the blob id in a pack.
+func PackListKey(id ID) PackKey { return PackKey{PackList, id} }
 
 // PackEntry is one line of a pack header.
 type PackEntry struct {
@@ -148,4 +190,33 @@ func DecodePackHeader(b []byte) ([]PackEntry, error) {
 		return bad("%d bytes after the last entry", len(rest))
 	}
 	return es, nil
+}
+
+// ReadPackHeader reads the header at the start of a pack from br: two
+// lines, then as many as the count line says, up to MaxPackHeader bytes.
+// It returns them undecoded (ParsePackHeader checks and decodes them),
+// leaving br at the first entry's bytes. A bad count line, a header longer
+// than MaxPackHeader or an early end is ErrMalformed.
+func ReadPackHeader(br *bufio.Reader) ([]byte, error) {
+	var hdr []byte
+	lines, want := 0, int64(-1)
+	for want < 0 || int64(lines) < want+2 {
+		line, err := br.ReadSlice('\n')
+		if err != nil {
+			return nil, fmt.Errorf("%w: pack header: %v", ErrMalformed, err)
+		}
+		hdr = append(hdr, line...)
+		if int64(len(hdr)) > MaxPackHeader {
+			return nil, fmt.Errorf("%w: pack header of more than %d bytes", ErrMalformed, MaxPackHeader)
+		}
+		lines++
+		if lines == 2 {
+			n, err := ParseCanonicalInt(strings.TrimPrefix(strings.TrimSuffix(string(line), "\n"), "count "))
+			if err != nil || !strings.HasPrefix(string(line), "count ") || n > MaxPackEntries {
+				return nil, fmt.Errorf("%w: pack header: bad count line %q", ErrMalformed, line)
+			}
+			want = n
+		}
+	}
+	return hdr, nil
 }

@@ -24,18 +24,15 @@ import (
 //
 // DIR/pack/P.pack holds objects' bytes back to back; DIR/pack/P.idx holds
 // the pack's header (EncodePackHeader, object entries only, in the order
-// of the bytes), whose BLAKE3 is P. A pack's bytes are made durable before
+// of the bytes), whose BLAKE3 is P. The store keeps what the indexes say
+// in a PackIndex (base 0: the pack file holds no header). A pack's bytes are made durable before
 // its index is linked, so an index always names complete bytes; a pack
 // left without an index by a crash is never read, and RemoveStaleTemps
 // removes it. Packs are never changed: deleting a packed object writes a
 // new pack of the others (DeletePacked). A loose copy of an object takes
 // precedence over a packed one, and every read is verified as for loose
 // objects.
-const (
-	packDirName = "pack"
-	packSuffix  = ".pack"
-	idxSuffix   = ".idx"
-)
+const packDirName = "pack"
 
 // localPackTarget is the size at which a PackWriter starts a new pack.
 const localPackTarget = 256 << 20
@@ -45,19 +42,13 @@ const localPackTarget = 256 << 20
 // clock, so a pack added in the same tick as a scan leaves it unchanged.
 const packRacy = 2 * time.Second
 
-// packSlot is where a packed object lies.
-type packSlot struct {
-	pack      int32 // index into packIndex.names
-	off, size int64
-}
-
-// packIndex is what the store's pack indexes say, read lazily and again
-// when the pack directory changes. Its zero value is empty.
-type packIndex struct {
+// packScan is what the store's pack indexes say, read lazily and again
+// when the pack directory changes. Its zero value is empty. mu is held
+// to change idx (which has a lock of its own for readers) and guards the
+// other fields.
+type packScan struct {
 	mu      sync.RWMutex
-	names   []string
-	byName  map[string]int32
-	at      map[ID]packSlot
+	idx     PackIndex
 	bad     map[string]error // indexes that could not be read
 	stamp   time.Time        // the pack directory's mtime at the last scan
 	scanned time.Time        // when it was taken
@@ -66,36 +57,11 @@ type packIndex struct {
 func (s *FSStore) packDir() string { return filepath.Join(s.dir, packDirName) }
 
 func (s *FSStore) packPath(name string) string {
-	return filepath.Join(s.packDir(), name+packSuffix)
+	return filepath.Join(s.packDir(), name+PackSuffix)
 }
 
 func (s *FSStore) idxPath(name string) string {
-	return filepath.Join(s.packDir(), name+idxSuffix)
-}
-
-// reset empties x; x.mu must be held.
-func (x *packIndex) reset() {
-	x.names, x.byName, x.at, x.bad = nil, map[string]int32{}, map[ID]packSlot{}, map[string]error{}
-}
-
-// add records the pack name holding es; x.mu must be held.
-func (x *packIndex) add(name string, es []PackEntry) {
-	if x.byName == nil {
-		x.reset()
-	}
-	if _, ok := x.byName[name]; ok {
-		return
-	}
-	p := int32(len(x.names))
-	x.names = append(x.names, name)
-	x.byName[name] = p
-	var off int64
-	for _, e := range es {
-		if _, dup := x.at[e.ID]; !dup {
-			x.at[e.ID] = packSlot{pack: p, off: off, size: e.Size}
-		}
-		off += e.Size
-	}
+	return filepath.Join(s.packDir(), name+PackIndexSuffix)
 }
 
 // scanPacks brings the index up to date with the pack directory: packs
@@ -107,8 +73,9 @@ func (s *FSStore) scanPacks(force bool) error {
 	fi, err := s.fs.Stat(s.packDir())
 	if errors.Is(err, fs.ErrNotExist) {
 		x.mu.Lock()
-		if len(x.names) > 0 || x.byName == nil {
-			x.reset()
+		if len(x.idx.Names()) > 0 {
+			x.idx.replace(&PackIndex{})
+			x.bad = nil
 		}
 		x.mu.Unlock()
 		return nil
@@ -118,7 +85,7 @@ func (s *FSStore) scanPacks(force bool) error {
 	}
 	now := time.Now()
 	x.mu.RLock()
-	fresh := x.byName != nil && fi.ModTime().Equal(x.stamp) && x.scanned.Sub(x.stamp) > packRacy
+	fresh := fi.ModTime().Equal(x.stamp) && x.scanned.Sub(x.stamp) > packRacy
 	x.mu.RUnlock()
 	if fresh && !force {
 		return nil
@@ -134,23 +101,25 @@ func (s *FSStore) scanPacks(force bool) error {
 	}
 	var names []string
 	for _, e := range entries {
-		if name, ok := packNameOf(e, idxSuffix); ok {
+		if name, ok := PackNameOf(e, PackIndexSuffix); ok {
 			names = append(names, name)
 		}
 	}
 	slices.Sort(names)
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	if x.byName == nil {
-		x.reset()
+	if x.bad == nil {
+		x.bad = map[string]error{}
 	}
 	// A pack this index knows but the listing lacks was removed (a
 	// rewrite), unless its index was linked after the listing: then it is
 	// kept. Entries cannot be dropped one pack at a time, so the index is
-	// rebuilt from the packs that remain.
+	// rebuilt from the packs that remain, and replaces the old one whole
+	// (readers meanwhile use the old one, and look a removed pack's
+	// objects up again).
 	rebuild := false
 	listing := names[:len(names):len(names)]
-	for name := range x.byName {
+	for _, name := range x.idx.Names() {
 		if _, listed := slices.BinarySearch(listing, name); listed {
 			continue
 		}
@@ -160,11 +129,13 @@ func (s *FSStore) scanPacks(force bool) error {
 			names = append(names, name)
 		}
 	}
+	into := &x.idx
 	if rebuild {
-		x.reset()
+		into = &PackIndex{}
+		x.bad = map[string]error{}
 	}
 	for _, name := range names {
-		if _, ok := x.byName[name]; ok {
+		if into.Holds(name) {
 			continue
 		}
 		es, err := s.readIdx(name)
@@ -175,23 +146,13 @@ func (s *FSStore) scanPacks(force bool) error {
 			continue
 		}
 		delete(x.bad, name)
-		x.add(name, es)
+		into.Add(name, 0, es)
+	}
+	if rebuild {
+		x.idx.replace(into)
 	}
 	x.stamp, x.scanned = fi.ModTime(), now
 	return nil
-}
-
-// packNameOf returns the pack name of a file name in the pack directory
-// ending in suffix.
-func packNameOf(file, suffix string) (string, bool) {
-	name, ok := strings.CutSuffix(file, suffix)
-	if !ok {
-		return "", false
-	}
-	if id, err := ParseID(name); err != nil || id.String() != name {
-		return "", false
-	}
-	return name, true
 }
 
 // readIdx reads and checks the index of the pack name.
@@ -224,12 +185,12 @@ func mustParseID(s string) ID {
 
 // packed returns where id lies in a pack, scanning for new packs on a
 // miss.
-func (s *FSStore) packed(id ID) (string, packSlot, bool) {
-	if name, slot, ok := s.lookupPacked(id); ok {
-		return name, slot, ok
+func (s *FSStore) packed(id ID) (PackLoc, bool) {
+	if loc, ok := s.lookupPacked(id); ok {
+		return loc, ok
 	}
 	if err := s.scanPacks(false); err != nil {
-		return "", packSlot{}, false
+		return PackLoc{}, false
 	}
 	return s.lookupPacked(id)
 }
@@ -243,52 +204,45 @@ const packWriteScan = 100 * time.Millisecond
 // process added meanwhile only costs a duplicate copy (this process's own
 // packs are always indexed). Without it, a commit writing packs and
 // thousands of loose objects would list the pack directory for each.
-func (s *FSStore) packedForWrite(id ID) (string, packSlot, bool) {
-	if name, slot, ok := s.lookupPacked(id); ok {
-		return name, slot, ok
+func (s *FSStore) packedForWrite(id ID) (PackLoc, bool) {
+	if loc, ok := s.lookupPacked(id); ok {
+		return loc, ok
 	}
 	x := &s.packs
 	x.mu.RLock()
-	recent := x.byName != nil && time.Since(x.scanned) < packWriteScan
+	recent := time.Since(x.scanned) < packWriteScan
 	x.mu.RUnlock()
 	if recent {
-		return "", packSlot{}, false
+		return PackLoc{}, false
 	}
 	if err := s.scanPacks(false); err != nil {
-		return "", packSlot{}, false
+		return PackLoc{}, false
 	}
 	return s.lookupPacked(id)
 }
 
-func (s *FSStore) lookupPacked(id ID) (string, packSlot, bool) {
-	x := &s.packs
-	x.mu.RLock()
-	defer x.mu.RUnlock()
-	slot, ok := x.at[id]
-	if !ok {
-		return "", packSlot{}, false
-	}
-	return x.names[slot.pack], slot, true
+func (s *FSStore) lookupPacked(id ID) (PackLoc, bool) {
+	return s.packs.idx.Lookup(PackObjectKey(id))
 }
 
 // openPacked opens the pack file holding id, returning the file and where
 // id lies in it. ok is false if id is not packed. A pack removed since it
 // was indexed (rewritten by DeletePacked elsewhere) is looked up again.
-func (s *FSStore) openPacked(id ID) (f afero.File, slot packSlot, ok bool, err error) {
+func (s *FSStore) openPacked(id ID) (f afero.File, loc PackLoc, ok bool, err error) {
 	for attempt := 0; ; attempt++ {
-		name, slot, ok := s.packed(id)
+		loc, ok := s.packed(id)
 		if !ok {
-			return nil, slot, false, nil
+			return nil, loc, false, nil
 		}
-		f, err := OpenFile(s.fs, s.packPath(name))
+		f, err := OpenFile(s.fs, s.packPath(loc.Pack))
 		if err == nil {
-			return f, slot, true, nil
+			return f, loc, true, nil
 		}
 		if !errors.Is(err, fs.ErrNotExist) || attempt == 1 {
-			return nil, slot, true, fmt.Errorf("open pack %s: %w", name[:12], err)
+			return nil, loc, true, fmt.Errorf("open pack %s: %w", loc.Pack[:12], err)
 		}
 		if err := s.scanPacks(true); err != nil {
-			return nil, slot, true, err
+			return nil, loc, true, err
 		}
 	}
 }
@@ -317,14 +271,14 @@ func (s *FSStore) openRaw(id ID) (io.ReadCloser, int64, error) {
 	if !errors.Is(err, fs.ErrNotExist) {
 		return nil, 0, err
 	}
-	pf, slot, ok, perr := s.openPacked(id)
+	pf, loc, ok, perr := s.openPacked(id)
 	if perr != nil {
 		return nil, 0, perr
 	}
 	if !ok {
 		return nil, 0, err
 	}
-	return sectionCloser{io.NewSectionReader(pf, slot.off, slot.size), pf}, slot.size, nil
+	return sectionCloser{io.NewSectionReader(pf, loc.Off, loc.Size), pf}, loc.Size, nil
 }
 
 // storedSize returns the size of the stored bytes of the object id (loose
@@ -337,8 +291,8 @@ func (s *FSStore) storedSize(id ID) (int64, error) {
 	if !errors.Is(err, fs.ErrNotExist) {
 		return 0, err
 	}
-	if _, slot, ok := s.packed(id); ok {
-		return slot.size, nil
+	if loc, ok := s.packed(id); ok {
+		return loc.Size, nil
 	}
 	return 0, err
 }
@@ -346,35 +300,35 @@ func (s *FSStore) storedSize(id ID) (int64, error) {
 // statPacked returns the Info of the packed object id: its pack index's
 // modification time stands for the object's.
 func (s *FSStore) statPacked(id ID) (Info, bool, error) {
-	name, slot, ok := s.packed(id)
+	loc, ok := s.packed(id)
 	if !ok {
 		return Info{}, false, nil
 	}
-	fi, err := s.fs.Stat(s.idxPath(name))
+	fi, err := s.fs.Stat(s.idxPath(loc.Pack))
 	if errors.Is(err, fs.ErrNotExist) {
 		// Rewritten meanwhile: look again.
 		if err := s.scanPacks(true); err != nil {
 			return Info{}, false, err
 		}
-		if name, slot, ok = s.lookupPacked(id); !ok {
+		if loc, ok = s.lookupPacked(id); !ok {
 			return Info{}, false, nil
 		}
-		fi, err = s.fs.Stat(s.idxPath(name))
+		fi, err = s.fs.Stat(s.idxPath(loc.Pack))
 	}
 	if err != nil {
-		return Info{}, false, fmt.Errorf("stat pack %s: %w", name[:12], err)
+		return Info{}, false, fmt.Errorf("stat pack %s: %w", loc.Pack[:12], err)
 	}
-	return Info{ID: id, Size: slot.size, Stored: slot.size, ModTime: fi.ModTime(), Packed: true}, true, nil
+	return Info{ID: id, Size: loc.Size, Stored: loc.Size, ModTime: fi.ModTime(), Packed: true}, true, nil
 }
 
 // refreshPacked sets the modification time of the index of the pack
 // holding id to now, for gc's grace period, and returns the index's path.
 func (s *FSStore) refreshPacked(id ID) (string, int64, bool, error) {
-	name, slot, ok := s.packedForWrite(id)
+	loc, ok := s.packedForWrite(id)
 	if !ok {
 		return "", 0, false, nil
 	}
-	p := s.idxPath(name)
+	p := s.idxPath(loc.Pack)
 	now := s.Now()
 	if err := s.fs.Chtimes(p, now, now); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
@@ -382,7 +336,7 @@ func (s *FSStore) refreshPacked(id ID) (string, int64, bool, error) {
 		}
 		return "", 0, true, fmt.Errorf("refresh object %s: %w", id, err)
 	}
-	return p, slot.size, true, nil
+	return p, loc.Size, true, nil
 }
 
 // Locate returns the file holding the stored bytes of the object id (not
@@ -394,8 +348,8 @@ func (s *FSStore) Locate(id ID) (file string, off, size int64, err error) {
 	if fi, err := s.fs.Stat(s.Path(id)); err == nil {
 		return s.Path(id), 0, fi.Size(), nil
 	}
-	if name, slot, ok := s.packed(id); ok {
-		return s.packPath(name), slot.off, slot.size, nil
+	if loc, ok := s.packed(id); ok {
+		return s.packPath(loc.Pack), loc.Off, loc.Size, nil
 	}
 	return "", 0, 0, fmt.Errorf("%w: %s", ErrNotFound, id)
 }
@@ -405,9 +359,7 @@ func (s *FSStore) hasPacks() bool {
 	if err := s.scanPacks(false); err != nil {
 		return true // let listPacked report it
 	}
-	s.packs.mu.RLock()
-	defer s.packs.mu.RUnlock()
-	return len(s.packs.at) > 0
+	return s.packs.idx.Len() > 0
 }
 
 // listPacked calls fn for every packed object without a loose copy (not
@@ -416,41 +368,24 @@ func (s *FSStore) listPacked(ctx context.Context, loose map[ID]bool, fn func(Inf
 	if err := s.scanPacks(false); err != nil {
 		return err
 	}
-	x := &s.packs
-	x.mu.RLock()
-	names := slices.Clone(x.names)
-	type item struct {
-		id   ID
-		slot packSlot
-	}
-	items := make([]item, 0, len(x.at))
-	for id, slot := range x.at {
-		if !loose[id] {
-			items = append(items, item{id, slot})
+	mtimes := map[string]time.Time{}
+	for k, loc := range s.packs.idx.All() {
+		if loose[k.ID] {
+			continue
 		}
-	}
-	x.mu.RUnlock()
-	slices.SortFunc(items, func(a, b item) int {
-		if a.slot.pack != b.slot.pack {
-			return int(a.slot.pack - b.slot.pack)
-		}
-		return int(a.slot.off - b.slot.off)
-	})
-	mtimes := make(map[int32]time.Time, len(names))
-	for _, it := range items {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		mt, ok := mtimes[it.slot.pack]
+		mt, ok := mtimes[loc.Pack]
 		if !ok {
-			fi, err := s.fs.Stat(s.idxPath(names[it.slot.pack]))
+			fi, err := s.fs.Stat(s.idxPath(loc.Pack))
 			if err != nil {
 				continue // rewritten meanwhile; its objects are listed anew next time
 			}
 			mt = fi.ModTime()
-			mtimes[it.slot.pack] = mt
+			mtimes[loc.Pack] = mt
 		}
-		if err := fn(Info{ID: it.id, Size: it.slot.size, Stored: it.slot.size, ModTime: mt, Packed: true}); err != nil {
+		if err := fn(Info{ID: k.ID, Size: loc.Size, Stored: loc.Size, ModTime: mt, Packed: true}); err != nil {
 			return err
 		}
 	}
@@ -594,7 +529,7 @@ func (p *packFile) addBytes(id ID, b []byte) error {
 
 // appended records the n bytes just written as the object id.
 func (p *packFile) appended(id ID, n int64) {
-	p.es = append(p.es, PackEntry{PackKey{PackObject, id}, n})
+	p.es = append(p.es, PackEntry{PackObjectKey(id), n})
 	p.size += n
 	if !p.s.NoSync && p.size-p.kicked >= packWritebackEvery {
 		p.pf.startWriteback()
@@ -658,7 +593,7 @@ func (p *packFile) finish(batch *Batch) error {
 		}
 	}
 	s.packs.mu.Lock()
-	s.packs.add(name, p.es)
+	s.packs.idx.Add(name, 0, p.es)
 	s.packs.mu.Unlock()
 	return nil
 }
@@ -728,11 +663,11 @@ func (s *FSStore) DeletePacked(ctx context.Context, ids []ID, cutoff time.Time) 
 	}
 	byPack := map[string]map[ID]bool{}
 	for _, id := range ids {
-		if name, _, ok := s.lookupPacked(id); ok {
-			if byPack[name] == nil {
-				byPack[name] = map[ID]bool{}
+		if loc, ok := s.lookupPacked(id); ok {
+			if byPack[loc.Pack] == nil {
+				byPack[loc.Pack] = map[ID]bool{}
 			}
-			byPack[name][id] = true
+			byPack[loc.Pack][id] = true
 		}
 	}
 	removed := 0
@@ -829,13 +764,13 @@ func (s *FSStore) removeStalePacks(cutoff time.Time) int {
 	}
 	idx := map[string]bool{}
 	for _, e := range entries {
-		if name, ok := packNameOf(e.Name(), idxSuffix); ok {
+		if name, ok := PackNameOf(e.Name(), PackIndexSuffix); ok {
 			idx[name] = true
 		}
 	}
 	n := 0
 	for _, e := range entries {
-		name, isPack := packNameOf(e.Name(), packSuffix)
+		name, isPack := PackNameOf(e.Name(), PackSuffix)
 		stale := strings.HasPrefix(e.Name(), tempPrefix) || isPack && !idx[name]
 		if stale && e.ModTime().Before(cutoff) {
 			if err := s.fs.Remove(filepath.Join(s.packDir(), e.Name())); err == nil {
@@ -847,14 +782,14 @@ func (s *FSStore) removeStalePacks(cutoff time.Time) int {
 }
 
 // openPackedOS is openPacked on the OS file system, for kernel copies.
-func (s *FSStore) openPackedOS(id ID) (*os.File, packSlot, bool, error) {
-	f, slot, ok, err := s.openPacked(id)
+func (s *FSStore) openPackedOS(id ID) (*os.File, PackLoc, bool, error) {
+	f, loc, ok, err := s.openPacked(id)
 	if !ok || err != nil {
-		return nil, slot, ok, err
+		return nil, loc, ok, err
 	}
 	if of, isOS := f.(*os.File); isOS {
-		return of, slot, true, nil
+		return of, loc, true, nil
 	}
 	f.Close()
-	return nil, slot, false, nil
+	return nil, loc, false, nil
 }
