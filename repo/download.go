@@ -24,7 +24,7 @@ type downloader struct {
 	r      *Repo
 	t      remote.Transport
 	remote string
-	x      *remoteIndex
+	x      *objects.PackIndex
 	batch  *objects.Batch
 	sem
 	done     sync.Map // object ID -> true once here
@@ -149,26 +149,26 @@ func sizeWant(max, want int64) string {
 // open opens the entry k: from its pack if an index lists it, else under
 // its own key. Content larger than max or, if want >= 0, of another size
 // than want is refused.
-func (d *downloader) open(ctx context.Context, k packKey, max, want int64) (io.ReadCloser, int64, error) {
-	pack, loc, ok := d.x.lookup(k)
+func (d *downloader) open(ctx context.Context, k objects.PackKey, max, want int64) (io.ReadCloser, int64, error) {
+	loc, ok := d.x.Lookup(k)
 	if !ok {
-		key := remoteObjectKey(k.id)
-		if k.kind == packKindList {
-			key = remoteListKey(k.id)
+		key := remoteObjectKey(k.ID)
+		if k.Kind == objects.PackList {
+			key = remoteListKey(k.ID)
 		}
 		return d.get(ctx, key, max, want)
 	}
-	if loc.size > max || want >= 0 && loc.size != want {
-		return nil, 0, fmt.Errorf("%w: pack %s on remote %s lists %s with %d bytes, want %s", ErrCorrupt, shortName(pack), d.remote, k, loc.size, sizeWant(max, want))
+	if loc.Size > max || want >= 0 && loc.Size != want {
+		return nil, 0, fmt.Errorf("%w: pack %s on remote %s lists %s with %d bytes, want %s", ErrCorrupt, shortName(loc.Pack), d.remote, k, loc.Size, sizeWant(max, want))
 	}
-	if loc.size == 0 {
+	if loc.Size == 0 {
 		return io.NopCloser(eofReader{}), 0, nil
 	}
-	rc, err := d.t.GetRange(ctx, packKeyOf(pack), loc.off, loc.size)
+	rc, err := d.t.GetRange(ctx, packKeyOf(loc.Pack), loc.Off, loc.Size)
 	if err != nil {
-		return nil, 0, d.rangeError(pack, err)
+		return nil, 0, d.rangeError(loc.Pack, err)
 	}
-	return rc, loc.size, nil
+	return rc, loc.Size, nil
 }
 
 // rangeError explains a failed read of the pack name.
@@ -196,7 +196,7 @@ func (d *downloader) meta(ctx context.Context, id objects.ID) ([]byte, error) {
 		return nil, err
 	}
 	defer d.release()
-	rc, _, err := d.open(ctx, packKey{packKindObject, id}, objects.MaxMetaObjectSize, -1)
+	rc, _, err := d.open(ctx, objects.PackObjectKey(id), objects.MaxMetaObjectSize, -1)
 	if err != nil {
 		return nil, err
 	}
@@ -301,10 +301,10 @@ func (s *pullTrees) Prefetch(ctx context.Context, ids []objects.ID) error {
 // list once its chunks are stored; contents in no pack one by one.
 func (d *downloader) blobs(ctx context.Context, ws []wantBlob) error {
 	var loose []wantBlob
-	var lists []packKey
+	var lists []objects.PackKey
 	listSize := map[objects.ID]int64{}
-	need := map[packKey]bool{}
-	var data []packKey
+	need := map[objects.PackKey]bool{}
+	var data []objects.PackKey
 	for _, w := range ws {
 		if _, ok := d.done.Load(w.id); ok {
 			continue
@@ -316,11 +316,11 @@ func (d *downloader) blobs(ctx context.Context, ws []wantBlob) error {
 			continue
 		}
 		switch {
-		case d.x.has(packKey{packKindList, w.id}):
-			lists = append(lists, packKey{packKindList, w.id})
+		case d.x.Has(objects.PackListKey(w.id)):
+			lists = append(lists, objects.PackListKey(w.id))
 			listSize[w.id] = w.size
-		case d.x.has(packKey{packKindObject, w.id}):
-			if k := (packKey{packKindObject, w.id}); !need[k] {
+		case d.x.Has(objects.PackObjectKey(w.id)):
+			if k := objects.PackObjectKey(w.id); !need[k] {
 				need[k] = true
 				data = append(data, k)
 			}
@@ -331,17 +331,17 @@ func (d *downloader) blobs(ctx context.Context, ws []wantBlob) error {
 	// Chunk lists first (small), to learn which chunks are missing.
 	got := map[objects.ID]*objects.ChunkList{}
 	var gotMu sync.Mutex
-	err := d.ranges(ctx, lists, func(k packKey, size int64, r io.Reader) error {
+	err := d.ranges(ctx, lists, func(k objects.PackKey, size int64, r io.Reader) error {
 		b, err := io.ReadAll(r)
 		if err != nil {
 			return err
 		}
-		l, err := d.decodeList(b, k.id, listSize[k.id])
+		l, err := d.decodeList(b, k.ID, listSize[k.ID])
 		if err != nil {
 			return err
 		}
 		gotMu.Lock()
-		got[k.id] = l
+		got[k.ID] = l
 		gotMu.Unlock()
 		d.count(size)
 		return nil
@@ -351,8 +351,8 @@ func (d *downloader) blobs(ctx context.Context, ws []wantBlob) error {
 	}
 	var looseChunks []objects.Chunk
 	for _, k := range lists {
-		for _, c := range got[k.id].Chunks {
-			ck := packKey{packKindObject, c.ID}
+		for _, c := range got[k.ID].Chunks {
+			ck := objects.PackObjectKey(c.ID)
 			if need[ck] {
 				continue
 			}
@@ -360,7 +360,7 @@ func (d *downloader) blobs(ctx context.Context, ws []wantBlob) error {
 			if _, err := d.r.store.Stat(ctx, c.ID); err == nil {
 				continue
 			}
-			if _, loc, ok := d.x.lookup(ck); ok && loc.size == c.Size {
+			if loc, ok := d.x.Lookup(ck); ok && loc.Size == c.Size {
 				data = append(data, ck)
 			} else {
 				looseChunks = append(looseChunks, c)
@@ -371,19 +371,19 @@ func (d *downloader) blobs(ctx context.Context, ws []wantBlob) error {
 	// of one each; large objects stay loose, where a checkout can clone
 	// them whole.
 	pw := d.batch.NewPackWriter()
-	err = d.ranges(ctx, data, func(k packKey, size int64, r io.Reader) error {
+	err = d.ranges(ctx, data, func(k objects.PackKey, size int64, r io.Reader) error {
 		var n int64
 		var err error
 		if size < packLooseMin {
-			n, err = pw.PutExpect(ctx, k.id, r)
+			n, err = pw.PutExpect(ctx, k.ID, r)
 		} else {
-			n, err = d.batch.PutExpect(ctx, k.id, r)
+			n, err = d.batch.PutExpect(ctx, k.ID, r)
 		}
 		if err == nil && n != size {
-			err = fmt.Errorf("%w: %s has %d bytes, its pack says %d", ErrCorrupt, k.id, n, size)
+			err = fmt.Errorf("%w: %s has %d bytes, its pack says %d", ErrCorrupt, k.ID, n, size)
 		}
 		if err != nil {
-			return fmt.Errorf("object %s from remote %s: %w", k.id.Short(), d.remote, err)
+			return fmt.Errorf("object %s from remote %s: %w", k.ID.Short(), d.remote, err)
 		}
 		d.count(size)
 		return nil
@@ -410,8 +410,8 @@ func (d *downloader) blobs(ctx context.Context, ws []wantBlob) error {
 	g.SetLimit(packWorkers)
 	for _, k := range lists {
 		g.Go(func() error {
-			if err := d.batch.PutChunkList(gctx, got[k.id]); err != nil {
-				return fmt.Errorf("blob %s from remote %s: %w", k.id.Short(), d.remote, err)
+			if err := d.batch.PutChunkList(gctx, got[k.ID]); err != nil {
+				return fmt.Errorf("blob %s from remote %s: %w", k.ID.Short(), d.remote, err)
 			}
 			return nil
 		})
@@ -444,44 +444,44 @@ const rangeGap = 1 << 20
 type byteRange struct {
 	pack       string
 	start, end int64
-	entries    []packKey
-	locs       []packLoc
+	entries    []objects.PackKey
+	locs       []objects.PackLoc
 }
 
 // ranges reads the entries ks (each in some pack) with as few requests as
 // it can, packWorkers*2 at once, and hands each entry's bytes to fn, which
 // must read them all.
-func (d *downloader) ranges(ctx context.Context, ks []packKey, fn func(k packKey, size int64, r io.Reader) error) error {
+func (d *downloader) ranges(ctx context.Context, ks []objects.PackKey, fn func(k objects.PackKey, size int64, r io.Reader) error) error {
 	type item struct {
-		k    packKey
+		k    objects.PackKey
 		pack string
-		loc  packLoc
+		loc  objects.PackLoc
 	}
 	items := make([]item, 0, len(ks))
 	for _, k := range ks {
-		pack, loc, ok := d.x.lookup(k)
+		loc, ok := d.x.Lookup(k)
 		if !ok {
 			return fmt.Errorf("%w: %s is in no pack of remote %s", ErrObjectNotFound, k, d.remote)
 		}
-		items = append(items, item{k, pack, loc})
+		items = append(items, item{k, loc.Pack, loc})
 	}
 	sort.Slice(items, func(i, j int) bool {
 		if items[i].pack != items[j].pack {
 			return items[i].pack < items[j].pack
 		}
-		return items[i].loc.off < items[j].loc.off
+		return items[i].loc.Off < items[j].loc.Off
 	})
 	var rs []*byteRange
 	for _, it := range items {
-		end := it.loc.off + it.loc.size
-		if n := len(rs); n > 0 && rs[n-1].pack == it.pack && it.loc.off-rs[n-1].end <= rangeGap && it.loc.off >= rs[n-1].end {
+		end := it.loc.Off + it.loc.Size
+		if n := len(rs); n > 0 && rs[n-1].pack == it.pack && it.loc.Off-rs[n-1].end <= rangeGap && it.loc.Off >= rs[n-1].end {
 			r := rs[n-1]
 			r.end = end
 			r.entries = append(r.entries, it.k)
 			r.locs = append(r.locs, it.loc)
 			continue
 		}
-		rs = append(rs, &byteRange{pack: it.pack, start: it.loc.off, end: end, entries: []packKey{it.k}, locs: []packLoc{it.loc}})
+		rs = append(rs, &byteRange{pack: it.pack, start: it.loc.Off, end: end, entries: []objects.PackKey{it.k}, locs: []objects.PackLoc{it.loc}})
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(2 * packWorkers)
@@ -491,7 +491,7 @@ func (d *downloader) ranges(ctx context.Context, ks []packKey, fn func(k packKey
 	return g.Wait()
 }
 
-func (d *downloader) readRange(ctx context.Context, br *byteRange, fn func(k packKey, size int64, r io.Reader) error) error {
+func (d *downloader) readRange(ctx context.Context, br *byteRange, fn func(k objects.PackKey, size int64, r io.Reader) error) error {
 	if br.end == br.start {
 		for _, k := range br.entries {
 			if err := fn(k, 0, eofReader{}); err != nil {
@@ -509,19 +509,19 @@ func (d *downloader) readRange(ctx context.Context, br *byteRange, fn func(k pac
 	pos := br.start
 	for i, k := range br.entries {
 		loc := br.locs[i]
-		if gap := loc.off - pos; gap > 0 {
+		if gap := loc.Off - pos; gap > 0 {
 			if _, err := io.CopyN(io.Discard, rc, gap); err != nil {
 				return fmt.Errorf("fetch %s from remote %s: %w", key, d.remote, err)
 			}
 		}
-		lr := &io.LimitedReader{R: rc, N: loc.size}
-		if err := fn(k, loc.size, lr); err != nil {
+		lr := &io.LimitedReader{R: rc, N: loc.Size}
+		if err := fn(k, loc.Size, lr); err != nil {
 			return err
 		}
 		if lr.N != 0 {
 			return fmt.Errorf("fetch %s from remote %s: %w: %s was not read in full", key, d.remote, remote.ErrBadResponse, k)
 		}
-		pos = loc.off + loc.size
+		pos = loc.Off + loc.Size
 	}
 	return nil
 }
@@ -539,7 +539,7 @@ func (d *downloader) blob(ctx context.Context, id objects.ID, size int64) error 
 		return nil
 	}
 	order := []bool{false, true} // whole, then chunked
-	if size >= chunkedGuess || d.x.has(packKey{packKindList, id}) {
+	if size >= chunkedGuess || d.x.Has(objects.PackListKey(id)) {
 		order = []bool{true, false}
 	}
 	var err error
@@ -566,7 +566,7 @@ func (d *downloader) object(ctx context.Context, id objects.ID, size int64) erro
 		return err
 	}
 	defer d.release()
-	rc, n, err := d.open(ctx, packKey{packKindObject, id}, 1<<40, size)
+	rc, n, err := d.open(ctx, objects.PackObjectKey(id), 1<<40, size)
 	if err != nil {
 		return err
 	}
@@ -581,7 +581,7 @@ func (d *downloader) object(ctx context.Context, id objects.ID, size int64) erro
 // chunked fetches a chunk list, the chunks missing here, then checks the
 // whole and stores the list.
 func (d *downloader) chunked(ctx context.Context, id objects.ID, size int64) error {
-	k := packKey{packKindList, id}
+	k := objects.PackListKey(id)
 	if err := d.acquire(ctx); err != nil {
 		return err
 	}

@@ -509,10 +509,10 @@ type uploader struct {
 	r       *Repo
 	t       remote.Transport
 	remote  string
-	x       *remoteIndex
-	planned map[packKey]bool
-	data    []packEntry // blobs and chunks
-	meta    []packEntry // chunk lists, trees, commits, runs: below first
+	x       *objects.PackIndex
+	planned map[objects.PackKey]bool
+	data    []objects.PackEntry // blobs and chunks
+	meta    []objects.PackEntry // chunk lists, trees, commits, runs: below first
 	lists   map[objects.ID][]byte
 
 	objects  atomic.Int64
@@ -531,32 +531,32 @@ func (r *Repo) newUploader(ctx context.Context, t remote.Transport, remoteName s
 }
 
 func (u *uploader) reset() {
-	u.planned = map[packKey]bool{}
+	u.planned = map[objects.PackKey]bool{}
 	u.data, u.meta = nil, nil
 	u.lists = map[objects.ID][]byte{}
 }
 
 // needs reports whether k is neither on the remote nor planned.
-func (u *uploader) needs(k packKey) bool {
-	return !u.planned[k] && !u.x.has(k)
+func (u *uploader) needs(k objects.PackKey) bool {
+	return !u.planned[k] && !u.x.Has(k)
 }
 
-func (u *uploader) plan(to *[]packEntry, k packKey, size int64) {
+func (u *uploader) plan(to *[]objects.PackEntry, k objects.PackKey, size int64) {
 	u.planned[k] = true
-	*to = append(*to, packEntry{k, size})
+	*to = append(*to, objects.PackEntry{PackKey: k, Size: size})
 }
 
 // version plans a commit and everything below it that the remote lacks:
 // each tree after everything below it, so the remote never holds a tree
 // whose entries it lacks. A tree the remote has is skipped whole.
 func (u *uploader) version(ctx context.Context, commit, tree objects.ID) error {
-	if !u.needs(packKey{packKindObject, commit}) {
+	if !u.needs(objects.PackObjectKey(commit)) {
 		return nil
 	}
 	w := walk.Walker{
 		Source: walk.Store(u.r.store),
 		Enter: func(_ context.Context, d walk.Dir) error {
-			if !u.needs(packKey{packKindObject, d.ID}) {
+			if !u.needs(objects.PackObjectKey(d.ID)) {
 				return walk.SkipDir
 			}
 			return nil
@@ -578,9 +578,9 @@ func (u *uploader) version(ctx context.Context, commit, tree objects.ID) error {
 // blob plans a file's content: its chunks, then its chunk list, if it is
 // stored as chunks, else the blob.
 func (u *uploader) blob(ctx context.Context, id objects.ID) error {
-	whole := packKey{packKindObject, id}
-	list := packKey{packKindList, id}
-	if u.planned[whole] || u.planned[list] || u.x.has(whole) || u.x.has(list) {
+	whole := objects.PackObjectKey(id)
+	list := objects.PackListKey(id)
+	if u.planned[whole] || u.planned[list] || u.x.Has(whole) || u.x.Has(list) {
 		return nil
 	}
 	info, err := u.r.store.Stat(ctx, id)
@@ -596,7 +596,7 @@ func (u *uploader) blob(ctx context.Context, id objects.ID) error {
 		return err
 	}
 	for _, c := range l.Chunks {
-		if k := (packKey{packKindObject, c.ID}); u.needs(k) {
+		if k := objects.PackObjectKey(c.ID); u.needs(k) {
 			u.plan(&u.data, k, c.Size)
 		}
 	}
@@ -612,7 +612,7 @@ func (u *uploader) blob(ctx context.Context, id objects.ID) error {
 // object plans one metadata object (tree, commit, run) unless the remote
 // has it.
 func (u *uploader) object(ctx context.Context, id objects.ID) error {
-	k := packKey{packKindObject, id}
+	k := objects.PackObjectKey(id)
 	if !u.needs(k) {
 		return nil
 	}
@@ -645,15 +645,15 @@ func (u *uploader) flush(ctx context.Context) error {
 }
 
 // splitPacks cuts es, in order, into packs of about packTarget bytes.
-func splitPacks(es []packEntry) [][]packEntry {
-	var out [][]packEntry
+func splitPacks(es []objects.PackEntry) [][]objects.PackEntry {
+	var out [][]objects.PackEntry
 	start, size := 0, int64(0)
 	for i, e := range es {
-		if i > start && (size+e.size > packTarget || i-start == maxPackEntries) {
+		if i > start && (size+e.Size > packTarget || i-start == objects.MaxPackEntries) {
 			out = append(out, es[start:i])
 			start, size = i, 0
 		}
-		size += e.size
+		size += e.Size
 	}
 	if start < len(es) {
 		out = append(out, es[start:])
@@ -662,11 +662,16 @@ func splitPacks(es []packEntry) [][]packEntry {
 }
 
 // sendPack sends one pack, then its index.
-func (u *uploader) sendPack(ctx context.Context, es []packEntry) error {
-	hdr := encodePackHeader(es)
+func (u *uploader) sendPack(ctx context.Context, es []objects.PackEntry) error {
+	hdr := objects.EncodePackHeader(es)
 	name := objects.Hash(hdr).String()
-	size := packSize(len(hdr), es)
-	pr := &packReader{ctx: ctx, store: u.r.store, hdr: hdr, es: es, lists: u.lists, done: u.count}
+	size := objects.PackSize(len(hdr), es)
+	pr := objects.NewPackReader(hdr, es, func(e objects.PackEntry) (io.ReadCloser, error) {
+		if e.Kind == objects.PackList {
+			return io.NopCloser(bytes.NewReader(u.lists[e.ID])), nil
+		}
+		return u.r.store.Open(ctx, e.ID)
+	}, u.count)
 	err := u.t.PutIfAbsent(ctx, packKeyOf(name), pr, size)
 	pr.Close()
 	if err != nil && !errors.Is(err, remote.ErrExists) {
@@ -676,7 +681,7 @@ func (u *uploader) sendPack(ctx context.Context, es []packEntry) error {
 	if err != nil && !errors.Is(err, remote.ErrExists) {
 		return fmt.Errorf("send pack index %s: %w", shortName(name), err)
 	}
-	u.x.add(name, int64(len(hdr)), es)
+	u.x.Add(name, int64(len(hdr)), es)
 	u.r.cachePackIndex(u.remote, name, hdr)
 	return nil
 }

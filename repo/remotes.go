@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/afero"
 
+	"github.com/artvcs/art/objects"
 	"github.com/artvcs/art/refs"
 	"github.com/artvcs/art/repo/remote"
 )
@@ -178,19 +179,19 @@ func (r *Repo) updateRemotes(fn func(*remotesFile) error) error {
 type transports struct {
 	mu  sync.Mutex
 	m   map[string]remote.Transport
-	idx map[string]*remoteIndex // what each remote's pack indexes say, as far as read
+	idx map[string]*objects.PackIndex // what each remote's pack indexes say, as far as read
 }
 
 // remoteIndexOf returns the pack index kept for the remote name.
-func (r *Repo) remoteIndexOf(name string) *remoteIndex {
+func (r *Repo) remoteIndexOf(name string) *objects.PackIndex {
 	r.remotes.mu.Lock()
 	defer r.remotes.mu.Unlock()
 	if r.remotes.idx == nil {
-		r.remotes.idx = map[string]*remoteIndex{}
+		r.remotes.idx = map[string]*objects.PackIndex{}
 	}
 	x := r.remotes.idx[name]
 	if x == nil {
-		x = newRemoteIndex()
+		x = &objects.PackIndex{}
 		r.remotes.idx[name] = x
 	}
 	return x

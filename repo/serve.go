@@ -89,7 +89,7 @@ func (s servedStore) Delete(ctx context.Context, key string) error {
 // decode under its key's name and name commits t holds, loose or in a
 // pack. Anything else is refused.
 func UploadVerifier(t remote.Transport) func(ctx context.Context, key string, body io.Reader) (io.Reader, error) {
-	x := newRemoteIndex()
+	x := &objects.PackIndex{}
 	return func(ctx context.Context, key string, body io.Reader) (io.Reader, error) {
 		if err := servedKey(key); err != nil {
 			return nil, err
@@ -122,7 +122,7 @@ func UploadVerifier(t remote.Transport) func(ctx context.Context, key string, bo
 				return nil, err
 			}
 			for _, v := range d.Versions {
-				if x.has(packKey{packKindObject, v.Commit}) {
+				if x.Has(objects.PackObjectKey(v.Commit)) {
 					continue
 				}
 				if _, err := t.Stat(ctx, remoteObjectKey(v.Commit)); err != nil {
@@ -177,22 +177,22 @@ func verifyChunkListUpload(ctx context.Context, t remote.Transport, key string, 
 
 // verifyPackUpload checks a pack or a pack index sent to `art serve`.
 func verifyPackUpload(ctx context.Context, t remote.Transport, key string, body io.Reader) (io.Reader, error) {
-	if name, ok := strings.CutSuffix(strings.TrimPrefix(key, "packs/"), ".pack"); ok && packNameOf("packs/"+name+".idx") == name {
-		return verifyPackBody(name, body)
+	if name, ok := remotePackName(key, objects.PackSuffix); ok {
+		return objects.VerifyPack(name, body)
 	}
-	name := packNameOf(key)
-	if name == "" {
+	name, ok := remotePackName(key, objects.PackIndexSuffix)
+	if !ok {
 		return nil, fmt.Errorf("%w: packs are packs/<64 hex>.pack and .idx, not %q", remote.ErrInvalidKey, key)
 	}
-	b, err := readBounded(body, maxPackHeader)
+	b, err := readBounded(body, objects.MaxPackHeader)
 	if err != nil {
 		return nil, err
 	}
-	es, err := parsePackHeader(name, b)
+	es, err := objects.ParsePackHeader(name, b)
 	if err != nil {
 		return nil, err
 	}
-	size := packSize(len(b), es)
+	size := objects.PackSize(len(b), es)
 	info, err := t.Stat(ctx, packKeyOf(name))
 	if errors.Is(err, remote.ErrNotFound) {
 		return nil, fmt.Errorf("pack %s is not stored; send the pack before its index", shortName(name))
@@ -207,10 +207,10 @@ func verifyPackUpload(ctx context.Context, t remote.Transport, key string, body 
 }
 
 // refreshServedIndex adds to x the pack indexes t holds that x lacks.
-func refreshServedIndex(ctx context.Context, t remote.Transport, x *remoteIndex) error {
+func refreshServedIndex(ctx context.Context, t remote.Transport, x *objects.PackIndex) error {
 	var names []string
 	err := t.List(ctx, "packs/", func(i remote.Info) error {
-		if name := packNameOf(i.Key); name != "" && !x.holds(name) {
+		if name, ok := remotePackName(i.Key, objects.PackIndexSuffix); ok && !x.Holds(name) {
 			if len(names) == maxRemotePacks {
 				return fmt.Errorf("%w: more than %d pack indexes", remote.ErrTooLarge, maxRemotePacks)
 			}
@@ -226,7 +226,7 @@ func refreshServedIndex(ctx context.Context, t remote.Transport, x *remoteIndex)
 		if err != nil {
 			return err
 		}
-		x.add(name, int64(len(b)), es)
+		x.Add(name, int64(len(b)), es)
 	}
 	return nil
 }
