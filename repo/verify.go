@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/afero"
 
 	"github.com/artvcs/art/objects"
+	"github.com/artvcs/art/repo/worktree"
 )
 
 // ErrVerifyFailed is returned by Verify when a directory does not match
@@ -44,7 +45,9 @@ func (r *Repo) Verify(ctx context.Context, ref, dir string) (VerifyResult, error
 
 // Verify checksums every file under dir against the version (W&B's
 // Artifact.verify): each file of the version must be present with the
-// right size and BLAKE3 hash, and no other file may be present. References
+// right size and BLAKE3 hash, and no other file may be present. A file
+// reached through a symbolic link is missing, as a checkout would not
+// write through it. References
 // to remote URIs are not checked. The error wraps ErrVerifyFailed when
 // there are problems, which are listed in the result sorted by path.
 func (v Version) Verify(ctx context.Context, dir string) (VerifyResult, error) {
@@ -60,32 +63,27 @@ func (v Version) Verify(ctx context.Context, dir string) (VerifyResult, error) {
 	if err != nil {
 		return res, err
 	}
+	// Look at each file as a checkout would (never through a symbolic
+	// link), hashing those of the right size.
 	want := map[string]bool{}
+	var ents []worktree.Entry
 	for _, e := range manifest {
 		if e.IsRef() && !isFileURI(e.Ref) {
 			continue
 		}
 		want[e.Path] = true
-		res.Files++
-		full := filepath.Join(dir, filepath.FromSlash(e.Path))
-		fi, err := lstat(v.repo.fs, full)
-		if err != nil || !fi.Mode().IsRegular() {
+		ents = append(ents, worktree.Entry{Path: e.Path, ID: entryID(e), Size: e.Size, Exec: e.Exec})
+	}
+	res.Files = len(ents)
+	disk, err := v.repo.diskState(ctx, dir, ents, nil, &worktree.State{})
+	if err != nil {
+		return res, err
+	}
+	for _, e := range ents {
+		switch d := disk[e.Path]; {
+		case d.Kind != worktree.File:
 			res.Problems = append(res.Problems, VerifyProblem{Path: e.Path, Problem: "missing"})
-			continue
-		}
-		wantID := e.Digest
-		if e.IsRef() {
-			wantID = refBlobID(e)
-		}
-		if fi.Size() != e.Size {
-			res.Problems = append(res.Problems, VerifyProblem{Path: e.Path, Problem: "modified"})
-			continue
-		}
-		got, err := hashFile(v.repo.fs, full)
-		if err != nil {
-			return res, err
-		}
-		if got != wantID {
+		case d.Stat.Size != e.Size || d.Hash != e.ID:
 			res.Problems = append(res.Problems, VerifyProblem{Path: e.Path, Problem: "modified"})
 		}
 	}

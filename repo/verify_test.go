@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -91,6 +92,36 @@ func TestVerifyManyFiles(t *testing.T) {
 		equalFiles(t, fileSnapshot(t, fsys, dst), fs)
 		if _, err := r.Verify(ctx, "many", dst); err != nil {
 			t.Error(err)
+		}
+	})
+}
+
+// TestVerifyThroughSymlink: Verify looks at files as a checkout does, so a
+// directory of the version replaced by a symbolic link to a copy of it
+// holds none of its files (a checkout would not write through it).
+func TestVerifyThroughSymlink(t *testing.T) {
+	onlyOs(t, func(t *testing.T, fsys afero.Fs, root string) {
+		ctx := context.Background()
+		r, _ := newRepo(t, fsys, root)
+		twoVersions(t, r)
+		dst := filepath.Join(root, "w")
+		checkout(t, r, "ds:v0", dst, nil)
+		if err := os.Rename(filepath.Join(dst, "dir"), filepath.Join(root, "copy")); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(filepath.Join(root, "copy"), filepath.Join(dst, "dir")); err != nil {
+			t.Fatal(err)
+		}
+		res, err := r.Verify(ctx, "ds:v0", dst)
+		if !errors.Is(err, repo.ErrVerifyFailed) {
+			t.Fatalf("Verify = %v, want ErrVerifyFailed", err)
+		}
+		var got []string
+		for _, p := range res.Problems {
+			got = append(got, p.Problem+" "+p.Path)
+		}
+		if want := []string{"extra dir", "missing dir/b.txt", "missing dir/sub/c.txt"}; !slices.Equal(got, want) {
+			t.Errorf("problems %q, want %q", got, want)
 		}
 	})
 }
