@@ -235,6 +235,7 @@ func NewPlan(in Input) Plan {
 			a.Kind = Conflict
 		}
 	}
+	clears := p.Clears() // few, usually none
 	for i := range p.Actions {
 		a := &p.Actions[i]
 		switch a.Kind {
@@ -245,12 +246,7 @@ func NewPlan(in Input) Plan {
 			}
 			p.Conflicts = append(p.Conflicts, ConflictItem{at, a.Why})
 		case Remove:
-			for _, c := range p.Actions {
-				if c.Kind == Clear && InScope(a.Path, c.Clear) {
-					a.Cleared = true
-					break
-				}
-			}
+			a.Cleared = slices.ContainsFunc(clears, func(c string) bool { return InScope(a.Path, c) })
 		}
 	}
 	slices.SortFunc(p.Conflicts, func(a, b ConflictItem) int {
