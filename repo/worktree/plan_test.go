@@ -403,3 +403,23 @@ func ExampleNewPlan() {
 	}
 	// Output: data/train.csv write absent
 }
+
+// BenchmarkNewPlan plans a switch of 20,000 files to 20,000 others, each
+// old file of ours removed: the plan must stay linear in the files.
+func BenchmarkNewPlan(b *testing.B) {
+	const n = 20_000
+	s5 := stat(5, old)
+	in := Input{Disk: map[string]Disk{}, State: state(nil, nil)}
+	for i := range n {
+		p, q := fmt.Sprintf("new/%05d", i), fmt.Sprintf("old/%05d", i)
+		in.Want = append(in.Want, entry(p, idA, 5))
+		in.State.Files[q] = rec(idB, s5)
+		in.Disk[q] = file(s5, objects.ZeroID)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if p := NewPlan(in); len(p.Actions) != 2*n || len(p.Conflicts) != 0 {
+			b.Fatalf("%d actions, %d conflicts", len(p.Actions), len(p.Conflicts))
+		}
+	}
+}
