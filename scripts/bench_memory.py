@@ -28,6 +28,7 @@ def main():
     args = ap.parse_args()
     bl.stop_on_signals()
     art, peakrss = os.path.abspath(args.art), os.path.abspath(args.peakrss)
+    bl.require_binaries(art=art, peakrss=peakrss)
     bl.set_commit(art)
     big, small = int(2048 * MiB * args.scale), int(50000 * args.scale)
     kinds = bl.fs_kinds(args.fs)

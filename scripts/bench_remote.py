@@ -308,6 +308,7 @@ def main():
     os.environ["MINIO_BIN"] = minio_bin
     versions["minio"] = bl.tool_version("minio")
     art, peakrss = os.path.abspath(args.art), os.path.abspath(args.peakrss)
+    bl.require_binaries(art=art, peakrss=peakrss)
     bl.set_commit(art)
 
     # Stop cleanly (MinIO stopped, images unmounted) on SIGTERM, and on

@@ -85,6 +85,7 @@ def main():
     tools = args.tools.split(",")
     versions = bl.ensure_tools([t for t in tools if t != "art"])
     art, peakrss = os.path.abspath(args.art), os.path.abspath(args.peakrss)
+    bl.require_binaries(art=art, peakrss=peakrss)
     bl.set_commit(art)
     kinds = bl.fs_kinds(args.fs)
     times, gen = {}, []  # (fs, step, tool) -> [Step]

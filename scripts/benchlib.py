@@ -334,6 +334,14 @@ def git_commit():
     return rev + ("+dirty" if dirty else "")
 
 
+def require_binaries(**paths):
+    """Stops with a clear message when a binary the harness runs is missing."""
+    for what, path in paths.items():
+        if not (os.path.isfile(path) and os.access(path, os.X_OK)):
+            raise SystemExit(f"bench: {what} {path} is not an executable file; build it first "
+                             f"(`make build peakrss`), or run the harness through `make bench`")
+
+
 def set_commit(art=None):
     """Records which commit is measured: the VCS revision the art binary was
     built from (`go version -m`; `make build` embeds it), else the work
