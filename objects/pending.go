@@ -1,8 +1,10 @@
 package objects
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -146,4 +148,33 @@ func (p *PendingFile) Abort() {
 	if p.tmp != "" {
 		p.fs.Remove(p.tmp)
 	}
+}
+
+// WriteFileAtomic streams what write produces to name through a pending
+// file in the same directory, synced and then renamed over name, and syncs
+// the directory: readers see the old content or the new, never a mix, and
+// a crash leaves at most a temp file (named ".tmp-" + the base name, and
+// only where the file system has no anonymous files). The directory must
+// exist.
+func WriteFileAtomic(fsys afero.Fs, name string, perm os.FileMode, write func(io.Writer) error) error {
+	dir := filepath.Dir(name)
+	pf, err := CreatePending(fsys, dir, ".tmp-"+filepath.Base(name), perm)
+	if err != nil {
+		return err
+	}
+	defer pf.Abort()
+	bw := bufio.NewWriterSize(pf, 64<<10)
+	if err := write(bw); err != nil {
+		return err
+	}
+	if err := bw.Flush(); err != nil {
+		return err
+	}
+	if err := pf.Sync(); err != nil {
+		return err
+	}
+	if err := pf.Replace(name); err != nil {
+		return err
+	}
+	return SyncDir(fsys, dir)
 }

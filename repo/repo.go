@@ -1,7 +1,6 @@
 package repo
 
 import (
-	"bufio"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -270,29 +269,7 @@ func writeFileAtomic(fsys afero.Fs, name string, b []byte, perm os.FileMode) err
 	})
 }
 
-// writeFileAtomicFunc streams what write produces to name through a
-// pending file in the same directory (objects.PendingFile), synced and
-// then renamed over name, so readers see the old or the new content, never
-// a mix, and a crash leaves at most a temp file.
+// writeFileAtomicFunc is objects.WriteFileAtomic.
 func writeFileAtomicFunc(fsys afero.Fs, name string, perm os.FileMode, write func(io.Writer) error) error {
-	dir := filepath.Dir(name)
-	pf, err := objects.CreatePending(fsys, dir, ".tmp-"+filepath.Base(name), perm)
-	if err != nil {
-		return err
-	}
-	defer pf.Abort()
-	bw := bufio.NewWriterSize(pf, 64<<10)
-	if err := write(bw); err != nil {
-		return err
-	}
-	if err := bw.Flush(); err != nil {
-		return err
-	}
-	if err := pf.Sync(); err != nil {
-		return err
-	}
-	if err := pf.Replace(name); err != nil {
-		return err
-	}
-	return objects.SyncDir(fsys, dir)
+	return objects.WriteFileAtomic(fsys, name, perm, write)
 }

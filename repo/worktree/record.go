@@ -1,10 +1,10 @@
 package worktree
 
 import (
-	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"path/filepath"
 	"strings"
@@ -132,23 +132,7 @@ func (rs Records) write(name string, v any) error {
 	if err := rs.Fs.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	pf, err := objects.CreatePending(rs.Fs, dir, ".tmp-"+filepath.Base(name), 0o644)
-	if err != nil {
-		return err
-	}
-	defer pf.Abort()
-	bw := bufio.NewWriterSize(pf, 64<<10)
-	if err := json.NewEncoder(bw).Encode(v); err != nil {
-		return err
-	}
-	if err := bw.Flush(); err != nil {
-		return err
-	}
-	if err := pf.Sync(); err != nil {
-		return err
-	}
-	if err := pf.Replace(name); err != nil {
-		return err
-	}
-	return objects.SyncDir(rs.Fs, dir)
+	return objects.WriteFileAtomic(rs.Fs, name, 0o644, func(w io.Writer) error {
+		return json.NewEncoder(w).Encode(v)
+	})
 }
