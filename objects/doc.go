@@ -22,9 +22,12 @@
 // # Store
 //
 // A Store holds immutable objects by ID. FSStore keeps them as loose,
-// read-only files under a directory of an afero.Fs ("ab/cdef…"). Writes are
-// hashed while copied, synced, and renamed into place; reads are hashed on
-// the way and fail with ErrCorrupt when the bytes do not match their ID.
+// read-only files under a directory of an afero.Fs ("ab/cdef…"), and in
+// packs (see Packs). Writes are hashed while copied, synced, and published
+// under their name by a link of an anonymous file where the file system
+// has them (AnonymousCreator: O_TMPFILE and linkat on Linux), else from a
+// temp file; reads are hashed on the way and fail with ErrCorrupt when the
+// bytes do not match their ID.
 //
 // # Packs
 //

@@ -7,12 +7,19 @@
 //
 // A repository is a directory (".art" inside a project) holding
 //
-//	config       format version and hash algorithm (JSON)
-//	objects/     the loose object store (objects.FSStore)
+//	config       format version, hash algorithm and chunking (JSON)
+//	objects/     the object store (objects.FSStore): loose objects, chunk
+//	             lists, and packs in objects/pack/
 //	index.db     SQLite: versions, aliases, runs (an index over objects)
-//	refs/        one ref document per artifact: aliases, deleted versions
-//	             and next version number, for Reindex
-//	checkouts/   what each checkout directory was last set to
+//	refs/        one ref document per artifact: its versions and their
+//	             commits, aliases, deleted versions and next version
+//	             number, for Reindex
+//	checkouts/   what each checkout directory was last set to, and what an
+//	             interrupted checkout was writing (repo/worktree's records)
+//	statcache/   per committed directory, file stats to blob IDs
+//	remotes.json the configured remotes; remotes/NAME/ what each remote
+//	             held when last seen (its pack indexes among it)
+//	served/      the store `art serve` serves by default
 //
 // # Artifacts and versions
 //
