@@ -406,7 +406,7 @@ def publish(args, doc_name, doc_text, blocks):
     if full:
         for name, text in blocks.items():
             write_block(os.path.join(TOP, "README.md"), name, text)
-        log(f"bench: wrote docs/{doc_name} and README blocks {', '.join(blocks)}")
+        log(f"bench: wrote docs/{doc_name}" + (f" and README blocks {', '.join(blocks)}" if blocks else ""))
     else:
         with open(os.path.join(outdir, doc_name.replace(".md", "-readme.md")), "w") as f:
             for name, text in blocks.items():
