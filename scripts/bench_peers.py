@@ -316,7 +316,8 @@ def main():
     ap.add_argument("--no-write", action="store_true", help="never replace docs/ and the README")
     args = ap.parse_args()
     bl.stop_on_signals()
-    tools = args.tools.split(",")
+    tools = bl.choose("tool", args.tools, ALL_TOOLS.split(","))
+    workloads = bl.choose("workload", args.workloads, list(KIND_TITLE))
     versions = bl.ensure_tools([t for t in tools if not t.startswith("art")] + ["b3sum"])
     art, peakrss = os.path.abspath(args.art), os.path.abspath(args.peakrss)
     bl.require_binaries(art=art, peakrss=peakrss)
@@ -324,7 +325,7 @@ def main():
     kinds = bl.fs_kinds(args.fs)
     res = Results(args.scale)
     for fk in kinds:
-        for kind in args.workloads.split(","):
+        for kind in workloads:
             ktools = [t for t in tools if kind != "append" or t in DEDUP_TOOLS]
             size, need = image_size(kind, args.scale, len(ktools))
             for t in range(args.runs):

@@ -302,7 +302,8 @@ def main():
     ap.add_argument("--dir", default=os.environ.get("BENCH_DIR", "/var/tmp"))
     ap.add_argument("--no-write", action="store_true", help="never replace docs/ and the README")
     args = ap.parse_args()
-    tools = args.tools.split(",")
+    tools = bl.choose("tool", args.tools, ["art", "rclone", "restic", "kopia"])
+    workloads = bl.choose("workload", args.workloads, ["small", "large"])
     versions = bl.ensure_tools([t for t in tools if t != "art"] + ["rclone"])
     minio_bin = find_minio(args.minio)
     os.environ["MINIO_BIN"] = minio_bin
@@ -317,9 +318,7 @@ def main():
     kinds = bl.fs_kinds(args.fs)
     rec = Record()
     for fk in kinds:
-        for kind in args.workloads.split(","):
-            if kind not in ("small", "large"):
-                raise SystemExit(f"unknown workload {kind}")
+        for kind in workloads:
             size, need = image_size(kind, args.scale, tools)
             for trial in range(args.runs):
                 bl.check_space(args.dir, need, f"a trial of the {kind} workload")

@@ -82,7 +82,7 @@ def main():
     ap.add_argument("--no-write", action="store_true")
     args = ap.parse_args()
     bl.stop_on_signals()
-    tools = args.tools.split(",")
+    tools = bl.choose("tool", args.tools, ["art", "git", "restic", "kopia"])
     versions = bl.ensure_tools([t for t in tools if t != "art"])
     art, peakrss = os.path.abspath(args.art), os.path.abspath(args.peakrss)
     bl.require_binaries(art=art, peakrss=peakrss)

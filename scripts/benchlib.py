@@ -334,6 +334,15 @@ def git_commit():
     return rev + ("+dirty" if dirty else "")
 
 
+def choose(what, given, known):
+    """Splits a comma list and refuses a name not in known, before anything runs."""
+    names = [n.strip() for n in given.split(",") if n.strip()]
+    bad = [n for n in names if n not in known]
+    if bad or not names:
+        raise SystemExit(f"bench: unknown {what} {', '.join(bad) or '(none given)'}; choose from {','.join(known)}")
+    return names
+
+
 def require_binaries(**paths):
     """Stops with a clear message when a binary the harness runs is missing."""
     for what, path in paths.items():
