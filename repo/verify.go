@@ -4,12 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"path/filepath"
-	"sort"
-	"strings"
-
-	"github.com/spf13/afero"
 
 	"github.com/artvcs/art/objects"
 	"github.com/artvcs/art/repo/worktree"
@@ -63,51 +58,21 @@ func (v Version) Verify(ctx context.Context, dir string) (VerifyResult, error) {
 	if err != nil {
 		return res, err
 	}
-	// Look at each file as a checkout would (never through a symbolic
-	// link), hashing those of the right size.
-	want := map[string]bool{}
 	var ents []worktree.Entry
 	for _, e := range manifest {
 		if e.IsRef() && !isFileURI(e.Ref) {
 			continue
 		}
-		want[e.Path] = true
 		ents = append(ents, worktree.Entry{Path: e.Path, ID: entryID(e), Size: e.Size, Exec: e.Exec})
 	}
 	res.Files = len(ents)
-	disk, err := v.repo.diskState(ctx, dir, ents, nil, &worktree.State{})
+	problems, err := worktree.Verify(ctx, v.repo.fs, dir, ents)
+	for _, p := range problems {
+		res.Problems = append(res.Problems, VerifyProblem{Path: p.Path, Problem: p.Problem})
+	}
 	if err != nil {
 		return res, err
 	}
-	for _, e := range ents {
-		switch d := disk[e.Path]; {
-		case d.Kind != worktree.File:
-			res.Problems = append(res.Problems, VerifyProblem{Path: e.Path, Problem: "missing"})
-		case d.Stat.Size != e.Size || d.Hash != e.ID:
-			res.Problems = append(res.Problems, VerifyProblem{Path: e.Path, Problem: "modified"})
-		}
-	}
-	err = afero.Walk(v.repo.fs, dir, func(p string, info fs.FileInfo, err error) error {
-		if err != nil {
-			return err
-		}
-		if info.IsDir() {
-			return nil
-		}
-		rel, err := filepath.Rel(dir, p)
-		if err != nil {
-			return err
-		}
-		rel = filepath.ToSlash(rel)
-		if !want[rel] && !strings.HasPrefix(filepath.Base(rel), checkoutTempPrefix) {
-			res.Problems = append(res.Problems, VerifyProblem{Path: rel, Problem: "extra"})
-		}
-		return nil
-	})
-	if err != nil {
-		return res, err
-	}
-	sort.Slice(res.Problems, func(i, j int) bool { return res.Problems[i].Path < res.Problems[j].Path })
 	if len(res.Problems) > 0 {
 		return res, fmt.Errorf("%w: %s differs from %s in %d file(s)", ErrVerifyFailed, dir, v.Ref(), len(res.Problems))
 	}

@@ -1,6 +1,8 @@
 package worktree
 
 import (
+	"io/fs"
+
 	"github.com/artvcs/art/objects"
 )
 
@@ -13,6 +15,14 @@ type Stat struct {
 	Ino   uint64 `json:"ino,omitempty"`
 	Dev   uint64 `json:"dev,omitempty"`
 	CTime int64  `json:"ctime,omitempty"`
+}
+
+// StatOf returns the Stat of fi: its size and modification time and,
+// where the OS gives them, its inode, device and change time.
+func StatOf(fi fs.FileInfo) Stat {
+	s := Stat{Size: fi.Size(), MTime: fi.ModTime().UnixNano()}
+	sysStat(fi, &s)
+	return s
 }
 
 // FileState records a file that a checkout wrote or found right: its

@@ -1,6 +1,6 @@
 //go:build linux
 
-package repo
+package worktree
 
 import (
 	"io/fs"
@@ -9,7 +9,7 @@ import (
 
 // sysStat adds what the OS knows beyond size and mtime: inode, device and
 // change time, so a file replaced or touched in place is noticed.
-func sysStat(fi fs.FileInfo, s *fileStat) {
+func sysStat(fi fs.FileInfo, s *Stat) {
 	if sys, ok := fi.Sys().(*syscall.Stat_t); ok {
 		s.Ino = sys.Ino
 		s.Dev = uint64(sys.Dev)
