@@ -96,17 +96,17 @@ func (r Result) Apply(st *State) {
 	}
 }
 
-// Run carries out p, which must have no conflicts, in x.Root: it removes
-// temp files stale checkouts left in the directories p touches, clears
-// what is in the way (one path at a time: several files may wait on one
-// path), writes files in parallel, then removes old files and the
-// directories they leave empty. Every file is written to a pending file
-// in its directory and published under its name only after its bytes
-// hashed to its ID; no directory is created or entered through a symbolic
-// link or a file. A write fails with ErrLocalChanges where something
-// appeared since the scan at a path the plan writes without Replace, or
-// where a directory on the way is not one. Run saves no record: see
-// Result and Checkout.
+// Run carries out p in x.Root. A plan with conflicts is refused with
+// ErrLocalChanges, touching nothing. Otherwise Run removes the temp files
+// stale checkouts left in the directories p touches, clears what is in the
+// way (one path at a time: several files may wait on one path), writes
+// files in parallel, then removes old files and the directories they
+// leave empty. Every file goes to a pending file in its directory and is
+// published under its name only after its bytes hashed to its ID; no
+// directory is created or entered through a symbolic link or a file. A
+// write fails with ErrLocalChanges where something appeared since the
+// scan at a path the plan writes without Replace, or where a directory on
+// the way is not one. Run saves no record: see Result and Checkout.
 func (x *Executor) Run(ctx context.Context, p Plan) (Result, error) {
 	res, _, err := x.run(ctx, p)
 	return res, err
@@ -115,6 +115,9 @@ func (x *Executor) Run(ctx context.Context, p Plan) (Result, error) {
 // run is Run; wrote reports whether it got as far as writing (it stops
 // before when a clear fails).
 func (x *Executor) run(ctx context.Context, p Plan) (res Result, wrote bool, err error) {
+	if len(p.Conflicts) > 0 {
+		return res, false, fmt.Errorf("%w in %s: %s (and %d more)", ErrLocalChanges, x.Root, p.Conflicts[0], len(p.Conflicts)-1)
+	}
 	dirSet := map[string]bool{".": true}
 	for _, a := range p.Actions {
 		dirSet[path.Dir(a.Path)] = true
@@ -221,17 +224,21 @@ type Checkout struct {
 	Version int64
 }
 
-// Run carries out p (with no conflicts) and keeps the record, in this
-// order: before changing anything it saves what each file is about to
-// hold (Plan.Pending) if that is new, so that if the checkout is killed
-// the next one knows those contents for its own, as it knows the old
-// ones; then Executor.Run; then the new record (State with the Result
-// applied: on a failure the files not rewritten keep their old records,
-// so a retry still knows they were ours); and only when all went well the
-// pending record without the paths in Scope, which are all recorded as
-// they are now. A clear that fails leaves the record as it was.
+// Run carries out p and keeps the record, in this order: before changing
+// anything it saves what each file is about to hold (Plan.Pending) if that
+// is new, so that if the checkout is killed the next one knows those
+// contents for its own, as it knows the old ones; then Executor.Run; then
+// the new record (State with the Result applied: on a failure the files
+// not rewritten keep their old records, so a retry still knows they were
+// ours); and, only when all went well, the pending record without the
+// paths in Scope, which are all recorded as they are now. A clear that
+// fails leaves the record as it was, and a plan with conflicts is refused
+// as by Executor.Run, touching nothing.
 func (c Checkout) Run(ctx context.Context, p Plan) (Result, error) {
 	root := c.Executor.Root
+	if len(p.Conflicts) > 0 {
+		return c.Executor.Run(ctx, p)
+	}
 	pending := p.Pending(c.State.Pending)
 	if !maps.EqualFunc(pending, c.State.Pending, slices.Equal[[]objects.ID]) {
 		if err := c.Records.SavePending(root, pending); err != nil {
