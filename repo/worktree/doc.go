@@ -1,9 +1,15 @@
-// Package worktree decides what a checkout does to a directory: from the
-// files a version wants there, what is on disk at each of their paths and
-// the checkout record of the directory, Plan makes one Action per path
-// (skip, write, chmod, remove, clear, forget or conflict), touching no file
-// system. Package repo gathers the disk state, asks for the plan and
-// carries it out.
+// Package worktree is what a checkout does to a directory. Scan looks at
+// what is on disk at each path a version wants there (and at each old
+// path of the record), in parallel and never through a symbolic link;
+// NewPlan decides, from that, the wanted files and the directory's
+// checkout record, one Action per path (skip, write, chmod, remove, clear,
+// forget or conflict), touching no file system; an Executor carries a Plan
+// out on an afero.Fs, taking the files' content from a Source, and returns
+// what the record must now say (Result); Checkout.Run wraps that in the
+// order of the records. Verify compares a directory with the files of a
+// version. Package repo gives the wanted files (from a version's
+// manifest), the Source (its object store, and the files that file://
+// references name) and the place of the records.
 //
 // # Records
 //
@@ -11,8 +17,10 @@
 // of the content written and the file's Stat afterwards, and when the
 // record was saved. Its Pending map is what checkouts that did not finish
 // were writing: IDs a path may hold besides its record, which are ours
-// too. Package repo keeps both in the repository (checkouts/K.json and
-// checkouts/K.pending.json, as PendingFile).
+// too. Records keeps both in the repository (checkouts/K.json and
+// checkouts/K.pending.json, as PendingFile). Checkout.Run saves the
+// pending record before anything changes, and the record, then the
+// pending record without what is now recorded, after.
 //
 // # Rules
 //
@@ -23,5 +31,15 @@
 // symbolic link. What stands where a file must go (a file where the
 // version has a directory, a directory where it has a file) is cleared
 // when it holds only old files of ours that the checkout removes anyway,
-// or when forced; otherwise it is a conflict.
+// or when forced; otherwise it is a conflict, and a plan with a conflict
+// is not carried out.
+//
+// # Carrying out
+//
+// Every file is written to a pending file in its own directory (anonymous
+// where the OS allows, else named with TempPrefix), its bytes hashed on
+// the way, and published under its name only once they hashed to its ID.
+// Directories are created one at a time, none through a symbolic link or
+// a file. An Executor may run several plans in turn, one batch each, the
+// caller applying each Result to the record.
 package worktree
