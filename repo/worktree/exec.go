@@ -63,8 +63,9 @@ type Executor struct {
 	// Now is the clock against which temp files are judged stale (nil:
 	// time.Now).
 	Now func() time.Time
-	// Progress, if set, is called as bytes are written, with the bytes
-	// written and the bytes to write, both counted over every Run so far.
+	// Progress, if set, is called as bytes are written (by several
+	// writers at once), with the bytes written and the bytes to write,
+	// both counted over every Run so far.
 	Progress func(done, total int64)
 
 	done, total atomic.Int64

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -452,8 +453,13 @@ func TestExecutorCorruptSourcePending(t *testing.T) {
 // over all of them.
 func TestExecutorBatches(t *testing.T) {
 	forEachFs(t, func(t *testing.T, w *tree) {
+		var mu sync.Mutex
 		var done, total int64
-		w.x.Progress = func(d, t int64) { done, total = d, t }
+		w.x.Progress = func(d, t int64) { // called from the writers, in parallel
+			mu.Lock()
+			done, total = max(done, d), t
+			mu.Unlock()
+		}
 		st := &State{Files: map[string]FileState{}}
 		for _, batch := range []map[string]string{{"one/a": "aa", "one/b": "bbb"}, {"two/c": "cccc"}} {
 			p, _ := w.plan(w.want(batch), false)
