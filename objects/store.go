@@ -110,16 +110,25 @@ func ReadAll(ctx context.Context, s Getter, id ID, max int64) ([]byte, error) {
 // MaxMetaObjectSize bounds trees and commits read into memory.
 const MaxMetaObjectSize = 64 << 20
 
-// ReadTree reads, verifies and decodes a tree object. Undecodable bytes
-// are reported as a *CorruptError naming id.
+// ReadTree reads, verifies and decodes a directory into one Tree: a tree
+// object as it is, a split directory (see ReadDir) gathered whole, so all
+// its entries are in memory at once; walk a large one with ReadDir or
+// walk.Walker instead. Undecodable bytes are reported as a *CorruptError
+// naming the damaged object.
 func ReadTree(ctx context.Context, s Getter, id ID) (*Tree, error) {
-	b, err := ReadAll(ctx, s, id, MaxMetaObjectSize)
+	n, err := ReadDirNode(ctx, s, id)
 	if err != nil {
 		return nil, err
 	}
-	t, err := DecodeTree(b)
-	if err != nil {
-		return nil, &CorruptError{ID: id, Reason: err.Error()}
+	if n.Tree != nil {
+		return n.Tree, nil
+	}
+	t := &Tree{Entries: make([]TreeEntry, 0, min(n.Index.Total(), 1<<20))}
+	if err := ReadDir(ctx, s, id, func(e TreeEntry) error {
+		t.Entries = append(t.Entries, e)
+		return nil
+	}); err != nil {
+		return nil, err
 	}
 	return t, nil
 }

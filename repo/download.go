@@ -257,7 +257,7 @@ type pullTrees struct {
 	fetched map[objects.ID][]byte // prefetched and not yet read by the walk
 }
 
-func (s *pullTrees) Tree(ctx context.Context, id objects.ID) (*objects.Tree, error) {
+func (s *pullTrees) Node(ctx context.Context, id objects.ID) (objects.DirNode, error) {
 	s.mu.Lock()
 	b, ok := s.fetched[id]
 	delete(s.fetched, id)
@@ -265,14 +265,14 @@ func (s *pullTrees) Tree(ctx context.Context, id objects.ID) (*objects.Tree, err
 	if !ok {
 		var err error
 		if b, err = s.d.meta(ctx, id); err != nil {
-			return nil, err
+			return objects.DirNode{}, err
 		}
 	}
-	t, err := objects.DecodeTree(b)
+	n, err := objects.DecodeDirNode(b)
 	if err != nil {
-		return nil, fmt.Errorf("tree %s from remote %s: %w", id, s.d.remote, err)
+		return objects.DirNode{}, fmt.Errorf("tree %s from remote %s: %w", id, s.d.remote, err)
 	}
-	return t, nil
+	return n, nil
 }
 
 func (s *pullTrees) Prefetch(ctx context.Context, ids []objects.ID) error {

@@ -42,65 +42,76 @@ var (
 	ErrTooMany = fmt.Errorf("%w: trees expand to too many entries", objects.ErrCorrupt)
 )
 
-// Source reads the trees of a walk.
+// Source reads the objects of the directories a walk reaches.
 type Source interface {
-	// Tree returns the decoded tree id; a missing tree wraps
-	// objects.ErrNotFound, a damaged one objects.ErrCorrupt.
-	Tree(ctx context.Context, id objects.ID) (*objects.Tree, error)
+	// Node returns the decoded directory object id: a tree (a whole
+	// directory, or a leaf of a split one) or an index node. A missing
+	// object wraps objects.ErrNotFound, a damaged one objects.ErrCorrupt.
+	Node(ctx context.Context, id objects.ID) (objects.DirNode, error)
 }
 
-// Prefetcher is a Source that can fetch many trees at once (from a
-// remote): before walking into the subtrees of a tree, Walk hands it their
-// IDs, so that the reads that follow are local.
+// Prefetcher is a Source that can fetch many objects at once (from a
+// remote): before walking into the subtrees of a tree, or the children of
+// an index node, Walk hands it their IDs, so that the reads that follow are
+// local.
 type Prefetcher interface {
 	Source
 	Prefetch(ctx context.Context, ids []objects.ID) error
 }
 
-// Store reads trees from an object store.
+// Store reads directory objects from an object store.
 func Store(g objects.Getter) Source { return storeSource{g} }
 
 type storeSource struct{ g objects.Getter }
 
-func (s storeSource) Tree(ctx context.Context, id objects.ID) (*objects.Tree, error) {
-	return objects.ReadTree(ctx, s.g, id)
+func (s storeSource) Node(ctx context.Context, id objects.ID) (objects.DirNode, error) {
+	return objects.ReadDirNode(ctx, s.g, id)
 }
 
-// Cached reads each tree from src once and keeps it (for walks that visit
-// the same trees many times, such as fsck's or du's over every version).
+// Cached reads each object from src once and keeps it (for walks that
+// visit the same trees many times, such as fsck's or du's over every
+// version). It keeps every object it read, leaves of split directories
+// too, for as long as it is used.
 func Cached(src Source) Source {
-	return &cached{src: src, trees: map[objects.ID]*objects.Tree{}}
+	return &cached{src: src, nodes: map[objects.ID]objects.DirNode{}}
 }
 
 type cached struct {
 	src   Source
-	trees map[objects.ID]*objects.Tree
+	nodes map[objects.ID]objects.DirNode
 }
 
-func (c *cached) Tree(ctx context.Context, id objects.ID) (*objects.Tree, error) {
-	if t, ok := c.trees[id]; ok {
-		return t, nil
+func (c *cached) Node(ctx context.Context, id objects.ID) (objects.DirNode, error) {
+	if n, ok := c.nodes[id]; ok {
+		return n, nil
 	}
-	t, err := c.src.Tree(ctx, id)
+	n, err := c.src.Node(ctx, id)
 	if err != nil {
-		return nil, err
+		return objects.DirNode{}, err
 	}
-	c.trees[id] = t
-	return t, nil
+	c.nodes[id] = n
+	return n, nil
 }
 
-// Dir is a tree reached by a walk.
+// Dir is a directory object reached by a walk: the object a directory's
+// entry (or the walk's root) names, or, for a split directory, one of the
+// index nodes and leaves below it (IndexDepth > 0), which hold ranges of
+// the same directory's entries: the same Path and Depth, and no path
+// component of their own.
 type Dir struct {
 	ID    objects.ID
 	Path  string // slash-separated path from the walk's root, "" for the root
-	Depth int    // trees above this one: 0 for the root
+	Depth int    // directories above this one: 0 for the root
+	// IndexDepth is 0 for a directory's own object, and for an object of
+	// a split directory the index nodes between it and that one.
+	IndexDepth int
 }
 
 // Entry is a file or a reference reached by a walk.
 type Entry struct {
 	objects.TreeEntry
 	Path  string // slash-separated path from the walk's root
-	Depth int    // trees above the entry: 1 for an entry of the root
+	Depth int    // directories above the entry: 1 for an entry of the root
 }
 
 // Walker walks trees. The zero value is not usable: Source is required.
@@ -114,13 +125,24 @@ type Walker struct {
 	// reach (see Limits).
 	MaxFiles int64
 
+	// Enter and Leave are called for every object a directory consists
+	// of: its own object (IndexDepth 0) and, for a split directory, each
+	// index node and leaf below it (IndexDepth > 0), each entered before
+	// the objects and entries below it and left after them, so that a walk
+	// that marks, checks or copies objects sees them all, and sees what an
+	// object names before leaving it. A walk that is about directories, not
+	// objects, ignores IndexDepth > 0. SkipDir from Enter of a node skips
+	// what is below that node only.
 	Enter func(ctx context.Context, d Dir) error
 	Entry func(ctx context.Context, e Entry) error
 	Chunk func(ctx context.Context, file Entry, c objects.Chunk) error
 	Leave func(ctx context.Context, d Dir) error
-	// TreeError, when set, is called when the tree of d cannot be read or
-	// nests too deep: returning nil skips the tree and goes on, returning
-	// an error stops the walk with it. Unset, the walk stops with err.
+	// TreeError, when set, is called when an object of d cannot be read,
+	// is not what its index node claims, nests too deep, or when the
+	// split directory d (IndexDepth 0) is not as a DirWriter writes it:
+	// returning nil skips the object (for the last, the rest of the
+	// directory) and goes on, returning an error stops the walk with it.
+	// Unset, the walk stops with err.
 	TreeError func(ctx context.Context, d Dir, err error) error
 }
 
@@ -129,7 +151,7 @@ type Walker struct {
 func (w *Walker) Walk(ctx context.Context, root objects.ID, prefix string) error {
 	if w.MaxFiles > 0 {
 		m := &measure{src: w.Source, sizes: map[objects.ID]size{}, tolerate: w.TreeError != nil}
-		s, err := m.tree(ctx, root, 0)
+		s, err := m.tree(ctx, root, 0, -1, 0)
 		if err != nil {
 			return w.treeError(ctx, Dir{ID: root, Path: prefix}, err)
 		}
@@ -144,6 +166,10 @@ func (w *Walker) Walk(ctx context.Context, root objects.ID, prefix string) error
 	return err
 }
 
+// errAbandon unwinds the walk of a split directory found damaged once
+// TreeError chose to go on beside it.
+var errAbandon = errors.New("walk: directory abandoned")
+
 func (w *Walker) treeError(ctx context.Context, d Dir, err error) error {
 	if w.TreeError == nil || ctx.Err() != nil {
 		return err
@@ -151,39 +177,148 @@ func (w *Walker) treeError(ctx context.Context, d Dir, err error) error {
 	return w.TreeError(ctx, d, err)
 }
 
-func (w *Walker) dir(ctx context.Context, d Dir) error {
+// enter calls Enter, reporting whether to go below d.
+func (w *Walker) enter(ctx context.Context, d Dir) (bool, error) {
 	if err := ctx.Err(); err != nil {
-		return err
+		return false, err
 	}
 	if w.Enter != nil {
-		if err := w.Enter(ctx, d); err != nil {
-			if errors.Is(err, SkipDir) {
-				return nil
-			}
-			return err
+		if err := w.Enter(ctx, d); errors.Is(err, SkipDir) {
+			return false, nil
+		} else if err != nil {
+			return false, err
 		}
+	}
+	return true, nil
+}
+
+func (w *Walker) prefetch(ctx context.Context, ids []objects.ID) error {
+	if p, ok := w.Source.(Prefetcher); ok && len(ids) > 0 {
+		return p.Prefetch(ctx, ids)
+	}
+	return nil
+}
+
+func (w *Walker) dir(ctx context.Context, d Dir) error {
+	if ok, err := w.enter(ctx, d); !ok {
+		return err
 	}
 	if d.Depth > objects.MaxPathDepth {
 		return w.treeError(ctx, d, tooDeep(d.ID))
 	}
-	t, err := w.Source.Tree(ctx, d.ID)
+	n, err := w.Source.Node(ctx, d.ID)
 	if err != nil {
 		return w.treeError(ctx, d, err)
 	}
-	if p, ok := w.Source.(Prefetcher); ok {
-		var ids []objects.ID
-		for _, e := range t.Entries {
-			if e.Kind == objects.KindDir {
-				ids = append(ids, e.ID)
+	if n.Tree != nil {
+		if err := w.entries(ctx, d, n.Tree, nil); err != nil {
+			return err
+		}
+	} else {
+		if err := objects.CheckTop(n.Index); err != nil {
+			return w.treeError(ctx, d, &objects.CorruptError{ID: d.ID, Reason: err.Error()})
+		}
+		s := &split{dir: d, v: objects.NewDirVerifier(d.ID), whole: true}
+		if err := w.index(ctx, s, d, n.Index); err != nil {
+			if errors.Is(err, errAbandon) && s.abandoned {
+				return nil
+			}
+			return err
+		}
+		if s.whole {
+			if err := s.v.Finish(); err != nil {
+				if err := w.treeError(ctx, d, err); err != nil {
+					return err
+				}
+				return nil
 			}
 		}
-		if len(ids) > 0 {
-			if err := p.Prefetch(ctx, ids); err != nil {
+	}
+	if w.Leave != nil {
+		return w.Leave(ctx, d)
+	}
+	return nil
+}
+
+// split is the walk of one split directory.
+type split struct {
+	dir       Dir                  // its own object
+	v         *objects.DirVerifier // fed every entry, when whole
+	whole     bool                 // every leaf was read (none skipped)
+	abandoned bool                 // found damaged: the rest is skipped
+}
+
+// index walks the children of the index node x, an object of s.dir.
+func (w *Walker) index(ctx context.Context, s *split, node Dir, x *objects.TreeIndex) error {
+	ids := make([]objects.ID, len(x.Children))
+	for i, c := range x.Children {
+		ids[i] = c.ID
+	}
+	if err := w.prefetch(ctx, ids); err != nil {
+		return err
+	}
+	for _, c := range x.Children {
+		cd := Dir{ID: c.ID, Path: s.dir.Path, Depth: s.dir.Depth, IndexDepth: node.IndexDepth + 1}
+		ok, err := w.enter(ctx, cd)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			s.whole = false
+			continue
+		}
+		n, err := w.Source.Node(ctx, c.ID)
+		if err == nil {
+			if cerr := objects.CheckChild(x.Level, c, n); cerr != nil {
+				err = &objects.CorruptError{ID: c.ID, Reason: cerr.Error()}
+			}
+		}
+		if err != nil {
+			if err := w.treeError(ctx, cd, err); err != nil {
+				return err
+			}
+			s.whole = false
+			continue
+		}
+		if n.Index != nil {
+			err = w.index(ctx, s, cd, n.Index)
+		} else {
+			err = w.entries(ctx, s.dir, n.Tree, s)
+		}
+		if err != nil {
+			return err
+		}
+		if w.Leave != nil {
+			if err := w.Leave(ctx, cd); err != nil {
 				return err
 			}
 		}
 	}
+	return nil
+}
+
+// entries walks the entries of t, the tree of d or, when s is set, a leaf
+// of the split directory d.
+func (w *Walker) entries(ctx context.Context, d Dir, t *objects.Tree, s *split) error {
+	var ids []objects.ID
 	for _, e := range t.Entries {
+		if e.Kind == objects.KindDir {
+			ids = append(ids, e.ID)
+		}
+	}
+	if err := w.prefetch(ctx, ids); err != nil {
+		return err
+	}
+	for _, e := range t.Entries {
+		if s != nil && s.whole {
+			if err := s.v.Add(e); err != nil {
+				if err := w.treeError(ctx, d, err); err != nil {
+					return err
+				}
+				s.abandoned = true
+				return errAbandon
+			}
+		}
 		p := e.Name
 		if d.Path != "" {
 			p = d.Path + "/" + e.Name
@@ -197,9 +332,6 @@ func (w *Walker) dir(ctx context.Context, d Dir) error {
 		if err := w.entry(ctx, Entry{TreeEntry: e, Path: p, Depth: d.Depth + 1}); err != nil {
 			return err
 		}
-	}
-	if w.Leave != nil {
-		return w.Leave(ctx, d)
 	}
 	return nil
 }
@@ -245,49 +377,109 @@ func tooDeep(id objects.ID) error {
 	return &limitError{sentinel: ErrTooDeep, id: id, reason: fmt.Sprintf("trees nest deeper than %d", objects.MaxPathDepth)}
 }
 
-// size is what measure learns of a tree.
+// size is what measure learns of a directory object.
 type size struct {
-	files  int64 // entries under it, counted at every path, at most maxCount
-	height int   // levels of trees below it
+	files   int64 // entries under it, counted at every path, at most maxCount
+	height  int   // levels of directories below it
+	entries int64 // entries of its own range: a tree's, or an index node's total
+	level   int   // 0 for a tree, an index node's level
 }
 
 const maxCount = 1 << 62
 
-// measure counts, once per distinct tree, the entries a tree stands for.
+// measure counts, once per distinct object, the entries a directory stands
+// for. An index node's children must hold what it claims.
 type measure struct {
 	src      Source
 	sizes    map[objects.ID]size
-	tolerate bool // a tree that cannot be read counts as empty (the walk reports it)
+	tolerate bool // an object that cannot be read counts as empty (the walk reports it)
 }
 
-func (m *measure) tree(ctx context.Context, id objects.ID, depth int) (size, error) {
+// tree measures the directory object id at path depth depth: a
+// directory's own object when level is -1, else a child of an index node,
+// which must be of that level (0: a leaf) and hold count entries.
+func (m *measure) tree(ctx context.Context, id objects.ID, depth, level int, count int64) (size, error) {
 	if depth > objects.MaxPathDepth {
 		return size{}, tooDeep(id)
 	}
-	if s, ok := m.sizes[id]; ok {
-		if depth+s.height > objects.MaxPathDepth {
-			return size{}, tooDeep(id)
+	s, ok := m.sizes[id]
+	if !ok {
+		var err error
+		if s, ok, err = m.read(ctx, id, depth, level); err != nil {
+			return size{}, err
+		}
+		if ok {
+			m.sizes[id] = s
+		}
+	}
+	if depth+s.height > objects.MaxPathDepth {
+		return size{}, tooDeep(id)
+	}
+	if level >= 0 && (s.level != level || s.entries != count) {
+		if m.tolerate { // the walk refuses the node where it is reached
+			return size{}, nil
+		}
+		return size{}, &objects.CorruptError{ID: id, Reason: fmt.Sprintf("tree index claims %d entries at level %d, the node holds %d at level %d", count, level, s.entries, s.level)}
+	}
+	return s, nil
+}
+
+// read reads and measures id, wanted at level (see tree). A node of
+// another level is not measured further (a forged chain of index nodes
+// could otherwise nest as deep as it has nodes): ok is false, and s holds
+// its level only.
+func (m *measure) read(ctx context.Context, id objects.ID, depth, level int) (s size, ok bool, err error) {
+	if err := ctx.Err(); err != nil {
+		return size{}, false, err
+	}
+	n, err := m.src.Node(ctx, id)
+	if err == nil && level == -1 && n.Index != nil {
+		if cerr := objects.CheckTop(n.Index); cerr != nil {
+			err = &objects.CorruptError{ID: id, Reason: cerr.Error()}
+		}
+	}
+	if err != nil {
+		if m.tolerate && ctx.Err() == nil {
+			return size{level: -1}, true, nil // matches no claim
+		}
+		return size{}, false, err
+	}
+	if n.Index != nil {
+		s.level = n.Index.Level
+	}
+	if level >= 0 && s.level != level {
+		return s, false, nil
+	}
+	s, err = m.count(ctx, depth, n)
+	return s, err == nil, err
+}
+
+// count measures the decoded node n.
+func (m *measure) count(ctx context.Context, depth int, n objects.DirNode) (size, error) {
+	var s size
+	if n.Index != nil {
+		s.level = n.Index.Level
+		for _, c := range n.Index.Children {
+			sub, err := m.tree(ctx, c.ID, depth, n.Index.Level-1, c.Count)
+			if err != nil {
+				if m.tolerate && errors.Is(err, ErrTooDeep) {
+					continue
+				}
+				return size{}, err
+			}
+			s.files = min(s.files+sub.files, maxCount)
+			s.height = max(s.height, sub.height)
+			s.entries = min(s.entries+c.Count, maxCount)
 		}
 		return s, nil
 	}
-	if err := ctx.Err(); err != nil {
-		return size{}, err
-	}
-	t, err := m.src.Tree(ctx, id)
-	if err != nil {
-		if m.tolerate && ctx.Err() == nil {
-			m.sizes[id] = size{}
-			return size{}, nil
-		}
-		return size{}, err
-	}
-	var s size
-	for _, e := range t.Entries {
+	s.entries = int64(len(n.Tree.Entries))
+	for _, e := range n.Tree.Entries {
 		if e.Kind != objects.KindDir {
 			s.files++
 			continue
 		}
-		sub, err := m.tree(ctx, e.ID, depth+1)
+		sub, err := m.tree(ctx, e.ID, depth+1, -1, 0)
 		if err != nil {
 			if m.tolerate && errors.Is(err, ErrTooDeep) {
 				continue // the walk reports it where it is reached
@@ -297,6 +489,5 @@ func (m *measure) tree(ctx context.Context, id objects.ID, depth int) (size, err
 		s.files = min(s.files+sub.files, maxCount)
 		s.height = max(s.height, sub.height+1)
 	}
-	m.sizes[id] = s
 	return s, nil
 }

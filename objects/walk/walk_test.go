@@ -13,37 +13,42 @@ import (
 	"github.com/artvcs/art/objects/walk"
 )
 
-// trees is a Source over trees held in memory, counting reads.
+// trees is a Source over directory objects held in memory, counting reads.
 type trees struct {
-	m     map[objects.ID]*objects.Tree
+	m     map[objects.ID][]byte
 	reads int
 }
 
-func newTrees() *trees { return &trees{m: map[objects.ID]*objects.Tree{}} }
+func newTrees() *trees { return &trees{m: map[objects.ID][]byte{}} }
 
-func (s *trees) Tree(_ context.Context, id objects.ID) (*objects.Tree, error) {
+func (s *trees) Node(_ context.Context, id objects.ID) (objects.DirNode, error) {
 	s.reads++
-	t, ok := s.m[id]
+	b, ok := s.m[id]
 	if !ok {
-		return nil, fmt.Errorf("%w: tree %s", objects.ErrNotFound, id.Short())
+		return objects.DirNode{}, fmt.Errorf("%w: tree %s", objects.ErrNotFound, id.Short())
 	}
-	return t, nil
+	n, err := objects.DecodeDirNode(b)
+	if err != nil {
+		return objects.DirNode{}, &objects.CorruptError{ID: id, Reason: err.Error()}
+	}
+	return n, nil
+}
+
+// putBytes is the objects.PutFunc of s.
+func (s *trees) putBytes(_ context.Context, b []byte) (objects.ID, error) {
+	id := objects.Hash(b)
+	s.m[id] = b
+	return id, nil
 }
 
 // put stores a tree of the entries and returns its ID.
 func (s *trees) put(tb testing.TB, es ...objects.TreeEntry) objects.ID {
 	tb.Helper()
-	t := &objects.Tree{Entries: es}
-	b, err := t.Encode()
+	b, err := (&objects.Tree{Entries: es}).Encode()
 	if err != nil {
 		tb.Fatal(err)
 	}
-	d, err := objects.DecodeTree(b) // sorted, as a store returns it
-	if err != nil {
-		tb.Fatal(err)
-	}
-	id := objects.Hash(b)
-	s.m[id] = d
+	id, _ := s.putBytes(context.Background(), b)
 	return id
 }
 
