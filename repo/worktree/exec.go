@@ -148,6 +148,12 @@ func (x *Executor) run(ctx context.Context, p Plan) (res Result, wrote bool, err
 		}
 	}
 	total = x.total.Add(total)
+	// One progress function for every file: the Source may keep it.
+	progress := func(n int64) {
+		if x.Progress != nil {
+			x.Progress(x.done.Add(n), total)
+		}
+	}
 	made := &sync.Map{} // directories known to exist and be real directories
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(workers())
@@ -175,11 +181,7 @@ func (x *Executor) run(ctx context.Context, p Plan) (res Result, wrote bool, err
 			if a.Kind == Chmod {
 				rec, err = x.setMode(e, a.Record.ID)
 			} else {
-				rec, err = x.writeFile(gctx, e, a.Replace, made, func(n int64) {
-					if x.Progress != nil {
-						x.Progress(x.done.Add(n), total)
-					}
-				})
+				rec, err = x.writeFile(gctx, e, a.Replace, made, progress)
 			}
 			if err != nil {
 				return fmt.Errorf("checkout %s: %w", e.Path, err)
