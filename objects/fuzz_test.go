@@ -57,6 +57,57 @@ func FuzzDecodeTree(f *testing.F) {
 	})
 }
 
+func FuzzDecodeTreeIndex(f *testing.F) {
+	golden := readGolden(f, "tree-index-v1.golden")
+	f.Add(golden)
+	f.Add([]byte(objects.TreeIndexHeader + "level 2\na\t1\t" + idA + "\nb\t9\t" + idB + "\n"))
+	f.Add([]byte(objects.TreeIndexHeader + "level 1\na\t4096\t" + idA + "\nb\t1\t" + idB + "\n"))
+	f.Add([]byte(objects.TreeIndexHeader + "level 1\na\t255\t" + idA + "\nb\t1\t" + idB + "\n"))
+	f.Add([]byte(objects.TreeIndexHeader + "level 16\n.art\t1\t" + idA + "\n"))
+	f.Add([]byte(objects.TreeIndexHeader + "level 1\nA\t1\t" + idA + "\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		n, err := objects.DecodeDirNode(b)
+		if err != nil {
+			return
+		}
+		if n.Tree != nil {
+			return // FuzzDecodeTree's
+		}
+		x := n.Index
+		enc, err := x.Encode()
+		if err != nil {
+			t.Fatalf("DecodeTreeIndex accepted %q but Encode fails: %v", b, err)
+		}
+		if !bytes.Equal(enc, b) {
+			t.Fatalf("DecodeTreeIndex(%q) re-encodes to %q", b, enc)
+		}
+		if x.Level < 1 || x.Level > objects.MaxIndexLevel || len(x.Children) == 0 || len(x.Children) > objects.IndexMaxChildren {
+			t.Fatalf("decoded level %d with %d children", x.Level, len(x.Children))
+		}
+		for i, c := range x.Children {
+			if err := objects.ValidateName(c.First); err != nil {
+				t.Fatalf("decoded first name %q: %v", c.First, err)
+			}
+			if i > 0 && x.Children[i-1].First >= c.First {
+				t.Fatalf("decoded children not strictly sorted: %q, %q", x.Children[i-1].First, c.First)
+			}
+			if c.Count < 1 || x.Level == 1 && c.Count > objects.LeafMaxEntries {
+				t.Fatalf("decoded child %q of %d entries at level %d", c.First, c.Count, x.Level)
+			}
+			if got := x.Find(c.First); got != i {
+				t.Fatalf("Find(%q)=%d, want %d", c.First, got, i)
+			}
+		}
+		if x.Total() < int64(len(x.Children)) {
+			t.Fatalf("Total()=%d for %d children", x.Total(), len(x.Children))
+		}
+		again, err := objects.DecodeTreeIndex(enc)
+		if err != nil || !reflect.DeepEqual(again, x) {
+			t.Fatalf("DecodeTreeIndex(Encode(x))=%+v, %v; want %+v", again, err, x)
+		}
+	})
+}
+
 func FuzzDecodeCommit(f *testing.F) {
 	golden := readGolden(f, "commit-v1.golden")
 	f.Add(golden)
