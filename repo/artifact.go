@@ -38,7 +38,8 @@ type source struct {
 	root   string     // the absolute directory AddDir walked ("" for AddFile)
 	stat   fileStat   // its stat when added, for the stat cache
 	statAt int64      // when that stat was taken (Unix ns), for the racy-file rule
-	blob   objects.ID // content already in the store (NewFile)
+	blob   objects.ID // content already in the store (NewFile, or a stat cache hit)
+	cached bool       // blob came from the stat cache
 	size   int64
 	exec   bool
 	isRef  bool // AddReference
@@ -60,6 +61,7 @@ type Artifact struct {
 	repo    *Repo
 	mu      sync.Mutex
 	entries map[string]source // by cleaned artifact path
+	mounts  []dirMount        // AddDir's directories, listed at Log
 	dirs    map[string]string // implied directories -> a path under them
 	folded  map[string]string // paths and directories by objects.FoldName of each part -> as added
 	open    int               // NewFile writers not yet closed
@@ -139,6 +141,11 @@ func (a *Artifact) addLocked(p string, src source, undo *[]func()) error {
 			*undo = append(*undo, func() { delete(a.folded, f) })
 		}
 	}
+	for _, m := range a.mounts {
+		if err := m.clash(a.repo.fs, p, src); err != nil {
+			return err
+		}
+	}
 	a.entries[p] = src
 	*undo = append(*undo, func() { delete(a.entries, p) })
 	return nil
@@ -173,8 +180,16 @@ func (a *Artifact) AddFile(localPath, name string) error {
 // AddDir adds every regular file under the local directory dir, keeping
 // their relative paths: at the artifact's root with name "", or under name/.
 // Symbolic links to files are followed; a symbolic link to a directory is an
-// error (it could loop or leave the tree). On any error nothing of dir is
-// added.
+// error (it could loop or leave the tree).
+//
+// The directory is listed when the artifact is logged, one directory at a
+// time, so that an artifact of millions of files costs no memory per file
+// (see Repo.Log). AddDir checks now that dir is a directory, that name is
+// a valid path and that no file added by name is in the way; what only the
+// listing can show — a name no tree may hold, two names equal but for
+// case or Unicode normalisation, a path another AddDir also gives, a
+// symbolic link to a directory, a file that is not regular — makes Log fail
+// with the error, recording nothing.
 func (a *Artifact) AddDir(dir, name string) error {
 	fi, err := a.repo.fs.Stat(dir)
 	if err != nil {
@@ -189,46 +204,85 @@ func (a *Artifact) AddDir(dir, name string) error {
 		if err != nil {
 			return fmt.Errorf("add dir: %w", err)
 		}
-		prefix = clean + "/"
+		prefix = clean
 	}
 	absDir, err := filepath.Abs(dir)
 	if err != nil {
 		return fmt.Errorf("add dir: %w", err)
 	}
-	origin := fmt.Sprintf("dir %s", dir)
-	statAt := time.Now().UnixNano()
-	var paths []string
-	var srcs []source
-	err = walkFiles(a.repo.fs, dir, func(p string, info fs.FileInfo) error {
-		if info.Mode()&fs.ModeSymlink != 0 {
-			target, serr := a.repo.fs.Stat(p)
-			if serr != nil {
-				return fmt.Errorf("%s is a broken symbolic link: %w", p, serr)
-			}
-			if target.IsDir() {
-				return fmt.Errorf("%s is a symbolic link to a directory; add its target with its own AddDir", p)
-			}
-			info = target
-		}
-		if !info.Mode().IsRegular() {
-			return fmt.Errorf("%s is not a regular file", p)
-		}
-		rel, err := filepath.Rel(dir, p)
-		if err != nil {
-			return err
-		}
-		paths = append(paths, prefix+filepath.ToSlash(rel))
-		srcs = append(srcs, source{local: p, abs: filepath.Join(absDir, rel), root: absDir, stat: statOf(info), statAt: statAt,
-			size: info.Size(), exec: info.Mode()&0o111 != 0, origin: origin})
-		return nil
-	})
-	if err == nil {
-		err = a.addAll(paths, srcs)
-	}
-	if err != nil {
+	m := dirMount{local: dir, abs: absDir, prefix: prefix, origin: fmt.Sprintf("dir %s", dir)}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if err := a.addMountLocked(m); err != nil {
 		return fmt.Errorf("add dir: %w", err)
 	}
 	return nil
+}
+
+// addMountLocked records the mount m, refusing a file added by name at its
+// prefix or above it, or one of the files its directory holds. a.mu is held.
+func (a *Artifact) addMountLocked(m dirMount) error {
+	var parts []string
+	if m.prefix != "" {
+		parts = strings.Split(m.prefix, "/")
+	}
+	for i := 1; i <= len(parts); i++ {
+		d := strings.Join(parts[:i], "/")
+		if prev, ok := a.entries[d]; ok {
+			return fmt.Errorf("%w: %s needs %q to be a directory, but it is a file from %s", ErrDuplicatePath, m.origin, d, prev.origin)
+		}
+		f := foldPath(parts[:i])
+		if other, ok := a.folded[f]; ok && other != d {
+			return fmt.Errorf("%w: %q from %s and %q differ only in case or Unicode normalisation", ErrDuplicatePath, d, m.origin, other)
+		}
+	}
+	for p, src := range a.entries {
+		if err := m.clash(a.repo.fs, p, src); err != nil {
+			return err
+		}
+	}
+	for i := 1; i <= len(parts); i++ {
+		d := strings.Join(parts[:i], "/")
+		if _, ok := a.dirs[d]; !ok {
+			a.dirs[d] = m.prefix + "/..."
+		}
+		if f := foldPath(parts[:i]); a.folded[f] == "" {
+			a.folded[f] = d
+		}
+	}
+	a.mounts = append(a.mounts, m)
+	return nil
+}
+
+// clash reports an error if the mount's directory holds something at the
+// artifact path p, which src (added by name) gives.
+func (m dirMount) clash(fsys afero.Fs, p string, src source) error {
+	rel := p
+	if m.prefix != "" {
+		if !strings.HasPrefix(p, m.prefix+"/") {
+			return nil
+		}
+		rel = p[len(m.prefix)+1:]
+	}
+	full := filepath.Join(m.local, filepath.FromSlash(rel))
+	var err error
+	if l, ok := fsys.(afero.Lstater); ok {
+		_, _, err = l.LstatIfPossible(full)
+	} else {
+		_, err = fsys.Stat(full)
+	}
+	if err == nil {
+		return fmt.Errorf("%w: %q from %s and from %s", ErrDuplicatePath, p, src.origin, m.origin)
+	}
+	return nil
+}
+
+func foldPath(parts []string) string {
+	f := make([]string, len(parts))
+	for i, p := range parts {
+		f[i] = objects.FoldName(p)
+	}
+	return strings.Join(f, "/")
 }
 
 // NewFile returns a writer whose content is stored as name in the artifact

@@ -2,7 +2,6 @@ package repo_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -262,9 +261,7 @@ func TestInvalidPaths(t *testing.T) {
 		}
 		// A directory holding a name no tree may hold is refused too.
 		writeFile(t, fsys, filepath.Join(root, "withrepo", ".art", "config"), "{}", 0o644)
-		if err := a.AddDir(filepath.Join(root, "withrepo"), ""); !errors.Is(err, objects.ErrInvalidPath) {
-			t.Errorf("AddDir of a directory holding .art: %v, want ErrInvalidPath", err)
-		}
+		addDirRefused(t, r, "withrepo", filepath.Join(root, "withrepo"), objects.ErrInvalidPath)
 		if err := a.AddFile(dir, ""); err == nil {
 			t.Error("AddFile of a directory succeeded")
 		}

@@ -3,6 +3,7 @@ package repo_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -337,4 +338,21 @@ func sortedKeys[M ~map[string]V, V any](m M) []string {
 	}
 	sort.Strings(ks)
 	return ks
+}
+
+// addDirRefused adds dir to a fresh artifact name and logs it, and fails
+// unless AddDir (which checks the directory itself) or Log (which lists
+// what it holds) refuses it with target and no version of name is recorded.
+func addDirRefused(t testing.TB, r *repo.Repo, name, dir string, target error) {
+	t.Helper()
+	ctx := context.Background()
+	a := r.NewArtifact(name, "dataset")
+	err := a.AddDir(dir, "")
+	if err == nil {
+		_, _, err = r.Log(ctx, a, nil)
+	}
+	wantErr(t, fmt.Sprintf("AddDir+Log of %s", dir), err, target)
+	if _, err := r.Resolve(ctx, name+":latest"); !errors.Is(err, repo.ErrVersionNotFound) {
+		t.Fatalf("after a refused AddDir of %s, %s:latest: %v, want not found", dir, name, err)
+	}
 }

@@ -332,9 +332,7 @@ func TestBuilderRefusesHostilePaths(t *testing.T) {
 // names the validator refuses).
 func TestAddDirRefusesHostileFileNames(t *testing.T) {
 	onlyOs(t, func(t *testing.T, fsys afero.Fs, root string) {
-		ctx := context.Background()
 		r, proj := newRepoIn(t, fsys, root)
-		objs := countObjects(t, r)
 		for i, name := range []string{".ART", ".a\u200brt", "．ａｒｔ", "ART~1", "a\nb", "name\r", "trailing ", "trailing.",
 			"a\\b", "C:x", "\x1b[2J", "gpj.\u202eexe", "..\u200c", strings.Repeat("n", 255) + "é"} {
 			src := filepath.Join(proj, fmt.Sprintf("src%d", i))
@@ -343,31 +341,18 @@ func TestAddDirRefusesHostileFileNames(t *testing.T) {
 				t.Logf("the OS refuses %q: %v", name, err)
 				continue
 			}
-			a := r.NewArtifact("ds", "dataset")
-			wantErr(t, fmt.Sprintf("AddDir holding %.40q", name), a.AddDir(src, ""), objects.ErrInvalidPath)
-			if _, _, err := r.Log(ctx, a, nil); err != nil {
-				t.Fatal(err)
-			}
-			if v, err := r.Resolve(ctx, "ds:latest"); err != nil || len(manifestPaths(t, v)) != 0 {
-				t.Fatalf("a refused AddDir left files: %v", err)
-			}
+			t.Logf("AddDir holding %.40q", name)
+			addDirRefused(t, r, "ds", src, objects.ErrInvalidPath)
 		}
 		// Two files one case- or normalisation-insensitive file system
 		// takes for one.
 		for i, pair := range [][2]string{{"A.txt", "a.txt"}, {"\u00e9.txt", "e\u0301.txt"}, {"K", "\u212a"}, {"ab", "a\u200cb"}} {
 			src := filepath.Join(proj, fmt.Sprintf("pair%d", i))
 			writeFiles(t, fsys, src, files{pair[0]: "one", "sub/" + pair[1]: "two", pair[1]: "two"})
-			a := r.NewArtifact("ds", "dataset")
-			wantErr(t, fmt.Sprintf("AddDir holding %q and %q", pair[0], pair[1]), a.AddDir(src, ""), repo.ErrDuplicatePath)
+			t.Logf("AddDir holding %q and %q", pair[0], pair[1])
+			addDirRefused(t, r, "ds", src, repo.ErrDuplicatePath)
 		}
-		// Only the empty versions were written: one tree, one commit each.
-		vs, err := r.Versions(ctx, "ds")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got, want := countObjects(t, r)-objs, 2; got != want && len(vs) > 0 {
-			t.Errorf("refused adds wrote %d objects, want %d (the empty tree and one commit)", got, want)
-		}
+
 	})
 }
 

@@ -7,11 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"runtime"
-	"sort"
-	"strings"
-	"sync/atomic"
-
-	"golang.org/x/sync/errgroup"
+	"time"
 
 	"github.com/artvcs/art/lineage"
 	"github.com/artvcs/art/objects"
@@ -133,8 +129,8 @@ func (r *Repo) Log(ctx context.Context, a *Artifact, opts *LogOptions) (Version,
 			out, err = idx.Resolve(ctx, refs.Ref{Name: a.Name, Kind: refs.ByVersion, Version: out.Version})
 			return err
 		})
-		if err == nil && c.reads > 0 {
-			r.saveStatCache(c.srcs, gen)
+		if c.cache != nil {
+			c.cache.close(err == nil && c.reads > 0)
 		}
 		if !errors.Is(err, errGCRaced) || attempt >= maxGCRetries {
 			break
@@ -191,105 +187,53 @@ type content struct {
 	cacheHits int        // files taken from the stat cache, unread
 	reads     int        // files read
 	added     int64      // bytes of the objects this store created
-	srcs      []source   // every source, with its blob, for the stat cache
+	cache     *statCaches
 }
 
-// storeContent writes every file of a to the store and then its trees.
-// Files go through a bounded worker pool, each streamed and read once
-// (hashed while it is copied); files whose stat matches the stat cache are
-// not read at all (when useCache is set). All objects are written as one
-// Batch and made durable by a single Sync before storeContent returns.
+// storeContent writes every file of a to the store and then its trees,
+// streaming (see commitwalk.go): directories are listed and built one at
+// a time, depth first, while files are stored on a bounded pool of
+// workers, each streamed and read once (hashed while it is copied);
+// files whose stat matches the stat cache are not read at all (when
+// useCache is set). All objects are written as one Batch and made durable
+// by a single Sync before storeContent returns. The caller closes
+// c.cache, publishing the new stat cache once the version is recorded.
 func (r *Repo) storeContent(ctx context.Context, a *Artifact, progress ProgressFunc, useCache bool, gen int64) (content, error) {
-	var c content
-	a.mu.Lock()
-	paths := a.paths()
-	srcs := make([]source, len(paths))
-	var total int64
-	for i, p := range paths {
-		srcs[i] = a.entries[p]
-		if srcs[i].local != "" {
-			total += srcs[i].size
+	c := content{cache: r.newStatCaches(gen, useCache)}
+	ok := false
+	defer func() {
+		if !ok {
+			c.cache.close(false)
 		}
-	}
+	}()
+	a.mu.Lock()
+	root := a.shape()
 	a.mu.Unlock()
 
-	var cache map[string]cacheEntry
-	if useCache {
-		cache = r.loadStatCache(srcs, gen)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	b := &builder{r: r, batch: r.store.NewBatch(), cache: c.cache, progress: progress,
+		statAt: time.Now().UnixNano(), sem: make(chan struct{}, storeWorkers()), ctx: ctx, stop: cancel}
+	id, _, err := b.dir(root, root.mounts, "", 0)
+	b.wg.Wait()
+	if ferr := b.failed(); ferr != nil {
+		err = ferr
 	}
-	batch := r.store.NewBatch()
-	var done atomic.Int64
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(storeWorkers())
-	for i := range srcs {
-		src := &srcs[i]
-		if src.local == "" {
-			continue
-		}
-		if e, ok := cache[src.abs]; ok && e.stat == src.stat {
-			src.blob = e.blob
-			c.cacheHits++
-			if progress != nil {
-				progress(done.Add(src.size), total)
-			}
-			continue
-		}
-		c.reads++
-		g.Go(func() error {
-			f, err := objects.OpenFile(r.fs, src.local)
-			if err != nil {
-				return fmt.Errorf("read %s: %w", src.local, err)
-			}
-			defer f.Close()
-			var rd = readerFunc(f.Read)
-			if progress != nil {
-				rd = func(p []byte) (int, error) {
-					n, err := f.Read(p)
-					progress(done.Add(int64(n)), total)
-					return n, err
-				}
-			}
-			id, n, err := batch.PutSized(gctx, rd, src.stat.Size)
-			if err != nil {
-				return fmt.Errorf("store %s: %w", src.local, err)
-			}
-			if n != src.stat.Size {
-				src.abs = "" // changed since it was added: do not cache
-			}
-			src.blob, src.size = id, n
-			return nil
-		})
-	}
-	if err := g.Wait(); err != nil {
+	if err != nil {
 		return c, err
 	}
-
-	root := &dirNode{}
-	for i, p := range paths {
-		src := srcs[i]
-		e := objects.TreeEntry{Kind: objects.KindFile, ID: src.blob, Size: src.size, Exec: src.exec}
-		if src.isRef {
-			e = objects.TreeEntry{Kind: objects.KindRef, Size: src.size, URI: src.uri, Digest: src.digest}
-		}
-		if e.Size > 0 {
-			c.size += e.Size
-		}
-		root.insert(strings.Split(p, "/"), e)
-	}
-	var err error
-	if c.root, err = root.write(ctx, batch); err != nil {
-		return c, err
-	}
-	if err := batch.Sync(ctx); err != nil {
+	c.root = id
+	if err := b.batch.Sync(ctx); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			// A GC collected an object of ours before it was synced.
 			return c, errGCRaced
 		}
 		return c, err
 	}
-	c.files = int64(len(paths))
-	c.srcs = srcs
-	c.added = batch.Added()
+	c.files, c.size = b.files.Load(), b.size.Load()
+	c.cacheHits, c.reads = int(b.cacheHits.Load()), int(b.reads.Load())
+	c.added = b.batch.Added()
+	ok = true
 	return c, nil
 }
 
@@ -300,48 +244,3 @@ func storeWorkers() int { return 4 * runtime.GOMAXPROCS(0) }
 type readerFunc func(p []byte) (int, error)
 
 func (f readerFunc) Read(p []byte) (int, error) { return f(p) }
-
-// dirNode is a directory being assembled into a tree.
-type dirNode struct {
-	entries []objects.TreeEntry
-	subdirs map[string]*dirNode
-}
-
-func (d *dirNode) insert(parts []string, e objects.TreeEntry) {
-	if len(parts) == 1 {
-		e.Name = parts[0]
-		d.entries = append(d.entries, e)
-		return
-	}
-	if d.subdirs == nil {
-		d.subdirs = map[string]*dirNode{}
-	}
-	sub := d.subdirs[parts[0]]
-	if sub == nil {
-		sub = &dirNode{}
-		d.subdirs[parts[0]] = sub
-	}
-	sub.insert(parts[1:], e)
-}
-
-// write stores d's subtrees, then d, and returns d's tree ID.
-func (d *dirNode) write(ctx context.Context, s *objects.Batch) (objects.ID, error) {
-	names := make([]string, 0, len(d.subdirs))
-	for name := range d.subdirs {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	t := &objects.Tree{Entries: append([]objects.TreeEntry(nil), d.entries...)}
-	for _, name := range names {
-		id, err := d.subdirs[name].write(ctx, s)
-		if err != nil {
-			return objects.ZeroID, err
-		}
-		t.Entries = append(t.Entries, objects.TreeEntry{Name: name, Kind: objects.KindDir, ID: id})
-	}
-	enc, err := t.Encode()
-	if err != nil {
-		return objects.ZeroID, err
-	}
-	return s.PutBytes(ctx, enc)
-}
