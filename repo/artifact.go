@@ -6,11 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"net/url"
 	"path"
 	"path/filepath"
-	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -430,84 +428,3 @@ func (a *Artifact) metadataJSON() []byte {
 	return b
 }
 
-// walkFiles calls fn for every entry under dir that is not a directory,
-// with its Lstat information (as os.File.Readdir gives it). Directories are
-// listed by a pool of workers, since stat'ing is most of the work; fn is
-// called under a lock, in no particular order. The first error stops the
-// walk and is returned.
-func walkFiles(fsys afero.Fs, dir string, fn func(path string, info fs.FileInfo) error) error {
-	var (
-		mu       sync.Mutex
-		firstErr error
-		pending  sync.WaitGroup
-	)
-	work := make(chan string, 1024)
-	fail := func(err error) {
-		mu.Lock()
-		if firstErr == nil {
-			firstErr = err
-		}
-		mu.Unlock()
-	}
-	failed := func() bool {
-		mu.Lock()
-		defer mu.Unlock()
-		return firstErr != nil
-	}
-	var visit func(d string)
-	visit = func(d string) {
-		defer pending.Done()
-		if failed() {
-			return
-		}
-		f, err := fsys.Open(d)
-		if err != nil {
-			fail(err)
-			return
-		}
-		infos, err := f.Readdir(-1)
-		f.Close()
-		if err != nil {
-			fail(err)
-			return
-		}
-		for _, info := range infos {
-			p := filepath.Join(d, info.Name())
-			if info.IsDir() {
-				pending.Add(1)
-				select {
-				case work <- p:
-				default:
-					visit(p) // queue full: walk it here
-				}
-				continue
-			}
-			mu.Lock()
-			if firstErr == nil {
-				if err := fn(p, info); err != nil {
-					firstErr = err
-				}
-			}
-			mu.Unlock()
-		}
-	}
-	workers := 2 * runtime.GOMAXPROCS(0)
-	done := make(chan struct{})
-	for i := 0; i < workers; i++ {
-		go func() {
-			for {
-				select {
-				case d := <-work:
-					visit(d)
-				case <-done:
-					return
-				}
-			}
-		}()
-	}
-	pending.Add(1)
-	visit(dir)
-	pending.Wait()
-	close(done)
-	return firstErr
-}
