@@ -20,10 +20,18 @@ import (
 // core.fsyncMethod=batch). Objects written by a batch are visible at once
 // but are durable only after Sync returns nil; record nothing that names
 // them before that. A Batch is safe for concurrent use.
+//
+// A Batch's memory is bounded whatever its size: it lists at most
+// batchListMax unsynced objects. When the list fills, the batch makes
+// them durable early, with one SyncFS (after which it lists nothing more:
+// Sync ends with another SyncFS) or, where there is none, by fsyncing
+// them and starting a new list.
 type Batch struct {
 	s     *FSStore
 	mu    sync.Mutex
 	files []string // objects this batch created or reused unsynced
+	whole bool     // SyncFS works here: Sync syncs the file system, files is unused
+	err   error    // the first early sync's failure, returned by Sync
 	added int64    // bytes of the objects this batch created
 	made  int      // how many objects this batch created
 }
@@ -31,6 +39,10 @@ type Batch struct {
 // syncEachMax is the most objects a Batch syncs one by one; above it,
 // Sync uses one SyncFS where the file system has it.
 const syncEachMax = 64
+
+// batchListMax is the most unsynced objects a Batch lists (about 100 bytes
+// each) before it makes them durable early.
+var batchListMax = 16384
 
 // NewBatch starts a batch of writes to s.
 func (s *FSStore) NewBatch() *Batch { return &Batch{s: s} }
@@ -59,18 +71,51 @@ func (b *Batch) PutBytes(ctx context.Context, p []byte) (ID, error) {
 // written records a file the batch created, of n bytes.
 func (b *Batch) written(path string, n int64) {
 	b.mu.Lock()
-	b.files = append(b.files, path)
 	b.added += n
 	b.made++
-	b.mu.Unlock()
+	b.note(path)
 }
 
 // reused records an existing file the batch relies on, which another
 // writer may not have synced yet.
 func (b *Batch) reused(path string) {
 	b.mu.Lock()
+	b.note(path)
+}
+
+// note lists path as unsynced and unlocks b.mu; when the list is full it
+// first makes the listed objects durable (see Batch).
+func (b *Batch) note(path string) {
+	if b.whole || b.s.NoSync {
+		b.mu.Unlock()
+		return
+	}
 	b.files = append(b.files, path)
+	if len(b.files) < batchListMax {
+		b.mu.Unlock()
+		return
+	}
+	files := b.files
+	b.files = nil
+	if err := syncWholeFS(b.s.fs, b.s.dir); err == nil {
+		b.whole = true
+		b.mu.Unlock()
+		return
+	} else if !errors.Is(err, errors.ErrUnsupported) {
+		if b.err == nil {
+			b.err = fmt.Errorf("sync objects: %w", err)
+		}
+		b.mu.Unlock()
+		return
+	}
 	b.mu.Unlock()
+	if err := b.syncEach(context.Background(), files); err != nil {
+		b.mu.Lock()
+		if b.err == nil {
+			b.err = err
+		}
+		b.mu.Unlock()
+	}
 }
 
 // Created returns how many new objects (chunk lists included) the batch
@@ -95,20 +140,29 @@ func (b *Batch) Added() int64 {
 func (b *Batch) Sync(ctx context.Context) error {
 	b.mu.Lock()
 	files := append([]string(nil), b.files...)
+	whole, early := b.whole, b.err
 	b.mu.Unlock()
-	if len(files) == 0 || b.s.NoSync {
+	if early != nil {
+		return early
+	}
+	if b.s.NoSync || len(files) == 0 && !whole {
 		return nil
 	}
 	// syncfs flushes everything dirty on the file system, the user's own
 	// fresh files included; for a few objects, fsyncs of just those are
 	// cheaper. Past that, one call beats thousands.
-	if len(files) > syncEachMax {
+	if whole || len(files) > syncEachMax {
 		if err := syncWholeFS(b.s.fs, b.s.dir); err == nil {
 			return nil
-		} else if !errors.Is(err, errors.ErrUnsupported) {
+		} else if whole || !errors.Is(err, errors.ErrUnsupported) {
 			return fmt.Errorf("sync objects: %w", err)
 		}
 	}
+	return b.syncEach(ctx, files)
+}
+
+// syncEach makes files durable one by one (see Sync).
+func (b *Batch) syncEach(ctx context.Context, files []string) error {
 	// Few objects, or no syncfs: fsync each file in parallel, then each
 	// directory, those holding chunk lists last: a list must not become
 	// durable before the chunks it names, or a crash (or a failed sync)
