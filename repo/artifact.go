@@ -31,9 +31,12 @@ var ErrNotFound = errors.New("not found")
 
 // source is where the content of one artifact path comes from.
 type source struct {
-	local  string     // a local file to read (AddFile, AddDir)
-	abs    string     // its absolute path: the stat cache's key
+	local  string     // a local file to read (AddFile)
+	abs    string     // its absolute path: the stat cache's key (AddFile)
 	root   string     // the absolute directory AddDir walked ("" for AddFile)
+	ldir   string     // a listed file's local directory (AddDir: ldir/name is read)
+	rel    string     // its directory below root, slash-separated (AddDir)
+	name   string     // its name: root/rel/name is the stat cache's key (AddDir)
 	stat   fileStat   // its stat when added, for the stat cache
 	statAt int64      // when that stat was taken (Unix ns), for the racy-file rule
 	blob   objects.ID // content already in the store (NewFile, or a stat cache hit)
@@ -44,6 +47,15 @@ type source struct {
 	uri    string
 	digest string
 	origin string // for error messages: what call added it
+}
+
+// path returns the local file to read, "" for none (a NewFile or a
+// reference).
+func (s *source) path() string {
+	if s.ldir != "" {
+		return filepath.Join(s.ldir, s.name)
+	}
+	return s.local
 }
 
 // Artifact is a version being assembled, like wandb.Artifact: add files,
@@ -427,4 +439,3 @@ func (a *Artifact) metadataJSON() []byte {
 	}
 	return b
 }
-

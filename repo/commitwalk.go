@@ -110,12 +110,13 @@ type builder struct {
 	progress ProgressFunc
 	statAt   int64
 
-	sem   chan struct{} // a slot per file being stored
-	wg    sync.WaitGroup
-	errMu sync.Mutex
-	err   error
-	ctx   context.Context
-	stop  context.CancelFunc
+	sem    chan struct{} // a slot per file being stored
+	dirSem chan struct{} // a slot per extra goroutine building a directory
+	wg     sync.WaitGroup
+	errMu  sync.Mutex
+	err    error
+	ctx    context.Context
+	stop   context.CancelFunc
 
 	done, total      atomic.Int64
 	files, size      atomic.Int64
@@ -215,19 +216,42 @@ func (b *builder) dir(v *vdir, mounts []mountDir, p string, depth int) (objects.
 	for i, name := range names {
 		c := byName[name]
 		if c.src == nil {
-			id, any, err := b.dir(c.sub, c.mounts, joinPath(p, name), depth+1)
-			if err != nil {
-				return objects.ZeroID, false, err
+			sub := func() error {
+				id, any, err := b.dir(c.sub, c.mounts, joinPath(p, name), depth+1)
+				if err != nil {
+					return err
+				}
+				if any {
+					entries[i] = objects.TreeEntry{Name: name, Kind: objects.KindDir, ID: id}
+					keep[i] = true
+				}
+				return nil
 			}
-			if any {
-				entries[i] = objects.TreeEntry{Name: name, Kind: objects.KindDir, ID: id}
-				keep[i] = true
+			// Subdirectories are built on other goroutines while there
+			// are slots (listing and stat'ing is most of a recommit),
+			// else on this one.
+			select {
+			case b.dirSem <- struct{}{}:
+				dirWG.Add(1)
+				go func() {
+					defer func() { <-b.dirSem; dirWG.Done() }()
+					if err := sub(); err != nil {
+						b.fail(err)
+					}
+				}()
+			default:
+				if err := sub(); err != nil {
+					b.fail(err)
+				}
 			}
-			continue
+		} else {
+			keep[i] = true
+			if err := b.file(c, &entries[i], &dirWG); err != nil {
+				b.fail(err)
+			}
 		}
-		keep[i] = true
-		if err := b.file(c, &entries[i], &dirWG); err != nil {
-			return objects.ZeroID, false, err
+		if b.failed() != nil {
+			break // (after the goroutines started here are done)
 		}
 	}
 	dirWG.Wait()
@@ -244,13 +268,14 @@ func (b *builder) dir(v *vdir, mounts []mountDir, p string, depth int) (objects.
 		}
 	}
 	// What the stat cache learnt from this directory, block by block.
+	learnt := cacheBlocks{}
 	for i, name := range names {
 		c := byName[name]
-		if c.src != nil && c.src.abs != "" && cacheable(*c.src) {
-			b.cache.record(*c.src, entries[i].ID)
+		if c.src != nil && cacheable(*c.src) {
+			learnt.record(*c.src, entries[i].ID)
 		}
 	}
-	b.cache.flush()
+	b.cache.write(learnt)
 	if len(t.Entries) == 0 && p != "" {
 		return objects.ZeroID, false, nil
 	}
@@ -276,7 +301,6 @@ func (b *builder) list(md mountDir, p string, add func(*child, bool) error) erro
 	cached := b.cache.block(md.m.abs, md.rel)
 	for _, info := range infos {
 		name := info.Name()
-		local := filepath.Join(dir, name)
 		if err := objects.ValidateName(name); err != nil {
 			return fmt.Errorf("%s: path %q: %w", md.m.origin, joinPath(p, name), err)
 		}
@@ -287,6 +311,7 @@ func (b *builder) list(md mountDir, p string, add func(*child, bool) error) erro
 			continue
 		}
 		if info.Mode()&fs.ModeSymlink != 0 {
+			local := filepath.Join(dir, name)
 			target, err := b.r.fs.Stat(local)
 			if err != nil {
 				return fmt.Errorf("%s is a broken symbolic link: %w", local, err)
@@ -297,9 +322,9 @@ func (b *builder) list(md mountDir, p string, add func(*child, bool) error) erro
 			info = target
 		}
 		if !info.Mode().IsRegular() {
-			return fmt.Errorf("%s is not a regular file", local)
+			return fmt.Errorf("%s is not a regular file", filepath.Join(dir, name))
 		}
-		src := &source{local: local, abs: filepath.Join(md.m.abs, filepath.FromSlash(md.rel), name), root: md.m.abs,
+		src := &source{ldir: dir, rel: md.rel, name: name, root: md.m.abs,
 			stat: statOf(info), statAt: b.statAt, size: info.Size(), exec: info.Mode()&0o111 != 0, origin: md.m.origin}
 		if e, ok := cached[name]; ok && e.stat == src.stat {
 			src.blob, src.cached = e.blob, true
@@ -321,7 +346,7 @@ func (b *builder) file(c *child, e *objects.TreeEntry, wg *sync.WaitGroup) error
 		*e = objects.TreeEntry{Name: c.name, Kind: objects.KindRef, Size: src.size, URI: src.uri, Digest: src.digest}
 	}
 	b.files.Add(1)
-	if src.local == "" {
+	if src.local == "" && src.ldir == "" {
 		return nil
 	}
 	if src.root == "" && src.abs != "" {
@@ -358,7 +383,7 @@ func (b *builder) file(c *child, e *objects.TreeEntry, wg *sync.WaitGroup) error
 			return
 		}
 		if n != src.stat.Size {
-			src.abs = "" // changed since it was listed: do not cache
+			src.abs, src.name = "", "" // changed since it was listed: do not cache
 		}
 		src.blob, src.size = id, n
 		e.ID, e.Size = id, n
@@ -367,9 +392,10 @@ func (b *builder) file(c *child, e *objects.TreeEntry, wg *sync.WaitGroup) error
 }
 
 func (b *builder) store(src *source) (objects.ID, int64, error) {
-	f, err := objects.OpenFile(b.r.fs, src.local)
+	local := src.path()
+	f, err := objects.OpenFile(b.r.fs, local)
 	if err != nil {
-		return objects.ZeroID, 0, fmt.Errorf("read %s: %w", src.local, err)
+		return objects.ZeroID, 0, fmt.Errorf("read %s: %w", local, err)
 	}
 	defer f.Close()
 	var rd = readerFunc(f.Read)
@@ -382,7 +408,7 @@ func (b *builder) store(src *source) (objects.ID, int64, error) {
 	}
 	id, n, err := b.batch.PutSized(b.ctx, rd, src.stat.Size)
 	if err != nil {
-		return objects.ZeroID, 0, fmt.Errorf("store %s: %w", src.local, err)
+		return objects.ZeroID, 0, fmt.Errorf("store %s: %w", local, err)
 	}
 	return id, n, nil
 }

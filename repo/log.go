@@ -213,7 +213,8 @@ func (r *Repo) storeContent(ctx context.Context, a *Artifact, progress ProgressF
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	b := &builder{r: r, batch: r.store.NewBatch(), cache: c.cache, progress: progress,
-		statAt: time.Now().UnixNano(), sem: make(chan struct{}, storeWorkers()), ctx: ctx, stop: cancel}
+		statAt: time.Now().UnixNano(), sem: make(chan struct{}, storeWorkers()),
+		dirSem: make(chan struct{}, 2*runtime.GOMAXPROCS(0)), ctx: ctx, stop: cancel}
 	id, _, err := b.dir(root, root.mounts, "", 0)
 	b.wg.Wait()
 	if ferr := b.failed(); ferr != nil {

@@ -9,6 +9,7 @@ import (
 	"hash/crc32"
 	"io"
 	"path/filepath"
+	"sync"
 
 	"github.com/spf13/afero"
 
@@ -91,15 +92,19 @@ func (r *Repo) statCachePath(dir string) string {
 
 // statCaches is a commit's view of the stat cache: the files it reads
 // from and the new files it writes, by root directory. Only the walk's
-// goroutine calls its methods.
+// goroutine calls close; block and write are safe for concurrent use.
 type statCaches struct {
 	r       *Repo
 	gen     int64
 	use     bool // read the old files (false: write only)
+	mu      sync.Mutex
 	readers map[string]*statCacheReader
 	writers map[string]*statCacheWriter
-	pending map[[2]string][]cacheRecord // blocks of the current directory, by root and rel
 }
+
+// cacheBlocks are the records of one directory being built, by root and
+// rel, not yet written.
+type cacheBlocks map[[2]string][]cacheRecord
 
 type cacheRecord struct {
 	name string
@@ -108,7 +113,7 @@ type cacheRecord struct {
 
 func (r *Repo) newStatCaches(gen int64, use bool) *statCaches {
 	return &statCaches{r: r, gen: gen, use: use, readers: map[string]*statCacheReader{},
-		writers: map[string]*statCacheWriter{}, pending: map[[2]string][]cacheRecord{}}
+		writers: map[string]*statCacheWriter{}}
 }
 
 // block returns the cached entries of the directory rel below root, by
@@ -117,6 +122,8 @@ func (c *statCaches) block(root, rel string) map[string]cacheEntry {
 	if !c.use {
 		return nil
 	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	rd, ok := c.readers[root]
 	if !ok {
 		rd = c.r.openStatCache(root, c.gen)
@@ -128,8 +135,14 @@ func (c *statCaches) block(root, rel string) map[string]cacheEntry {
 	return rd.block(rel)
 }
 
-// record notes src, stored as blob id, for the new cache file of its root.
-func (c *statCaches) record(src source, id objects.ID) {
+// record notes in p that src was stored as blob id, for the new cache
+// file of its root.
+func (p cacheBlocks) record(src source, id objects.ID) {
+	if src.name != "" {
+		k := [2]string{src.root, src.rel}
+		p[k] = append(p[k], cacheRecord{src.name, cacheEntry{src.stat, id}})
+		return
+	}
 	root, rel := src.root, ""
 	if root == "" {
 		root = filepath.Dir(src.abs)
@@ -141,14 +154,15 @@ func (c *statCaches) record(src source, id objects.ID) {
 		rel = filepath.ToSlash(r)
 	}
 	k := [2]string{root, rel}
-	c.pending[k] = append(c.pending[k], cacheRecord{filepath.Base(src.abs), cacheEntry{src.stat, id}})
+	p[k] = append(p[k], cacheRecord{filepath.Base(src.abs), cacheEntry{src.stat, id}})
 }
 
-// flush writes the blocks recorded since the last flush. A failure to
-// write only drops that root's new file.
-func (c *statCaches) flush() {
-	for k, recs := range c.pending {
-		delete(c.pending, k)
+// write writes the blocks of p. A failure to write only drops that
+// root's new file.
+func (c *statCaches) write(p cacheBlocks) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for k, recs := range p {
 		w, ok := c.writers[k[0]]
 		if !ok {
 			w = c.r.createStatCache(k[0], c.gen)
@@ -421,7 +435,7 @@ func (r *Repo) clearStatCache() {
 
 // cacheable reports whether a file's stat is safe to cache (see racyWindow).
 func cacheable(s source) bool {
-	return s.abs != "" && settled(s.stat.MTime, s.statAt) && settled(s.stat.CTime, s.statAt)
+	return (s.abs != "" || s.name != "") && settled(s.stat.MTime, s.statAt) && settled(s.stat.CTime, s.statAt)
 }
 
 // settled reports whether a file time t is far enough before the moment
