@@ -147,11 +147,7 @@ func (v Version) Manifest(ctx context.Context) ([]ManifestEntry, error) {
 func (r *Repo) manifest(ctx context.Context, id objects.ID, prefix string) ([]ManifestEntry, error) {
 	var out []ManifestEntry
 	err := r.walkTree(ctx, id, prefix, func(p string, e objects.TreeEntry) error {
-		m := ManifestEntry{Path: p, Size: e.Size, Digest: e.ID, Exec: e.Exec}
-		if e.Kind == objects.KindRef {
-			m.Ref, m.RefDigest = e.URI, e.Digest
-		}
-		out = append(out, m)
+		out = append(out, manifestEntry(p, e))
 		return nil
 	})
 	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
@@ -216,33 +212,114 @@ func (r *Repo) Diff(ctx context.Context, a, b string) ([]Change, error) {
 	if err != nil {
 		return nil, err
 	}
-	ma, err := va.Manifest(ctx)
-	if err != nil {
-		return nil, err
-	}
-	mb, err := vb.Manifest(ctx)
-	if err != nil {
-		return nil, err
-	}
 	var out []Change
+	if err := r.diffTrees(ctx, va.Tree, vb.Tree, "", 0, &out); err != nil {
+		return nil, err
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
+	return out, nil
+}
+
+// diffTrees appends to out what changed from directory a to directory b
+// at path prefix. Equal IDs are equal content, so a subtree both share is
+// skipped without being read: the cost grows with the change, and memory
+// with the widest pair of directories compared (plus the changes).
+func (r *Repo) diffTrees(ctx context.Context, a, b objects.ID, prefix string, depth int, out *[]Change) error {
+	if a == b {
+		return nil
+	}
+	if depth > objects.MaxPathDepth {
+		return fmt.Errorf("%w: %q nests deeper than %d", objects.ErrCorrupt, prefix, objects.MaxPathDepth)
+	}
+	ea, err := r.dirEntries(ctx, a)
+	if err != nil {
+		return err
+	}
+	eb, err := r.dirEntries(ctx, b)
+	if err != nil {
+		return err
+	}
+	// side adds every file under e (a file, or a whole subtree) as op.
+	side := func(e objects.TreeEntry, op string) error {
+		p := joinPath(prefix, e.Name)
+		var ms []ManifestEntry
+		if e.Kind == objects.KindDir {
+			if ms, err = r.manifest(ctx, e.ID, p); err != nil {
+				return err
+			}
+		} else {
+			ms = []ManifestEntry{manifestEntry(p, e)}
+		}
+		for k := range ms {
+			c := Change{Path: ms[k].Path, Op: op}
+			if op == "removed" {
+				c.Old = &ms[k]
+			} else {
+				c.New = &ms[k]
+			}
+			*out = append(*out, c)
+		}
+		return nil
+	}
 	i, j := 0, 0
-	for i < len(ma) || j < len(mb) {
+	for i < len(ea) || j < len(eb) {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		switch {
-		case j >= len(mb) || i < len(ma) && ma[i].Path < mb[j].Path:
-			out = append(out, Change{Path: ma[i].Path, Op: "removed", Old: &ma[i]})
+		case j >= len(eb) || i < len(ea) && ea[i].Name < eb[j].Name:
+			err = side(ea[i], "removed")
 			i++
-		case i >= len(ma) || mb[j].Path < ma[i].Path:
-			out = append(out, Change{Path: mb[j].Path, Op: "added", New: &mb[j]})
+		case i >= len(ea) || eb[j].Name < ea[i].Name:
+			err = side(eb[j], "added")
 			j++
 		default:
-			if ma[i] != mb[j] {
-				out = append(out, Change{Path: ma[i].Path, Op: "modified", Old: &ma[i], New: &mb[j]})
-			}
+			x, y := ea[i], eb[j]
 			i++
 			j++
+			switch dx, dy := x.Kind == objects.KindDir, y.Kind == objects.KindDir; {
+			case dx && dy:
+				err = r.diffTrees(ctx, x.ID, y.ID, joinPath(prefix, x.Name), depth+1, out)
+			case dx || dy:
+				if err = side(x, "removed"); err == nil {
+					err = side(y, "added")
+				}
+			default:
+				p := joinPath(prefix, x.Name)
+				mx, my := manifestEntry(p, x), manifestEntry(p, y)
+				if mx != my {
+					*out = append(*out, Change{Path: p, Op: "modified", Old: &mx, New: &my})
+				}
+			}
+		}
+		if err != nil {
+			return err
 		}
 	}
-	return out, nil
+	return nil
+}
+
+// dirEntries reads the entries of the directory id, whatever its shape
+// (one tree, or leaves under index nodes), in name order.
+func (r *Repo) dirEntries(ctx context.Context, id objects.ID) ([]objects.TreeEntry, error) {
+	var es []objects.TreeEntry
+	err := objects.ReadDir(ctx, r.store, id, func(e objects.TreeEntry) error {
+		if len(es) >= MaxVersionFiles {
+			return fmt.Errorf("%w: directory %s holds more than %d entries", objects.ErrCorrupt, id.Short(), MaxVersionFiles)
+		}
+		es = append(es, e)
+		return nil
+	})
+	return es, err
+}
+
+// manifestEntry is the manifest entry of the file or reference e at p.
+func manifestEntry(p string, e objects.TreeEntry) ManifestEntry {
+	m := ManifestEntry{Path: p, Size: e.Size, Digest: e.ID, Exec: e.Exec}
+	if e.Kind == objects.KindRef {
+		m.Ref, m.RefDigest = e.URI, e.Digest
+	}
+	return m
 }
 
 // splitPath splits a cleaned artifact path into its components.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/afero"
 
+	"github.com/artvcs/art/objects"
 	"github.com/artvcs/art/refs"
 	"github.com/artvcs/art/repo"
 )
@@ -203,6 +204,39 @@ func TestDiff(t *testing.T) {
 		}
 		if _, err := r.Diff(ctx, "ds:v0", "ds:v9"); err == nil {
 			t.Error("Diff with a missing version succeeded")
+		}
+	})
+}
+
+// TestDiffSkipsSharedSubtrees: Diff reads only the directories that
+// differ (a subtree both versions share is skipped by its ID, so its
+// objects are never read), and a directory replaced by a file, or a file by
+// a directory, shows every file below it.
+func TestDiffSkipsSharedSubtrees(t *testing.T) {
+	forEachFs(t, func(t *testing.T, fsys afero.Fs, root string) {
+		ctx := context.Background()
+		r, _ := newRepo(t, fsys, root)
+		v0, _ := logDir(t, r, "ds", files{"keep/a": "a", "keep/deep/b": "b", "ch/x": "1", "swap/f": "f", "g": "g"}, nil)
+		v1, _ := logDir(t, r, "ds", files{"keep/a": "a", "keep/deep/b": "b", "ch/x": "2", "swap": "now a file", "g/in": "dir"}, nil)
+		keep, ok, err := objects.FindEntry(ctx, r.Store(), v0.Tree, "keep")
+		if err != nil || !ok {
+			t.Fatalf("keep/ in v0: %v, %v", ok, err)
+		}
+		removeObject(t, r, keep.ID)
+		if _, err := v1.Manifest(ctx); err == nil {
+			t.Fatal("the manifest reads without keep/'s tree: the test removed nothing")
+		}
+		changes, err := r.Diff(ctx, "ds:v0", "ds:v1")
+		if err != nil {
+			t.Fatalf("Diff read a subtree both versions share: %v", err)
+		}
+		var got []string
+		for _, c := range changes {
+			got = append(got, c.Op+" "+c.Path)
+		}
+		want := []string{"modified ch/x", "removed g", "added g/in", "added swap", "removed swap/f"}
+		if !slices.Equal(got, want) {
+			t.Errorf("Diff = %q, want %q", got, want)
 		}
 	})
 }
