@@ -242,6 +242,7 @@ func TestDeepTree(t *testing.T) {
 	if _, err := r.Reindex(ctx); err != nil {
 		t.Fatalf("Reindex: %v", err)
 	}
+	logDir(t, r, "other-deep", files{"x": "x"}, nil)
 	objs := countObjects(t, r)
 	before := stableSnapshot(t, fsys, "/work")
 	start := time.Now()
@@ -262,7 +263,12 @@ func TestDeepTree(t *testing.T) {
 	if _, err := r.Verify(ctx, "deep", proj); err == nil {
 		t.Error("Verify of a too-deep version succeeded")
 	}
-	if _, err := r.Diff(ctx, "deep", "deep"); !errors.Is(err, objects.ErrCorrupt) {
+	// Diff reads only what differs: a version against itself reads nothing,
+	// against another the too-deep tree is refused.
+	if ch, err := r.Diff(ctx, "deep", "deep"); err != nil || len(ch) != 0 {
+		t.Errorf("Diff of a version with itself: %v, %v; want no change", ch, err)
+	}
+	if _, err := r.Diff(ctx, "deep", "other-deep"); !errors.Is(err, objects.ErrCorrupt) {
 		t.Errorf("Diff: %v, want ErrCorrupt", err)
 	}
 	if _, err := r.Fsck(ctx, nil); !errors.Is(err, repo.ErrDamaged) {
@@ -617,6 +623,45 @@ func TestCheckoutStateCannotReachOutside(t *testing.T) {
 	})
 }
 
+// TestDiffDivergingBomb diffs two tree bombs over different blobs: they
+// share no subtree at any level, so a diff that only skips equal IDs would
+// compare 2^43 pairs of trees. Diff's budget (twice MaxVersionFiles
+// entries, set lower here so the test is quick; not parallel, since it
+// sets it) refuses them as corrupt.
+func TestDiffDivergingBomb(t *testing.T) {
+	defer repo.SetDiffBudget(1 << 16)()
+	ctx := context.Background()
+	r, _ := newRepoIn(t, afero.NewMemMapFs(), "/work")
+	for _, name := range []string{"x", "y"} {
+		blob, err := objects.PutBytes(ctx, r.Store(), []byte(name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		id := forgeTree(t, r, fileLine("f", blob, 1), fileLine("g", blob, 1))
+		for range 42 {
+			id = forgeTree(t, r, dirLine("a", id), dirLine("b", id))
+		}
+		forgeCommit(t, r, "bomb-"+name, id)
+	}
+	if _, err := r.Reindex(ctx); err != nil {
+		t.Fatalf("Reindex: %v", err)
+	}
+	start := time.Now()
+	if ch, err := r.Diff(ctx, "bomb-x", "bomb-y"); !errors.Is(err, objects.ErrCorrupt) {
+		t.Errorf("Diff of two diverging bombs: %d changes, %v; want ErrCorrupt", len(ch), err)
+	}
+	if el := time.Since(start); el > 20*time.Second {
+		t.Errorf("refusing diverging bombs took %v", el)
+	}
+	// Under the same budget, versions that differ a little still diff.
+	logDir(t, r, "small", files{"a": "1", "b": "2"}, nil)
+	logDir(t, r, "small", files{"a": "1", "b": "3", "c": "4"}, nil)
+	ch, err := r.Diff(ctx, "small:v0", "small:v1")
+	if err != nil || len(ch) != 2 {
+		t.Errorf("Diff(small:v0, small:v1) = %+v, %v; want b modified and c added", ch, err)
+	}
+}
+
 // TestTreeBomb forges a version of 44 small trees, each holding two
 // entries for the one below: 2^43 paths. Every walk refuses it at once
 // instead of expanding it, and a tree shared by a shallow and a deep path
@@ -649,6 +694,7 @@ func TestTreeBomb(t *testing.T) {
 	if _, err := r.Reindex(ctx); err != nil {
 		t.Fatalf("Reindex: %v", err)
 	}
+	logDir(t, r, "other-bomb", files{"x": "x"}, nil)
 	for _, ref := range []string{"bomb", "shared"} {
 		v, err := r.Resolve(ctx, ref)
 		if err != nil {
@@ -660,7 +706,7 @@ func TestTreeBomb(t *testing.T) {
 		if _, err := r.Checkout(ctx, ref, filepath.Join(proj, ref), nil); !errors.Is(err, objects.ErrCorrupt) {
 			t.Errorf("Checkout(%s): %v, want ErrCorrupt", ref, err)
 		}
-		if _, err := r.Diff(ctx, ref, ref); !errors.Is(err, objects.ErrCorrupt) {
+		if _, err := r.Diff(ctx, ref, "other-bomb"); !errors.Is(err, objects.ErrCorrupt) {
 			t.Errorf("Diff(%s): %v, want ErrCorrupt", ref, err)
 		}
 	}

@@ -154,6 +154,10 @@ func (r *Repo) manifest(ctx context.Context, id objects.ID, prefix string) ([]Ma
 	return out, err
 }
 
+// diffBudget is what one Diff may look at: see diffTrees. A variable for
+// the tests only.
+var diffBudget int64 = 2 * MaxVersionFiles
+
 // MaxVersionFiles bounds the files and references of one version once its
 // trees are expanded. Trees share subtrees, so a handful of forged
 // objects (each directory holding two entries for the same subtree, 40
@@ -213,7 +217,8 @@ func (r *Repo) Diff(ctx context.Context, a, b string) ([]Change, error) {
 		return nil, err
 	}
 	var out []Change
-	if err := r.diffTrees(ctx, va.Tree, vb.Tree, "", 0, &out); err != nil {
+	budget := diffBudget
+	if err := r.diffTrees(ctx, va.Tree, vb.Tree, "", 0, &budget, &out); err != nil {
 		return nil, err
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
@@ -224,7 +229,12 @@ func (r *Repo) Diff(ctx context.Context, a, b string) ([]Change, error) {
 // at path prefix. Equal IDs are equal content, so a subtree both share is
 // skipped without being read: the cost grows with the change, and memory
 // with the widest pair of directories compared (plus the changes).
-func (r *Repo) diffTrees(ctx context.Context, a, b objects.ID, prefix string, depth int, out *[]Change) error {
+//
+// budget is what the whole comparison may still look at (entries compared
+// and changes listed): two versions of at most MaxVersionFiles paths each
+// never need more than twice that, while forged trees that differ at every
+// level of a 2^40-path bomb would; they are refused as corrupt.
+func (r *Repo) diffTrees(ctx context.Context, a, b objects.ID, prefix string, depth int, budget *int64, out *[]Change) error {
 	if a == b {
 		return nil
 	}
@@ -239,16 +249,43 @@ func (r *Repo) diffTrees(ctx context.Context, a, b objects.ID, prefix string, de
 	if err != nil {
 		return err
 	}
+	spend := func(n int) error {
+		if *budget -= int64(n); *budget < 0 {
+			return fmt.Errorf("%w: the trees of the two versions expand to more than %d entries", objects.ErrCorrupt, MaxVersionFiles)
+		}
+		return nil
+	}
+	if err := spend(len(ea) + len(eb)); err != nil {
+		return err
+	}
 	// side adds every file under e (a file, or a whole subtree) as op.
 	side := func(e objects.TreeEntry, op string) error {
 		p := joinPath(prefix, e.Name)
 		var ms []ManifestEntry
 		if e.Kind == objects.KindDir {
-			if ms, err = r.manifest(ctx, e.ID, p); err != nil {
+			w := walk.Walker{
+				Source:   walk.Cached(walk.Store(r.store)),
+				MaxFiles: MaxVersionFiles,
+				Enter: func(_ context.Context, d walk.Dir) error {
+					// The subtree's depth counts from the version's root.
+					if depth+1+d.Depth > objects.MaxPathDepth {
+						return fmt.Errorf("%w: %q nests deeper than %d", objects.ErrCorrupt, d.Path, objects.MaxPathDepth)
+					}
+					return nil
+				},
+				Entry: func(_ context.Context, e walk.Entry) error {
+					ms = append(ms, manifestEntry(e.Path, e.TreeEntry))
+					return nil
+				},
+			}
+			if err := w.Walk(ctx, e.ID, p); err != nil {
 				return err
 			}
 		} else {
 			ms = []ManifestEntry{manifestEntry(p, e)}
+		}
+		if err := spend(len(ms)); err != nil {
+			return err
 		}
 		for k := range ms {
 			c := Change{Path: ms[k].Path, Op: op}
@@ -279,7 +316,7 @@ func (r *Repo) diffTrees(ctx context.Context, a, b objects.ID, prefix string, de
 			j++
 			switch dx, dy := x.Kind == objects.KindDir, y.Kind == objects.KindDir; {
 			case dx && dy:
-				err = r.diffTrees(ctx, x.ID, y.ID, joinPath(prefix, x.Name), depth+1, out)
+				err = r.diffTrees(ctx, x.ID, y.ID, joinPath(prefix, x.Name), depth+1, budget, out)
 			case dx || dy:
 				if err = side(x, "removed"); err == nil {
 					err = side(y, "added")

@@ -1,0 +1,10 @@
+package repo
+
+// SetDiffBudget sets what one Diff may look at (entries compared and
+// changes listed) and returns what restores it. Tests that call it must
+// not run in parallel.
+func SetDiffBudget(n int64) (restore func()) {
+	old := diffBudget
+	diffBudget = n
+	return func() { diffBudget = old }
+}
