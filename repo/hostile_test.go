@@ -257,8 +257,13 @@ func TestDeepTree(t *testing.T) {
 	if _, err := v.Manifest(ctx); !errors.Is(err, objects.ErrCorrupt) {
 		t.Errorf("Manifest: %v, want ErrCorrupt", err)
 	}
-	if _, err := v.GetPath(ctx, "d/f"); !errors.Is(err, objects.ErrCorrupt) {
-		t.Errorf("GetPath: %v, want ErrCorrupt", err)
+	// GetPath reads only the directories on the path asked for: d/f is
+	// not there, and the path to the file is deeper than any path may be.
+	if _, err := v.GetPath(ctx, "d/f"); !errors.Is(err, repo.ErrNotFound) {
+		t.Errorf("GetPath(d/f): %v, want ErrNotFound", err)
+	}
+	if _, err := v.GetPath(ctx, strings.Repeat("d/", depth)+"f"); !errors.Is(err, objects.ErrInvalidPath) {
+		t.Errorf("GetPath of the deep file: %v, want ErrInvalidPath", err)
 	}
 	if _, err := r.Verify(ctx, "deep", proj); err == nil {
 		t.Error("Verify of a too-deep version succeeded")

@@ -272,7 +272,7 @@ func (r *Repo) pushArtifact(ctx context.Context, t remote.Transport, remoteName,
 			if v.Remote == "" || v.Remote == remoteName {
 				continue
 			}
-			entries, err := r.manifest(ctx, v.Tree, "")
+			entries, err := Version{Version: v, repo: r}.Manifest(ctx)
 			if err != nil {
 				return pa, err
 			}

@@ -165,18 +165,18 @@ func (r *Repo) Reindex(ctx context.Context) (ReindexReport, error) {
 			}
 			ver := refs.Version{Name: name, Type: a.typ, Version: v, Commit: c.id, Tree: c.c.Tree, Added: added,
 				Created: c.c.Created, Description: c.c.Description, Metadata: c.c.Metadata, Producer: c.c.Run}
-			m, err := r.manifest(ctx, c.c.Tree, "")
+			err := r.walkTree(ctx, c.c.Tree, "", func(_ string, e objects.TreeEntry) error {
+				ver.Files++
+				if e.Size > 0 {
+					ver.Size += e.Size
+				}
+				return nil
+			})
 			if err != nil {
 				if !errors.Is(err, objects.ErrNotFound) && !errors.Is(err, objects.ErrCorrupt) {
 					return rep, fmt.Errorf("reindex: %w", err)
 				}
 				rep.Damaged = append(rep.Damaged, ver.Ref())
-			}
-			for _, e := range m {
-				ver.Files++
-				if e.Size > 0 {
-					ver.Size += e.Size
-				}
 			}
 			a.versions = append(a.versions, ver)
 			a.next = max(a.next, v+1)

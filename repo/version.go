@@ -139,19 +139,26 @@ type ManifestEntry struct {
 func (e ManifestEntry) IsRef() bool { return e.Ref != "" }
 
 // Manifest returns the version's files and references sorted by path.
+// It holds the whole manifest: WalkManifest streams it.
 func (v Version) Manifest(ctx context.Context) ([]ManifestEntry, error) {
-	return v.repo.manifest(ctx, v.Tree, "")
-}
-
-// manifest walks the tree id and returns its entries under prefix.
-func (r *Repo) manifest(ctx context.Context, id objects.ID, prefix string) ([]ManifestEntry, error) {
 	var out []ManifestEntry
-	err := r.walkTree(ctx, id, prefix, func(p string, e objects.TreeEntry) error {
-		out = append(out, manifestEntry(p, e))
+	err := v.WalkManifest(ctx, func(e ManifestEntry) error {
+		out = append(out, e)
 		return nil
 	})
-	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
 	return out, err
+}
+
+// WalkManifest calls fn for each of the version's files and references,
+// sorted by path, reading one directory at a time: its memory does not
+// grow with the count of files. An error from fn stops the walk and is
+// returned. Trees that nest too deep or expand to more than
+// MaxVersionFiles entries are refused (an error wrapping
+// objects.ErrCorrupt) before fn is first called.
+func (v Version) WalkManifest(ctx context.Context, fn func(ManifestEntry) error) error {
+	return v.repo.walkTree(ctx, v.Tree, "", func(p string, e objects.TreeEntry) error {
+		return fn(manifestEntry(p, e))
+	})
 }
 
 // diffBudget is what one Diff may look at: see diffTrees. A variable for
@@ -164,17 +171,18 @@ var diffBudget int64 = 2 * MaxVersionFiles
 // deep) could otherwise stand for 2^40 paths.
 const MaxVersionFiles = 1 << 24
 
-// walkTree calls fn for every file and reference under tree id, depth
-// first, with its slash-separated path. Trees nesting deeper than
+// walkTree calls fn for every file and reference under tree id, in the
+// order of their slash-separated paths. Trees nesting deeper than
 // objects.MaxPathDepth or expanding to more than MaxVersionFiles entries
 // are refused as corrupt (walk.ErrTooDeep, walk.ErrTooMany) before fn is
 // first called, whatever they share.
 func (r *Repo) walkTree(ctx context.Context, id objects.ID, prefix string,
 	fn func(path string, e objects.TreeEntry) error) error {
 	w := walk.Walker{
-		Source:   walk.Cached(walk.Store(r.store)),
-		MaxFiles: MaxVersionFiles,
-		Entry:    func(_ context.Context, e walk.Entry) error { return fn(e.Path, e.TreeEntry) },
+		Source:    walk.Cached(walk.Store(r.store)),
+		MaxFiles:  MaxVersionFiles,
+		PathOrder: true,
+		Entry:     func(_ context.Context, e walk.Entry) error { return fn(e.Path, e.TreeEntry) },
 	}
 	return w.Walk(ctx, id, prefix)
 }
@@ -186,13 +194,28 @@ func (v Version) GetPath(ctx context.Context, name string) (ManifestEntry, error
 	if err != nil {
 		return ManifestEntry{}, err
 	}
-	m, err := v.Manifest(ctx)
-	if err != nil {
-		return ManifestEntry{}, err
-	}
-	i := sort.Search(len(m), func(i int) bool { return m[i].Path >= clean })
-	if i < len(m) && m[i].Path == clean {
-		return m[i], nil
+	// Descend one directory per component, reading only the objects on
+	// the way (for a split directory, the index nodes that hold the name).
+	id := v.Tree
+	parts := splitPath(clean)
+	for i, name := range parts {
+		e, ok, err := objects.FindEntry(ctx, v.repo.store, id, name)
+		if err != nil {
+			return ManifestEntry{}, err
+		}
+		if !ok {
+			break
+		}
+		if i == len(parts)-1 {
+			if e.Kind != objects.KindDir {
+				return manifestEntry(clean, e), nil
+			}
+			break
+		}
+		if e.Kind != objects.KindDir {
+			break
+		}
+		id = e.ID
 	}
 	return ManifestEntry{}, fmt.Errorf("%w: %s has no file %q", ErrNotFound, v.Ref(), clean)
 }

@@ -2,6 +2,7 @@ package repo_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"slices"
@@ -386,4 +387,43 @@ func TestConcurrentLogOneHandle(t *testing.T) {
 			t.Fatalf("Versions = %d versions, newest %v, err %v", len(vs), vs[0].Ref(), err)
 		}
 	})
+}
+
+// TestGetPathAndWalkManifest looks files up one by one, in a nested
+// directory and in a directory large enough to be split into index nodes
+// and leaves, and streams the manifest: sorted by path as Manifest is,
+// though "a" is a directory beside the file "a-b".
+func TestGetPathAndWalkManifest(t *testing.T) {
+	ctx := context.Background()
+	r, _ := newRepo(t, afero.NewMemMapFs(), "/work")
+	fs := files{"a/b/c.txt": "c", "a-b": "ab", "a.txt": "at"}
+	for i := range 5000 {
+		fs[fmt.Sprintf("big/f%04d", i)] = fmt.Sprint(i)
+	}
+	v, _ := logDir(t, r, "ds", fs, nil)
+	for p, content := range map[string]string{"a/b/c.txt": "c", "a-b": "ab", "big/f0000": "0", "big/f4999": "4999"} {
+		e, err := v.GetPath(ctx, p)
+		if err != nil || e.Path != p || e.Digest != objects.Hash([]byte(content)) {
+			t.Errorf("GetPath(%q) = %+v, %v", p, e, err)
+		}
+	}
+	for _, p := range []string{"a", "a/b", "big/f5000", "a/b/c.txt/d", "nope/x"} {
+		if _, err := v.GetPath(ctx, p); !errors.Is(err, repo.ErrNotFound) {
+			t.Errorf("GetPath(%q): %v, want ErrNotFound", p, err)
+		}
+	}
+	var paths []string
+	if err := v.WalkManifest(ctx, func(e repo.ManifestEntry) error {
+		paths = append(paths, e.Path)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(paths) != len(fs) || !slices.IsSorted(paths) || paths[0] != "a-b" || paths[2] != "a/b/c.txt" {
+		t.Errorf("WalkManifest: %d paths (want %d), sorted %v, first %q", len(paths), len(fs), slices.IsSorted(paths), paths[:3])
+	}
+	m, err := v.Manifest(ctx)
+	if err != nil || len(m) != len(paths) {
+		t.Fatalf("Manifest: %d entries, %v", len(m), err)
+	}
 }

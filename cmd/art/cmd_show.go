@@ -1,7 +1,10 @@
 package main
 
 import (
+	"bufio"
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -31,15 +34,8 @@ func (a *app) runShow(ctx context.Context, _ showOptions, args []string) error {
 		if err != nil {
 			return err
 		}
-		m, err := v.Manifest(ctx)
-		if err != nil {
-			return err
-		}
 		if a.global.json {
-			return a.printJSON(struct {
-				versionJSON
-				Manifest []manifestEntryJSON `json:"manifest"` // sorted by path
-			}{newVersionJSON(v), newManifestJSON(m)})
+			return a.printShowJSON(ctx, v)
 		}
 		producer := v.Producer
 		if producer == "" {
@@ -72,14 +68,70 @@ func (a *app) runShow(ctx context.Context, _ showOptions, args []string) error {
 		if err := t.flush(); err != nil {
 			return err
 		}
-		fmt.Fprintln(a.stdout, "\nmanifest:")
-		for _, e := range m {
+		w := bufio.NewWriterSize(a.stdout, 64<<10)
+		fmt.Fprintln(w, "\nmanifest:")
+		err = v.WalkManifest(ctx, func(e repo.ManifestEntry) error {
 			if e.IsRef() {
-				fmt.Fprintf(a.stdout, "  %10s  %-12s  %s -> %s\n", formatBytes(e.Size), "ref", e.Path, e.Ref)
-				continue
+				_, err := fmt.Fprintf(w, "  %10s  %-12s  %s -> %s\n", formatBytes(e.Size), "ref", e.Path, e.Ref)
+				return err
 			}
-			fmt.Fprintf(a.stdout, "  %10s  %s  %s\n", formatBytes(e.Size), e.Digest.Short(), e.Path)
+			_, err := fmt.Fprintf(w, "  %10s  %s  %s\n", formatBytes(e.Size), e.Digest.Short(), e.Path)
+			return err
+		})
+		if ferr := w.Flush(); err == nil {
+			err = ferr
 		}
-		return nil
+		return err
 	})
+}
+
+// printShowJSON prints `art show --json`: the version and its manifest,
+// {..., "manifest": [...]}, exactly as printJSON would print the one
+// struct, but streamed entry by entry, so that a version of millions of
+// files is never held whole. Nothing is printed before the first entry,
+// which comes after the version's trees were all measured (a missing or
+// damaged tree, or a tree bomb, prints nothing but the error); an error
+// found later (a split directory that is not what its index claims) cuts
+// the document short, and the command fails with it.
+func (a *app) printShowJSON(ctx context.Context, v repo.Version) error {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(newVersionJSON(v)); err != nil {
+		return err
+	}
+	head := bytes.TrimSuffix(bytes.TrimRight(buf.Bytes(), "\n"), []byte("}"))
+	head = append(bytes.TrimRight(head, "\n"), []byte(",\n  \"manifest\": [")...)
+	w := bufio.NewWriterSize(a.stdout, 64<<10)
+	n := 0
+	enc = json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("    ", "  ")
+	err := v.WalkManifest(ctx, func(e repo.ManifestEntry) error {
+		if n == 0 {
+			w.Write(head)
+		} else {
+			w.WriteString(",")
+		}
+		n++
+		buf.Reset()
+		if err := enc.Encode(newManifestEntryJSON(e)); err != nil {
+			return err
+		}
+		w.WriteString("\n    ")
+		_, err := w.Write(bytes.TrimRight(buf.Bytes(), "\n"))
+		return err
+	})
+	if err != nil {
+		w.Flush()
+		return err
+	}
+	if n == 0 {
+		w.Write(head)
+		w.WriteString("]\n}\n")
+	} else {
+		w.WriteString("\n  ]\n}\n")
+	}
+	return w.Flush()
 }

@@ -177,3 +177,61 @@ func TestProgress(t *testing.T) {
 		t.Fatalf("progress drew %q", out)
 	}
 }
+
+// TestShowJSONStreamed prints `art show --json` of versions (files whose
+// names JSON would escape, a directory beside a file that sorts between
+// it and its entries, a reference, no file at all) entry by entry, and
+// compares it byte for byte with the one document printJSON prints of the
+// version and its whole manifest.
+func TestShowJSONStreamed(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dir := t.TempDir()
+	r, err := repo.Init(ctx, afero.NewOsFs(), filepath.Join(dir, repo.DirName), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	a := r.NewArtifact("ds", "dataset")
+	for name, content := range map[string]string{"a/b": "b", "a-b<&>": "x", `q"uote`: "q", "a0": ""} {
+		w, err := a.NewFile(ctx, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.WriteString(w, content)
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := a.AddReference(ctx, "https://example.com/data.csv", "ref/data.csv"); err != nil {
+		t.Fatal(err)
+	}
+	a.Metadata = map[string]any{"k": "<v>"}
+	full, _, err := r.Log(ctx, a, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	empty, _, err := r.Log(ctx, r.NewArtifact("empty", "dataset"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range []repo.Version{full, empty} {
+		var streamed, whole bytes.Buffer
+		if err := (&app{stdout: &streamed}).printShowJSON(ctx, v); err != nil {
+			t.Fatal(err)
+		}
+		m, err := v.Manifest(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := (&app{stdout: &whole}).printJSON(struct {
+			versionJSON
+			Manifest []manifestEntryJSON `json:"manifest"`
+		}{newVersionJSON(v), newManifestJSON(m)}); err != nil {
+			t.Fatal(err)
+		}
+		if streamed.String() != whole.String() {
+			t.Errorf("%s: streamed\n%s\nwant\n%s", v.Ref(), streamed.String(), whole.String())
+		}
+	}
+}

@@ -21,12 +21,22 @@
 // tree after its entries. Enter returning SkipDir skips the tree (its
 // entries and its Leave); Entry returning SkipDir for a file skips its
 // chunks. Any other error stops the walk and is returned as is.
+//
+// With PathOrder set, files and references are visited in the byte order
+// of their whole paths instead (the order of a sorted manifest): a
+// subdirectory "a" is walked after a sibling file "a-b" or "a.txt", which
+// sort before "a/...". The walk holds back only the subdirectories whose
+// names are prefixes of names still to come, so it streams as tree order
+// does.
 package walk
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/artvcs/art/objects"
 )
@@ -68,17 +78,35 @@ func (s storeSource) Node(ctx context.Context, id objects.ID) (objects.DirNode, 
 	return objects.ReadDirNode(ctx, s.g, id)
 }
 
-// Cached reads each object from src once and keeps it (for walks that
-// visit the same trees many times, such as fsck's or du's over every
-// version). It keeps every object it read, leaves of split directories
-// too, for as long as it is used.
+// Cached reads objects from src and keeps up to CacheEntries of their
+// entries (tree entries and index children) for walks that read the same
+// trees again: a walk with MaxFiles measures every tree before it visits
+// them, and fsck's or du's walks over many versions meet shared trees.
+// Past the bound it forgets objects at random, so memory stays flat
+// however many trees are read; a forgotten object is read again.
 func Cached(src Source) Source {
-	return &cached{src: src, nodes: map[objects.ID]objects.DirNode{}}
+	return &cached{src: src, nodes: map[objects.ID]objects.DirNode{}, max: CacheEntries}
 }
+
+// CacheEntries bounds the entries a Cached source keeps (a decoded entry
+// takes about 150 bytes: 64 Ki of them about 10 MiB).
+const CacheEntries = 1 << 16
 
 type cached struct {
 	src   Source
 	nodes map[objects.ID]objects.DirNode
+	held  int // entries of the nodes kept
+	max   int
+}
+
+func nodeEntries(n objects.DirNode) int {
+	if n.Tree != nil {
+		return len(n.Tree.Entries) + 1
+	}
+	if n.Index != nil {
+		return len(n.Index.Children) + 1
+	}
+	return 1
 }
 
 func (c *cached) Node(ctx context.Context, id objects.ID) (objects.DirNode, error) {
@@ -89,7 +117,19 @@ func (c *cached) Node(ctx context.Context, id objects.ID) (objects.DirNode, erro
 	if err != nil {
 		return objects.DirNode{}, err
 	}
+	size := nodeEntries(n)
+	if size > c.max {
+		return n, nil // larger than the whole cache: not kept
+	}
+	for k, old := range c.nodes { // random order: forget until it fits
+		if c.held+size <= c.max {
+			break
+		}
+		c.held -= nodeEntries(old)
+		delete(c.nodes, k)
+	}
 	c.nodes[id] = n
+	c.held += size
 	return n, nil
 }
 
@@ -124,6 +164,10 @@ type Walker struct {
 	// MaxFiles, when positive, bounds the files and references a walk may
 	// reach (see Limits).
 	MaxFiles int64
+	// PathOrder visits entries in the order of their paths (see Order).
+	// A subdirectory of a split directory may then be walked after Leave
+	// of the leaf that names it: walks about objects leave it unset.
+	PathOrder bool
 
 	// Enter and Leave are called for every object a directory consists
 	// of: its own object (IndexDepth 0) and, for a split directory, each
@@ -225,6 +269,9 @@ func (w *Walker) dir(ctx context.Context, d Dir) error {
 			}
 			return err
 		}
+		if err := w.release(ctx, d, &s.held, nil); err != nil {
+			return err
+		}
 		if s.whole {
 			if err := s.v.Finish(); err != nil {
 				if err := w.treeError(ctx, d, err); err != nil {
@@ -246,6 +293,14 @@ type split struct {
 	v         *objects.DirVerifier // fed every entry, when whole
 	whole     bool                 // every leaf was read (none skipped)
 	abandoned bool                 // found damaged: the rest is skipped
+	held      []held               // PathOrder: subdirectories held back
+}
+
+// held is a subdirectory that a PathOrder walk holds back until the
+// entries whose paths sort before its own are visited.
+type held struct {
+	e    objects.TreeEntry
+	path string
 }
 
 // index walks the children of the index node x, an object of s.dir.
@@ -309,6 +364,11 @@ func (w *Walker) entries(ctx context.Context, d Dir, t *objects.Tree, s *split) 
 	if err := w.prefetch(ctx, ids); err != nil {
 		return err
 	}
+	var local []held
+	hold := &local
+	if s != nil {
+		hold = &s.held
+	}
 	for _, e := range t.Entries {
 		if s != nil && s.whole {
 			if err := s.v.Add(e); err != nil {
@@ -323,6 +383,19 @@ func (w *Walker) entries(ctx context.Context, d Dir, t *objects.Tree, s *split) 
 		if d.Path != "" {
 			p = d.Path + "/" + e.Name
 		}
+		if w.PathOrder {
+			if err := w.release(ctx, d, hold, &e); err != nil {
+				return err
+			}
+			if e.Kind == objects.KindDir {
+				i := len(*hold)
+				for i > 0 && keyCompare(e, (*hold)[i-1].e) < 0 {
+					i--
+				}
+				*hold = slices.Insert(*hold, i, held{e: e, path: p})
+				continue
+			}
+		}
 		if e.Kind == objects.KindDir {
 			if err := w.dir(ctx, Dir{ID: e.ID, Path: p, Depth: d.Depth + 1}); err != nil {
 				return err
@@ -333,7 +406,45 @@ func (w *Walker) entries(ctx context.Context, d Dir, t *objects.Tree, s *split) 
 			return err
 		}
 	}
+	if s == nil {
+		return w.release(ctx, d, hold, nil)
+	}
 	return nil
+}
+
+// release walks the subdirectories of d held back (sorted by path) whose
+// paths sort before next's, or all of them when next is nil.
+func (w *Walker) release(ctx context.Context, d Dir, hold *[]held, next *objects.TreeEntry) error {
+	for len(*hold) > 0 {
+		h := (*hold)[0]
+		if next != nil && keyCompare(h.e, *next) > 0 {
+			return nil
+		}
+		*hold = (*hold)[1:]
+		if err := w.dir(ctx, Dir{ID: h.e.ID, Path: h.path, Depth: d.Depth + 1}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// keyCompare compares two entries of one directory by the paths below
+// them: a directory's name sorts as if followed by "/".
+func keyCompare(a, b objects.TreeEntry) int {
+	n := min(len(a.Name), len(b.Name))
+	if c := strings.Compare(a.Name[:n], b.Name[:n]); c != 0 {
+		return c
+	}
+	at := func(e objects.TreeEntry) int { // the key's byte at n, -1 past its end
+		switch {
+		case len(e.Name) > n:
+			return int(e.Name[n])
+		case e.Kind == objects.KindDir:
+			return '/'
+		}
+		return -1
+	}
+	return cmp.Compare(at(a), at(b))
 }
 
 func (w *Walker) entry(ctx context.Context, e Entry) error {

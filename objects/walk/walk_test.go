@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
@@ -321,5 +323,114 @@ func TestCached(t *testing.T) {
 	}
 	if s.reads != 2 {
 		t.Errorf("%d reads through the cache, want 2 (each tree once)", s.reads)
+	}
+}
+
+// TestPathOrder walks random trees, one of them a directory split into
+// index nodes and leaves, whose names are prefixes of one another ("a",
+// "a-b", "a.c", "a0"): with PathOrder the paths come sorted as strings,
+// the order of a sorted manifest, and each exactly once.
+func TestPathOrder(t *testing.T) {
+	ctx := context.Background()
+	rng := rand.New(rand.NewPCG(1, 2))
+	alphabet := []string{"a", "b", "-", ".", "0", "~", "_"}
+	name := func() string {
+		var b strings.Builder
+		for range 1 + rng.IntN(4) {
+			b.WriteString(alphabet[rng.IntN(len(alphabet))])
+		}
+		return b.String()
+	}
+	s := newTrees()
+	var want []string
+	// build writes a directory of about n entries at path p.
+	var build func(p string, n, depth int) objects.ID
+	build = func(p string, n, depth int) objects.ID {
+		names := map[string]bool{}
+		for len(names) < min(n, 1000) { // short names: at most 2,800 of them
+			if nm := name(); !strings.HasSuffix(nm, ".") {
+				names[nm] = true
+			}
+		}
+		if n > 4096 { // big enough to be split: names of their own
+			for i := 0; len(names) < n; i++ {
+				names[fmt.Sprintf("%s%d", name(), i)] = true
+			}
+		}
+		sorted := slices.Sorted(maps.Keys(names))
+		dw := objects.NewDirWriter(s.putBytes)
+		for _, nm := range sorted {
+			path := nm
+			if p != "" {
+				path = p + "/" + nm
+			}
+			e := file(nm, path)
+			if depth < 3 && rng.IntN(3) == 0 {
+				e = dir(nm, build(path, 1+rng.IntN(6), depth+1))
+			} else {
+				want = append(want, path)
+			}
+			if err := dw.Add(ctx, e); err != nil {
+				t.Fatal(err)
+			}
+		}
+		id, err := dw.Finish(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	for _, n := range []int{8, 30, 5000} {
+		want = want[:0]
+		root := build("", n, 0)
+		slices.Sort(want)
+		var got []string
+		w := walk.Walker{Source: s, PathOrder: true, MaxFiles: 1 << 20,
+			Entry: func(_ context.Context, e walk.Entry) error {
+				got = append(got, e.Path)
+				return nil
+			}}
+		if err := w.Walk(ctx, root, ""); err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(got, want) {
+			for i := range min(len(got), len(want)) {
+				if got[i] != want[i] {
+					t.Fatalf("%d entries: path %d is %q, want %q (%d paths, want %d)", n, i, got[i], want[i], len(got), len(want))
+				}
+			}
+			t.Fatalf("%d entries: %d paths, want %d", n, len(got), len(want))
+		}
+	}
+}
+
+// TestCachedBounded walks a version with more entries than a Cached
+// source keeps: the walk is still right, and some trees are read again
+// (forgotten), so the cache did not grow with the version.
+func TestCachedBounded(t *testing.T) {
+	ctx := context.Background()
+	s := newTrees()
+	var dirs []objects.TreeEntry
+	const perDir = 1000
+	n := walk.CacheEntries/perDir + 20
+	for i := range n {
+		var es []objects.TreeEntry
+		for j := range perDir {
+			es = append(es, file(fmt.Sprintf("f%04d", j), fmt.Sprint(i, j)))
+		}
+		dirs = append(dirs, dir(fmt.Sprintf("d%04d", i), s.put(t, es...)))
+	}
+	root := s.put(t, dirs...)
+	files := 0
+	w := walk.Walker{Source: walk.Cached(s), MaxFiles: 1 << 30,
+		Entry: func(context.Context, walk.Entry) error { files++; return nil }}
+	if err := w.Walk(ctx, root, ""); err != nil {
+		t.Fatal(err)
+	}
+	if files != n*perDir {
+		t.Errorf("walked %d files, want %d", files, n*perDir)
+	}
+	if s.reads <= n+1 {
+		t.Errorf("%d reads of %d trees measured and walked: the cache kept them all", s.reads, n+1)
 	}
 }
