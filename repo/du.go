@@ -2,6 +2,7 @@ package repo
 
 import (
 	"context"
+	"fmt"
 	"sort"
 
 	"github.com/artvcs/art/objects"
@@ -41,10 +42,12 @@ type Usage struct {
 // *UnreadableError naming it (Fsck says what it affects).
 func (r *Repo) DiskUsage(ctx context.Context) (Usage, error) {
 	var u Usage
-	stored := map[objects.ID]int64{}
+	// Keyed by ID prefix, as the mark's sets are (objects.IDSet), in half
+	// the memory of full IDs.
+	stored := map[objects.IDPrefix]int64{}
 	chunked := map[objects.ID]bool{}
 	if err := r.store.List(ctx, func(i objects.Info) error {
-		stored[i.ID] += i.Stored
+		stored[i.ID.Prefix()] += i.Stored
 		u.OnDisk += i.Stored
 		u.Objects++
 		if i.Chunked {
@@ -60,45 +63,62 @@ func (r *Repo) DiskUsage(ctx context.Context) (Usage, error) {
 		return u, err
 	}
 	// Within an artifact each tree and file counts once; versions share
-	// most trees, so each is read once for all of them.
+	// most trees, so each is read once for all of them. AllVersions comes
+	// sorted by name, so one artifact's set is summed and dropped before
+	// the next one's is marked.
 	m := &marker{r: r, op: "du", src: walk.Cached(walk.Store(r.store)), chunked: chunked,
 		lists: map[objects.ID]*objects.ChunkList{}}
-	all := map[objects.ID]bool{}
-	byName := map[string]map[objects.ID]bool{}
+	all := &objects.IDSet{}
+	var set *objects.IDSet
 	idx := map[string]int{}
-	for _, v := range versions {
-		set := byName[v.Name]
+	sum := func() {
 		if set == nil {
-			set = map[objects.ID]bool{}
-			byName[v.Name] = set
-			idx[v.Name] = len(u.Artifacts)
-			u.Artifacts = append(u.Artifacts, ArtifactUsage{Name: v.Name})
+			return
 		}
-		a := &u.Artifacts[idx[v.Name]]
+		a := &u.Artifacts[len(u.Artifacts)-1]
+		for k := range set.All() {
+			a.Stored += stored[k]
+		}
+		if all.Len() == 0 {
+			all = set // the first artifact's: no copy
+		} else {
+			for k := range set.All() {
+				all.AddPrefix(k)
+			}
+		}
+		set = nil
+	}
+	for _, v := range versions {
+		i, ok := idx[v.Name]
+		if !ok {
+			sum()
+			set = &objects.IDSet{}
+			i = len(u.Artifacts)
+			idx[v.Name] = i
+			u.Artifacts = append(u.Artifacts, ArtifactUsage{Name: v.Name})
+		} else if i != len(u.Artifacts)-1 {
+			return u, fmt.Errorf("du: the versions of %s are not listed together", v.Name)
+		}
+		a := &u.Artifacts[i]
 		a.Versions++
 		a.Logical += v.Size
 		u.Logical += v.Size
-		set[v.Commit] = true
+		set.Add(v.Commit)
 		if err := m.mark(ctx, v.Tree, set); err != nil {
 			return u, err
 		}
 	}
-	for i := range u.Artifacts {
-		a := &u.Artifacts[i]
-		for id := range byName[a.Name] {
-			a.Stored += stored[id]
-			all[id] = true
-		}
+	sum()
+	for k := range all.All() {
+		u.Stored += stored[k]
 	}
-	for id := range all {
-		u.Stored += stored[id]
-	}
+	all = nil
 	live, err := r.mark(ctx, chunked)
 	if err != nil {
 		return u, err
 	}
-	for id, n := range stored {
-		if !live[id] {
+	for k, n := range stored {
+		if !live.HasPrefix(k) {
 			u.Garbage += n
 		}
 	}

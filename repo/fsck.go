@@ -67,25 +67,23 @@ func (r *Repo) Fsck(ctx context.Context, opts *FsckOptions) (FsckReport, error) 
 		opts = &FsckOptions{}
 	}
 	var rep FsckReport
-	var infos, lists []objects.Info
+	// Only the chunked blobs are kept whole from the listing; the others'
+	// sizes are kept by ID prefix (as objects.IDSet keeps IDs, in half the
+	// memory), and the store is listed again to hash them.
+	var lists []objects.Info
 	var total int64
+	sizes := map[objects.IDPrefix]int64{}
 	if err := r.store.List(ctx, func(i objects.Info) error {
+		sizes[i.ID.Prefix()] = i.Size
 		if i.Chunked {
 			lists = append(lists, i)
 			return nil
 		}
-		infos = append(infos, i)
+		rep.Objects++
 		total += i.Size
 		return nil
 	}); err != nil {
 		return rep, err
-	}
-	sizes := make(map[objects.ID]int64, len(infos)+len(lists))
-	for _, i := range infos {
-		sizes[i.ID] = i.Size
-	}
-	for _, i := range lists {
-		sizes[i.ID] = i.Size
 	}
 	problems := map[objects.ID]*FsckProblem{}
 	var mu sync.Mutex
@@ -149,9 +147,12 @@ func (r *Repo) Fsck(ctx context.Context, opts *FsckOptions) (FsckReport, error) 
 
 	g, gctx = errgroup.WithContext(ctx)
 	g.SetLimit(runtime.GOMAXPROCS(0))
-	for _, info := range infos {
+	listErr := r.store.List(gctx, func(info objects.Info) error {
+		if info.Chunked {
+			return nil
+		}
 		if _, ok := checked.Load(info.ID); ok {
-			continue
+			return nil
 		}
 		g.Go(func() error {
 			rc, err := r.store.Open(gctx, info.ID)
@@ -168,11 +169,15 @@ func (r *Repo) Fsck(ctx context.Context, opts *FsckOptions) (FsckReport, error) 
 			}
 			return err
 		})
-	}
+		return nil
+	})
 	if err := g.Wait(); err != nil {
 		return rep, err
 	}
-	rep.Objects, rep.Bytes = len(infos)+len(lists), total
+	if listErr != nil {
+		return rep, listErr
+	}
+	rep.Objects, rep.Bytes = rep.Objects+len(lists), total
 
 	// Walk every version and charge each damaged object to what uses it.
 	versions, err := r.index().AllVersions(ctx)
@@ -184,7 +189,7 @@ func (r *Repo) Fsck(ctx context.Context, opts *FsckOptions) (FsckReport, error) 
 		if p := problems[id]; p != nil {
 			return p
 		}
-		size, ok := sizes[id]
+		size, ok := sizes[id.Prefix()]
 		if !ok {
 			return addProblem(id, "missing", "not in the object store")
 		}
@@ -211,7 +216,7 @@ func (r *Repo) Fsck(ctx context.Context, opts *FsckOptions) (FsckReport, error) 
 			if e.Kind != objects.KindFile {
 				return nil
 			}
-			if _, here := sizes[e.ID]; !here && lazy && problems[e.ID] == nil {
+			if _, here := sizes[e.ID.Prefix()]; !here && lazy && problems[e.ID] == nil {
 				rep.NotFetched++
 				return nil
 			}
@@ -227,7 +232,7 @@ func (r *Repo) Fsck(ctx context.Context, opts *FsckOptions) (FsckReport, error) 
 					}
 					seen[c.ID] = true
 					prob := problems[c.ID]
-					if _, here := sizes[c.ID]; prob == nil && !here {
+					if _, here := sizes[c.ID.Prefix()]; prob == nil && !here {
 						prob = addProblem(c.ID, "missing", "chunk of blob "+l.Blob.String()+" is not in the object store")
 					}
 					if prob != nil {
@@ -345,7 +350,7 @@ func hashThrough(r io.Reader, sink io.Writer, progress func(int64)) (int64, erro
 // charged to the chunk (the walk then charges them to every file made of
 // it), or to the blob when every chunk is sound but they do not join into
 // it.
-func (r *Repo) fsckChunks(ctx context.Context, l *objects.ChunkList, sizes map[objects.ID]int64,
+func (r *Repo) fsckChunks(ctx context.Context, l *objects.ChunkList, sizes map[objects.IDPrefix]int64,
 	checked *sync.Map, addProblem func(objects.ID, string, string) *FsckProblem, progress func(int64)) error {
 	whole := objects.NewHasher()
 	sound := true
@@ -353,7 +358,7 @@ func (r *Repo) fsckChunks(ctx context.Context, l *objects.ChunkList, sizes map[o
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		size, ok := sizes[c.ID]
+		size, ok := sizes[c.ID.Prefix()]
 		if !ok {
 			// Damage only if a version uses the blob: the walk charges it
 			// (a list no version uses is garbage a crash may have left).

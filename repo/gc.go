@@ -86,11 +86,11 @@ func (r *Repo) GC(ctx context.Context, opts *GCOptions) (rep GCReport, retErr er
 	}
 	// List before marking, to learn which blobs are chunked: an entry
 	// written after the listing is younger than the cutoff anyway, and so
-	// is every chunk a writer reused (it refreshes them).
-	var infos []objects.Info
+	// is every chunk a writer reused (it refreshes them). Only the chunked
+	// blobs are kept; the store is listed again after the mark for the
+	// candidates, so that memory does not hold every object twice.
 	chunked := map[objects.ID]bool{}
 	if err := r.store.List(ctx, func(i objects.Info) error {
-		infos = append(infos, i)
 		if i.Chunked {
 			chunked[i.ID] = true
 		}
@@ -102,17 +102,27 @@ func (r *Repo) GC(ctx context.Context, opts *GCOptions) (rep GCReport, retErr er
 	if err != nil {
 		return rep, err
 	}
-	rep.Live = len(live)
+	rep.Live = live.Len()
+	// The second listing: what is not live and older than the cutoff is a
+	// candidate (an object written since the first listing is younger),
+	// and a young chunk list that is not live keeps its chunks (below).
 	var candidates []objects.Info
-	for _, i := range infos {
-		if live[i.ID] {
-			continue
+	keptLists := map[objects.ID]bool{}
+	if err := r.store.List(ctx, func(i objects.Info) error {
+		if live.Has(i.ID) {
+			return nil
 		}
 		if !i.ModTime.Before(cutoff) {
 			rep.Young++
-			continue
+			if i.Chunked {
+				keptLists[i.ID] = true
+			}
+			return nil
 		}
 		candidates = append(candidates, i)
+		return nil
+	}); err != nil {
+		return rep, err
 	}
 	var packedGone []objects.Info
 	// collect deletes the candidate c, unless a writer has reused it since
@@ -149,7 +159,6 @@ func (r *Repo) GC(ctx context.Context, opts *GCOptions) (rep GCReport, retErr er
 	// and a deleted list's removal is made durable before its chunks are
 	// removed. So neither an error nor a crash part way leaves a list
 	// naming missing chunks, which readers would take for a stored blob.
-	keptLists := map[objects.ID]bool{}
 	listDirs := map[string]bool{}
 	var rest []objects.Info
 	for _, c := range candidates {
@@ -167,11 +176,6 @@ func (r *Repo) GC(ctx context.Context, opts *GCOptions) (rep GCReport, retErr er
 			keptLists[c.ID] = true
 		}
 	}
-	for _, i := range infos {
-		if i.Chunked && !live[i.ID] && !i.ModTime.Before(cutoff) {
-			keptLists[i.ID] = true // young
-		}
-	}
 	for id := range keptLists {
 		l, err := r.store.ReadChunkList(ctx, id)
 		if errors.Is(err, objects.ErrNotFound) {
@@ -181,7 +185,7 @@ func (r *Repo) GC(ctx context.Context, opts *GCOptions) (rep GCReport, retErr er
 			return rep, &UnreadableError{Op: "gc", Kind: "chunk list", ID: id, Err: err}
 		}
 		for _, c := range l.Chunks {
-			live[c.ID] = true
+			live.Add(c.ID)
 		}
 	}
 	if !opts.DryRun {
@@ -192,7 +196,7 @@ func (r *Repo) GC(ctx context.Context, opts *GCOptions) (rep GCReport, retErr er
 		}
 	}
 	for _, c := range rest {
-		if live[c.ID] {
+		if live.Has(c.ID) {
 			continue // a chunk of a list that stays
 		}
 		if _, err := collect(c); err != nil {
@@ -247,29 +251,27 @@ type marker struct {
 // (a tree is in set before it is read, but a tree that cannot be read stops
 // the walk). The files in m.chunked are expanded into their chunks; a
 // chunk list that is not stored is a file stored whole.
-func (m *marker) mark(ctx context.Context, root objects.ID, set map[objects.ID]bool) error {
+func (m *marker) mark(ctx context.Context, root objects.ID, set *objects.IDSet) error {
 	w := walk.Walker{
 		Source: m.src,
 		Chunks: m.chunks,
 		Enter: func(_ context.Context, d walk.Dir) error {
-			if set[d.ID] {
+			if !set.Add(d.ID) {
 				return walk.SkipDir
 			}
-			set[d.ID] = true
 			return nil
 		},
 		Entry: func(_ context.Context, e walk.Entry) error {
 			if e.Kind != objects.KindFile {
 				return nil
 			}
-			if set[e.ID] {
+			if !set.Add(e.ID) {
 				return walk.SkipDir // its chunks are in set already
 			}
-			set[e.ID] = true
 			return nil
 		},
 		Chunk: func(_ context.Context, _ walk.Entry, c objects.Chunk) error {
-			set[c.ID] = true
+			set.Add(c.ID)
 			return nil
 		},
 		TreeError: func(_ context.Context, d walk.Dir, err error) error {
@@ -302,15 +304,15 @@ func (m *marker) chunks(ctx context.Context, id objects.ID) (*objects.ChunkList,
 // mark returns the IDs of every object reachable from a version or a run.
 // The blobs in chunked are stored as chunk lists: their chunks are marked
 // too.
-func (r *Repo) mark(ctx context.Context, chunked map[objects.ID]bool) (map[objects.ID]bool, error) {
+func (r *Repo) mark(ctx context.Context, chunked map[objects.ID]bool) (*objects.IDSet, error) {
 	versions, err := r.index().AllVersions(ctx)
 	if err != nil {
 		return nil, err
 	}
-	live := map[objects.ID]bool{}
+	live := &objects.IDSet{}
 	m := &marker{r: r, op: "gc", src: walk.Store(r.store), chunked: chunked}
 	for _, v := range versions {
-		live[v.Commit] = true
+		live.Add(v.Commit)
 		if err := m.mark(ctx, v.Tree, live); err != nil {
 			return nil, err
 		}
@@ -328,9 +330,9 @@ func (r *Repo) mark(ctx context.Context, chunked map[objects.ID]bool) (map[objec
 		if err != nil {
 			return nil, &UnreadableError{Op: "gc", Kind: "run object", ID: id, Err: err}
 		}
-		live[id] = true
+		live.Add(id)
 		for _, c := range append(o.Inputs, o.Outputs...) {
-			live[c] = true
+			live.Add(c)
 		}
 	}
 	commits, err := x.CommitIDs(ctx)
@@ -338,7 +340,7 @@ func (r *Repo) mark(ctx context.Context, chunked map[objects.ID]bool) (map[objec
 		return nil, err
 	}
 	for _, c := range commits {
-		live[c] = true
+		live.Add(c)
 	}
 	return live, nil
 }
