@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 
 	"github.com/artvcs/art/objects"
+	"github.com/artvcs/art/objects/walk"
 	"github.com/artvcs/art/repo/worktree"
 )
 
@@ -54,19 +55,39 @@ func (v Version) Verify(ctx context.Context, dir string) (VerifyResult, error) {
 	if !fi.IsDir() {
 		return res, fmt.Errorf("verify: %s is not a directory", dir)
 	}
-	manifest, err := v.Manifest(ctx)
+	// The version's trees are walked one directory at a time, and the
+	// directory compared with each as it goes (worktree.Verifier): memory
+	// holds the widest directory and a batch of files, whatever the count.
+	vf := &worktree.Verifier{Fs: v.repo.fs, Root: dir}
+	w := walk.Walker{
+		Source:   walk.Cached(walk.Store(v.repo.store)),
+		MaxFiles: MaxVersionFiles,
+		Enter: func(ctx context.Context, d walk.Dir) error {
+			if d.IndexDepth > 0 {
+				return nil // a part of a split directory
+			}
+			return vf.Enter(ctx, d.Path)
+		},
+		Entry: func(ctx context.Context, e walk.Entry) error {
+			me := manifestEntry(e.Path, e.TreeEntry)
+			if me.IsRef() && !isFileURI(me.Ref) {
+				return nil
+			}
+			res.Files++
+			return vf.File(ctx, worktree.Entry{Path: me.Path, ID: entryID(me), Size: me.Size, Exec: me.Exec})
+		},
+		Leave: func(ctx context.Context, d walk.Dir) error {
+			if d.IndexDepth > 0 {
+				return nil
+			}
+			return vf.Leave(ctx)
+		},
+	}
+	err = w.Walk(ctx, v.Tree, "")
 	if err != nil {
 		return res, err
 	}
-	var ents []worktree.Entry
-	for _, e := range manifest {
-		if e.IsRef() && !isFileURI(e.Ref) {
-			continue
-		}
-		ents = append(ents, worktree.Entry{Path: e.Path, ID: entryID(e), Size: e.Size, Exec: e.Exec})
-	}
-	res.Files = len(ents)
-	problems, err := worktree.Verify(ctx, v.repo.fs, dir, ents)
+	problems, err := vf.Finish(ctx)
 	for _, p := range problems {
 		res.Problems = append(res.Problems, VerifyProblem{Path: p.Path, Problem: p.Problem})
 	}

@@ -588,3 +588,43 @@ func TestVerify(t *testing.T) {
 		}
 	})
 }
+
+// TestVerifyShapes compares directories with versions where the two
+// disagree about what is a directory: a directory of the version that is
+// a file on disk, a file of the version that is a directory on disk, a
+// directory the version lacks, a directory beside a file that sorts
+// between it and its entries ("a" and "a-b"), and a symbolic link to a
+// directory outside, which is not looked into.
+func TestVerifyShapes(t *testing.T) {
+	forEachFs(t, func(t *testing.T, w *tree) {
+		want := w.want(map[string]string{"a/x": "x", "a-b": "ab", "d/y": "y", "f": "f", "l/z": "z"})
+		w.write("a/x", "x")
+		w.write("a/new", "n")
+		w.write("a-b", "ab")
+		w.write("d", "a file where a directory goes")
+		w.write("f/inner/deep", "a directory where a file goes")
+		w.write("other/q", "q")
+		exp := []Problem{{"a/new", Extra}, {"d", Extra}, {"d/y", Missing}, {"f", Missing},
+			{"f/inner/deep", Extra}, {"l/z", Missing}, {"other/q", Extra}}
+		if ln, ok := w.fs.(afero.Symlinker); ok {
+			outside := filepath.Join(filepath.Dir(w.x.Root), "outside")
+			if err := w.fs.MkdirAll(outside, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := afero.WriteFile(w.fs, filepath.Join(outside, "z"), []byte("z"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if err := ln.SymlinkIfPossible(outside, w.path("l")); err != nil {
+				t.Fatal(err)
+			}
+			exp = slices.Insert(exp, 5, Problem{"l", Extra})
+		}
+		got, err := Verify(context.Background(), w.fs, w.x.Root, want)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(got, exp) {
+			t.Errorf("problems\n%v, want\n%v", got, exp)
+		}
+	})
+}

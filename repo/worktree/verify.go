@@ -1,10 +1,10 @@
 package worktree
 
 import (
+	"cmp"
 	"context"
-	"io/fs"
-	"path/filepath"
-	"sort"
+	"path"
+	"slices"
 	"strings"
 
 	"github.com/spf13/afero"
@@ -31,41 +31,77 @@ type Problem struct {
 // that is not a regular file, is Missing. Every other non-directory under
 // dir that want lacks is Extra, except checkout temp files (TempPrefix).
 func Verify(ctx context.Context, fsys afero.Fs, dir string, want []Entry) ([]Problem, error) {
-	disk, err := Scan(ctx, fsys, dir, want, nil, &State{})
-	if err != nil {
+	// Feed a Verifier the entries in tree order: a directory's files and
+	// subdirectories before the names that follow it as a path ("a/x"
+	// before "a-b"), so '/' sorts before every other byte.
+	es := slices.Clone(want)
+	slices.SortFunc(es, func(a, b Entry) int { return treeCompare(a.Path, b.Path) })
+	v := &Verifier{Fs: fsys, Root: dir}
+	if err := v.Enter(ctx, ""); err != nil {
 		return nil, err
 	}
-	wanted := make(map[string]bool, len(want))
-	var out []Problem
-	for _, e := range want {
-		wanted[e.Path] = true
-		switch d := disk[e.Path]; {
-		case d.Kind != File:
-			out = append(out, Problem{Path: e.Path, Problem: Missing})
-		case d.Stat.Size != e.Size || d.Hash != e.ID:
-			out = append(out, Problem{Path: e.Path, Problem: Modified})
+	open := []string{""} // the directories entered and not left
+	for _, e := range es {
+		d := path.Dir(e.Path)
+		if d == "." {
+			d = ""
+		}
+		for !within(d, open[len(open)-1]) {
+			if err := v.Leave(ctx); err != nil {
+				return nil, err
+			}
+			open = open[:len(open)-1]
+		}
+		for top := open[len(open)-1]; top != d; top = open[len(open)-1] {
+			// Enter the next directory on the way from top down to d.
+			rest := d
+			if top != "" {
+				rest = d[len(top)+1:]
+			}
+			comp, _, _ := strings.Cut(rest, "/")
+			next := comp
+			if top != "" {
+				next = top + "/" + comp
+			}
+			if err := v.Enter(ctx, next); err != nil {
+				return nil, err
+			}
+			open = append(open, next)
+		}
+		if err := v.File(ctx, e); err != nil {
+			return nil, err
 		}
 	}
-	err = afero.Walk(fsys, dir, func(p string, info fs.FileInfo, err error) error {
-		if err != nil {
-			return err
+	for range open {
+		if err := v.Leave(ctx); err != nil {
+			return nil, err
 		}
-		if info.IsDir() {
-			return nil
-		}
-		rel, err := filepath.Rel(dir, p)
-		if err != nil {
-			return err
-		}
-		rel = filepath.ToSlash(rel)
-		if !wanted[rel] && !strings.HasPrefix(filepath.Base(rel), TempPrefix) {
-			out = append(out, Problem{Path: rel, Problem: Extra})
-		}
-		return nil
-	})
-	if err != nil {
-		return out, err
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
-	return out, nil
+	return v.Finish(ctx)
+}
+
+// within reports whether the directory d is dir or below it ("" is the
+// root).
+func within(d, dir string) bool {
+	return dir == "" || d == dir || strings.HasPrefix(d, dir+"/")
+}
+
+// treeCompare compares two paths in the order a walk of trees visits
+// them: component by component ('/' before every other byte).
+func treeCompare(a, b string) int {
+	n := min(len(a), len(b))
+	for i := range n {
+		x, y := a[i], b[i]
+		if x == y {
+			continue
+		}
+		if x == '/' {
+			return -1
+		}
+		if y == '/' {
+			return 1
+		}
+		return cmp.Compare(x, y)
+	}
+	return cmp.Compare(len(a), len(b))
 }
