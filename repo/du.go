@@ -69,7 +69,7 @@ func (r *Repo) DiskUsage(ctx context.Context) (Usage, error) {
 	m := &marker{r: r, op: "du", src: walk.Cached(walk.Store(r.store)), chunked: chunked,
 		lists: map[objects.ID]*objects.ChunkList{}}
 	all := &objects.IDSet{}
-	var set *objects.IDSet
+	var set *markSet
 	idx := map[string]int{}
 	sum := func() {
 		if set == nil {
@@ -80,7 +80,7 @@ func (r *Repo) DiskUsage(ctx context.Context) (Usage, error) {
 			a.Stored += stored[k]
 		}
 		if all.Len() == 0 {
-			all = set // the first artifact's: no copy
+			all = &set.IDSet // the first artifact's: no copy
 		} else {
 			for k := range set.All() {
 				all.AddPrefix(k)
@@ -92,7 +92,7 @@ func (r *Repo) DiskUsage(ctx context.Context) (Usage, error) {
 		i, ok := idx[v.Name]
 		if !ok {
 			sum()
-			set = &objects.IDSet{}
+			set = newMarkSet()
 			i = len(u.Artifacts)
 			idx[v.Name] = i
 			u.Artifacts = append(u.Artifacts, ArtifactUsage{Name: v.Name})

@@ -236,6 +236,29 @@ func (r *Repo) bumpGCGeneration(ctx context.Context) error {
 	return nil
 }
 
+// markSet is what a mark reached: every object in an objects.IDSet (by
+// ID prefix, in half the memory), and the objects with something below
+// them (trees, chunked blobs: few) by full ID as well, since a walk skips
+// what is below an object it has seen: a prefix shared by chance must
+// never skip a live tree. A false member of the IDSet only keeps an object
+// (gc) or counts it once (du).
+type markSet struct {
+	objects.IDSet
+	inner map[objects.ID]bool
+}
+
+func newMarkSet() *markSet { return &markSet{inner: map[objects.ID]bool{}} }
+
+// addInner adds the tree or chunked blob id and reports whether it is new.
+func (s *markSet) addInner(id objects.ID) bool {
+	s.Add(id)
+	if s.inner[id] {
+		return false
+	}
+	s.inner[id] = true
+	return true
+}
+
 // marker adds what a tree reaches to a set: gc's mark and du's per-artifact
 // sets.
 type marker struct {
@@ -251,12 +274,12 @@ type marker struct {
 // (a tree is in set before it is read, but a tree that cannot be read stops
 // the walk). The files in m.chunked are expanded into their chunks; a
 // chunk list that is not stored is a file stored whole.
-func (m *marker) mark(ctx context.Context, root objects.ID, set *objects.IDSet) error {
+func (m *marker) mark(ctx context.Context, root objects.ID, set *markSet) error {
 	w := walk.Walker{
 		Source: m.src,
 		Chunks: m.chunks,
 		Enter: func(_ context.Context, d walk.Dir) error {
-			if !set.Add(d.ID) {
+			if !set.addInner(d.ID) {
 				return walk.SkipDir
 			}
 			return nil
@@ -265,7 +288,11 @@ func (m *marker) mark(ctx context.Context, root objects.ID, set *objects.IDSet) 
 			if e.Kind != objects.KindFile {
 				return nil
 			}
-			if !set.Add(e.ID) {
+			if !m.chunked[e.ID] {
+				set.Add(e.ID) // a leaf: nothing below it to skip
+				return nil
+			}
+			if !set.addInner(e.ID) {
 				return walk.SkipDir // its chunks are in set already
 			}
 			return nil
@@ -304,12 +331,12 @@ func (m *marker) chunks(ctx context.Context, id objects.ID) (*objects.ChunkList,
 // mark returns the IDs of every object reachable from a version or a run.
 // The blobs in chunked are stored as chunk lists: their chunks are marked
 // too.
-func (r *Repo) mark(ctx context.Context, chunked map[objects.ID]bool) (*objects.IDSet, error) {
+func (r *Repo) mark(ctx context.Context, chunked map[objects.ID]bool) (*markSet, error) {
 	versions, err := r.index().AllVersions(ctx)
 	if err != nil {
 		return nil, err
 	}
-	live := &objects.IDSet{}
+	live := newMarkSet()
 	m := &marker{r: r, op: "gc", src: walk.Store(r.store), chunked: chunked}
 	for _, v := range versions {
 		live.Add(v.Commit)
