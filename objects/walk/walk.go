@@ -89,8 +89,9 @@ func Cached(src Source) Source {
 }
 
 // CacheEntries bounds the entries a Cached source keeps (a decoded entry
-// takes about 150 bytes: 64 Ki of them about 10 MiB).
-const CacheEntries = 1 << 16
+// takes about 150 bytes: 64 Ki of them about 10 MiB). Sources made after
+// a change keep the new bound; tests lower it to see a walk's own memory.
+var CacheEntries = 1 << 16
 
 type cached struct {
 	src   Source
