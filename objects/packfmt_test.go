@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -304,4 +305,69 @@ func FuzzVerifyPackBody(f *testing.F) {
 			t.Fatalf("accepted %d bytes after the entries", len(b)-off)
 		}
 	})
+}
+
+// TestPackIndexMany adds 300 packs of 1,000 entries, each sharing half its
+// entries with the pack before, so that entries move from the recent map
+// into the sorted slice many times: every key is found where the first
+// pack listing it put it, before and after each merge, and All yields
+// each once, pack by pack in the order of their bytes.
+func TestPackIndexMany(t *testing.T) {
+	var x objects.PackIndex
+	want := map[objects.PackKey]objects.PackLoc{}
+	key := func(i int) objects.PackKey {
+		k := objects.PackObjectKey(objects.Hash(fmt.Appendf(nil, "entry %d", i)))
+		if i%7 == 0 {
+			k.Kind = objects.PackList
+		}
+		return k
+	}
+	const packs, per = 300, 1000
+	for p := range packs {
+		name := objects.Hash(fmt.Appendf(nil, "pack %d", p)).String()
+		var es []objects.PackEntry
+		off := int64(100)
+		for i := p * per / 2; i < p*per/2+per; i++ {
+			e := objects.PackEntry{PackKey: key(i), Size: int64(i%13 + 1)}
+			es = append(es, e)
+			if _, ok := want[e.PackKey]; !ok {
+				want[e.PackKey] = objects.PackLoc{Pack: name, Off: off, Size: e.Size}
+			}
+			off += e.Size
+		}
+		x.Add(name, 100, es)
+		if p%50 == 0 || p == packs-1 {
+			for k, w := range want {
+				if got, ok := x.Lookup(k); !ok || got != w {
+					t.Fatalf("after %d packs: Lookup(%s) = %+v, %v; want %+v", p+1, k, got, ok, w)
+				}
+			}
+		}
+	}
+	if x.Len() != len(want) {
+		t.Errorf("Len() = %d, want %d", x.Len(), len(want))
+	}
+	if _, ok := x.Lookup(key(-1)); ok {
+		t.Error("a key never added was found")
+	}
+	seen := 0
+	var last objects.PackLoc
+	names := x.Names()
+	packAt := map[string]int{}
+	for i, n := range names {
+		packAt[n] = i
+	}
+	for k, loc := range x.All() {
+		if want[k] != loc {
+			t.Fatalf("All yielded %s at %+v, want %+v", k, loc, want[k])
+		}
+		if seen > 0 && (packAt[loc.Pack] < packAt[last.Pack] || loc.Pack == last.Pack && loc.Off < last.Off) {
+			t.Fatalf("All yielded %+v after %+v", loc, last)
+		}
+		last = loc
+		seen++
+	}
+	if seen != len(want) {
+		t.Errorf("All yielded %d entries, want %d", seen, len(want))
+	}
 }

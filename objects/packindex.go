@@ -1,6 +1,7 @@
 package objects
 
 import (
+	"bytes"
 	"cmp"
 	"iter"
 	"slices"
@@ -14,17 +15,70 @@ import (
 // files start with their header: base is its length). Packs are only
 // added; a store that removes one builds a new index. Its zero value is
 // empty, and it is safe for concurrent use.
+//
+// Entries are kept in one slice sorted by key (56 bytes an entry, about
+// half of a map's), found by binary search; the entries of packs added
+// lately wait in a small map until they are a few percent of the whole,
+// then are merged in, so that adding many packs stays linear overall.
 type PackIndex struct {
 	mu     sync.RWMutex
 	names  []string
 	byName map[string]int32
-	at     map[PackKey]packSlot
+	sorted []packRec            // by key, each key once
+	recent map[PackKey]packSlot // added since the last merge, not in sorted
+}
+
+// packRec is one entry of the sorted slice.
+type packRec struct {
+	key PackKey
+	packSlot
 }
 
 // packSlot is where an entry lies: the pack by its place in names.
 type packSlot struct {
 	pack      int32
 	off, size int64
+}
+
+func comparePackKeys(a, b PackKey) int {
+	if c := cmp.Compare(a.Kind, b.Kind); c != 0 {
+		return c
+	}
+	return bytes.Compare(a.ID[:], b.ID[:])
+}
+
+// find returns where k lies, with the lock held.
+func (x *PackIndex) find(k PackKey) (packSlot, bool) {
+	if s, ok := x.recent[k]; ok {
+		return s, true
+	}
+	i, ok := slices.BinarySearchFunc(x.sorted, k, func(r packRec, k PackKey) int { return comparePackKeys(r.key, k) })
+	if !ok {
+		return packSlot{}, false
+	}
+	return x.sorted[i].packSlot, true
+}
+
+// merge moves recent into sorted, with the write lock held.
+func (x *PackIndex) merge() {
+	add := make([]packRec, 0, len(x.recent))
+	for k, s := range x.recent {
+		add = append(add, packRec{k, s})
+	}
+	slices.SortFunc(add, func(a, b packRec) int { return comparePackKeys(a.key, b.key) })
+	out := make([]packRec, 0, len(x.sorted)+len(add))
+	i, j := 0, 0
+	for i < len(x.sorted) || j < len(add) {
+		if j == len(add) || i < len(x.sorted) && comparePackKeys(x.sorted[i].key, add[j].key) < 0 {
+			out = append(out, x.sorted[i])
+			i++
+		} else {
+			out = append(out, add[j])
+			j++
+		}
+	}
+	x.sorted = out
+	clear(x.recent)
 }
 
 // PackLoc is where a pack entry lies: Size bytes from Off in the file of
@@ -41,7 +95,7 @@ func (x *PackIndex) Add(name string, base int64, es []PackEntry) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	if x.byName == nil {
-		x.byName, x.at = map[string]int32{}, map[PackKey]packSlot{}
+		x.byName, x.recent = map[string]int32{}, map[PackKey]packSlot{}
 	}
 	if _, ok := x.byName[name]; ok {
 		return
@@ -51,10 +105,13 @@ func (x *PackIndex) Add(name string, base int64, es []PackEntry) {
 	x.byName[name] = p
 	off := base
 	for _, e := range es {
-		if _, dup := x.at[e.PackKey]; !dup {
-			x.at[e.PackKey] = packSlot{pack: p, off: off, size: e.Size}
+		if _, dup := x.find(e.PackKey); !dup {
+			x.recent[e.PackKey] = packSlot{pack: p, off: off, size: e.Size}
 		}
 		off += e.Size
+	}
+	if len(x.recent) > max(4096, len(x.sorted)/16) {
+		x.merge()
 	}
 }
 
@@ -66,7 +123,7 @@ func (x *PackIndex) Lookup(k PackKey) (PackLoc, bool) {
 	}
 	x.mu.RLock()
 	defer x.mu.RUnlock()
-	s, ok := x.at[k]
+	s, ok := x.find(k)
 	if !ok {
 		return PackLoc{}, false
 	}
@@ -98,7 +155,7 @@ func (x *PackIndex) Names() []string {
 func (x *PackIndex) Len() int {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
-	return len(x.at)
+	return len(x.sorted) + len(x.recent)
 }
 
 // All yields every entry the index knows and where it lies: pack by pack
@@ -112,8 +169,11 @@ func (x *PackIndex) All() iter.Seq2[PackKey, PackLoc] {
 		}
 		x.mu.RLock()
 		names := slices.Clone(x.names)
-		items := make([]item, 0, len(x.at))
-		for k, s := range x.at {
+		items := make([]item, 0, len(x.sorted)+len(x.recent))
+		for _, r := range x.sorted {
+			items = append(items, item{r.key, r.packSlot})
+		}
+		for k, s := range x.recent {
 			items = append(items, item{k, s})
 		}
 		x.mu.RUnlock()
@@ -137,9 +197,9 @@ func (x *PackIndex) All() iter.Seq2[PackKey, PackLoc] {
 // replace makes x hold what y holds; y must not be used after.
 func (x *PackIndex) replace(y *PackIndex) {
 	y.mu.Lock()
-	names, byName, at := y.names, y.byName, y.at
+	names, byName, sorted, recent := y.names, y.byName, y.sorted, y.recent
 	y.mu.Unlock()
 	x.mu.Lock()
-	x.names, x.byName, x.at = names, byName, at
+	x.names, x.byName, x.sorted, x.recent = names, byName, sorted, recent
 	x.mu.Unlock()
 }

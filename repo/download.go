@@ -27,13 +27,42 @@ type downloader struct {
 	x      *objects.PackIndex
 	batch  *objects.Batch
 	sem
-	done     sync.Map // object ID -> true once here
+	done idDone // objects here, or being fetched
+
 	objects  atomic.Int64
 	bytes    atomic.Int64
 	progress TransferProgress
 
 	mu    sync.Mutex
 	wants []wantBlob // file contents a walk asked for
+}
+
+// idDone is a set of object IDs safe for concurrent use: a map of full IDs
+// under a mutex, about half the memory of a sync.Map's entries.
+type idDone struct {
+	mu sync.Mutex
+	m  map[objects.ID]struct{}
+}
+
+// add adds id and reports whether it was not there before.
+func (s *idDone) add(id objects.ID) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.m[id]; ok {
+		return false
+	}
+	if s.m == nil {
+		s.m = map[objects.ID]struct{}{}
+	}
+	s.m[id] = struct{}{}
+	return true
+}
+
+func (s *idDone) has(id objects.ID) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.m[id]
+	return ok
 }
 
 // wantBlob is a file's content a pull needs.
@@ -222,7 +251,7 @@ func (d *downloader) tree(ctx context.Context, id objects.ID, blobs bool) error 
 	w := walk.Walker{
 		Source: &pullTrees{d: d, fetched: map[objects.ID][]byte{}},
 		Enter: func(_ context.Context, dir walk.Dir) error {
-			if _, ok := d.done.Load(dir.ID); ok {
+			if d.done.has(dir.ID) {
 				return walk.SkipDir
 			}
 			return nil
@@ -234,7 +263,7 @@ func (d *downloader) tree(ctx context.Context, id objects.ID, blobs bool) error 
 			return nil
 		},
 		Leave: func(_ context.Context, dir walk.Dir) error {
-			d.done.Store(dir.ID, true)
+			d.done.add(dir.ID)
 			return nil
 		},
 		TreeError: func(_ context.Context, dir walk.Dir, err error) error {
@@ -279,7 +308,7 @@ func (s *pullTrees) Prefetch(ctx context.Context, ids []objects.ID) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(transferWorkers)
 	for _, id := range ids {
-		if _, ok := s.d.done.Load(id); ok {
+		if s.d.done.has(id) {
 			continue
 		}
 		g.Go(func() error {
@@ -306,10 +335,9 @@ func (d *downloader) blobs(ctx context.Context, ws []wantBlob) error {
 	need := map[objects.PackKey]bool{}
 	var data []objects.PackKey
 	for _, w := range ws {
-		if _, ok := d.done.Load(w.id); ok {
+		if !d.done.add(w.id) {
 			continue
 		}
-		d.done.Store(w.id, true)
 		if ok, err := d.r.store.Complete(ctx, w.id); err != nil {
 			return err
 		} else if ok {
