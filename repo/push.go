@@ -8,6 +8,7 @@ import (
 	"io"
 	"sort"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	"golang.org/x/sync/errgroup"
@@ -143,6 +144,7 @@ func (r *Repo) Push(ctx context.Context, remoteName string, names []string, opts
 	if err != nil {
 		return res, err
 	}
+	defer u.abort() // packs still being sent when an error returns early
 	var firstErr error
 	for _, name := range names {
 		if err := refs.ValidateName(name); err != nil {
@@ -506,14 +508,23 @@ func (s sem) release() { <-s }
 // objects in packs sent one after the other, each below-first, so that an
 // entry's index is on the remote only once everything it names is.
 type uploader struct {
-	r       *Repo
-	t       remote.Transport
-	remote  string
-	x       *objects.PackIndex
-	planned map[objects.PackKey]bool
-	data    []objects.PackEntry // blobs and chunks
-	meta    []objects.PackEntry // chunk lists, trees, commits, runs: below first
-	lists   map[objects.ID][]byte
+	r      *Repo
+	t      remote.Transport
+	remote string
+	x      *objects.PackIndex
+	// planned holds what is planned and not yet in x: data packs are sent
+	// while the walk goes on (sending, up to packWorkers at once), and
+	// their entries leave planned once x lists them, so planned and data
+	// hold at most a few packs' entries, not the version's.
+	mu       sync.Mutex
+	planned  map[objects.PackKey]struct{}
+	data     []objects.PackEntry // blobs and chunks not yet in a pack being sent
+	dataSize int64
+	sending  *errgroup.Group
+	sendCtx  context.Context
+	cancel   context.CancelFunc
+	meta     []objects.PackEntry // chunk lists, trees, commits, runs: below first
+	lists    map[objects.ID][]byte
 
 	objects  atomic.Int64
 	bytes    atomic.Int64
@@ -531,19 +542,75 @@ func (r *Repo) newUploader(ctx context.Context, t remote.Transport, remoteName s
 }
 
 func (u *uploader) reset() {
-	u.planned = map[objects.PackKey]bool{}
-	u.data, u.meta = nil, nil
+	u.planned = map[objects.PackKey]struct{}{}
+	u.data, u.dataSize, u.meta = nil, 0, nil
+	u.sending, u.sendCtx, u.cancel = nil, nil, nil
 	u.lists = map[objects.ID][]byte{}
+}
+
+// abort stops the packs being sent, if any, and waits for them.
+func (u *uploader) abort() {
+	if u.sending != nil {
+		u.cancel()
+		u.sending.Wait()
+		u.reset()
+	}
+}
+
+// isPlanned reports whether k is planned and not yet listed by x.
+func (u *uploader) isPlanned(k objects.PackKey) bool {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	_, ok := u.planned[k]
+	return ok
 }
 
 // needs reports whether k is neither on the remote nor planned.
 func (u *uploader) needs(k objects.PackKey) bool {
-	return !u.planned[k] && !u.x.Has(k)
+	return !u.isPlanned(k) && !u.x.Has(k)
 }
 
+// plan adds k to the metadata sent last, in order.
 func (u *uploader) plan(to *[]objects.PackEntry, k objects.PackKey, size int64) {
-	u.planned[k] = true
+	u.mu.Lock()
+	u.planned[k] = struct{}{}
+	u.mu.Unlock()
 	*to = append(*to, objects.PackEntry{PackKey: k, Size: size})
+}
+
+// planData adds k to the file contents. A pack that would grow past
+// packTarget bytes or objects.MaxPackEntries entries is sent first, in the
+// background, while the walk goes on; an error of the sending surfaces at
+// flush.
+func (u *uploader) planData(ctx context.Context, k objects.PackKey, size int64) error {
+	if u.sendCtx != nil && u.sendCtx.Err() != nil { // a pack failed: stop planning
+		if err := u.sending.Wait(); err != nil {
+			return err
+		}
+		return ctx.Err()
+	}
+	if len(u.data) > 0 && (u.dataSize+size > packTarget || len(u.data) == objects.MaxPackEntries) {
+		u.sendData(ctx)
+	}
+	u.plan(&u.data, k, size)
+	u.dataSize += size
+	return nil
+}
+
+// sendData starts sending the file contents planned so far as one pack.
+func (u *uploader) sendData(ctx context.Context) {
+	if len(u.data) == 0 {
+		return
+	}
+	if u.sending == nil {
+		var sctx context.Context
+		sctx, u.cancel = context.WithCancel(ctx)
+		u.sending, u.sendCtx = errgroup.WithContext(sctx)
+		u.sending.SetLimit(packWorkers)
+	}
+	es := u.data
+	u.data, u.dataSize = nil, 0
+	u.sending.Go(func() error { return u.sendPack(u.sendCtx, es) })
 }
 
 // version plans a commit and everything below it that the remote lacks:
@@ -580,7 +647,7 @@ func (u *uploader) version(ctx context.Context, commit, tree objects.ID) error {
 func (u *uploader) blob(ctx context.Context, id objects.ID) error {
 	whole := objects.PackObjectKey(id)
 	list := objects.PackListKey(id)
-	if u.planned[whole] || u.planned[list] || u.x.Has(whole) || u.x.Has(list) {
+	if u.isPlanned(whole) || u.isPlanned(list) || u.x.Has(whole) || u.x.Has(list) {
 		return nil
 	}
 	info, err := u.r.store.Stat(ctx, id)
@@ -588,8 +655,7 @@ func (u *uploader) blob(ctx context.Context, id objects.ID) error {
 		return err
 	}
 	if !info.Chunked {
-		u.plan(&u.data, whole, info.Size)
-		return nil
+		return u.planData(ctx, whole, info.Size)
 	}
 	l, err := u.r.store.ReadChunkList(ctx, id)
 	if err != nil {
@@ -597,7 +663,9 @@ func (u *uploader) blob(ctx context.Context, id objects.ID) error {
 	}
 	for _, c := range l.Chunks {
 		if k := objects.PackObjectKey(c.ID); u.needs(k) {
-			u.plan(&u.data, k, c.Size)
+			if err := u.planData(ctx, k, c.Size); err != nil {
+				return err
+			}
 		}
 	}
 	enc, err := l.Encode()
@@ -624,17 +692,18 @@ func (u *uploader) object(ctx context.Context, id objects.ID) error {
 	return nil
 }
 
-// flush sends what was planned: the file contents in packs sent side by
-// side, then the metadata packs in order.
+// flush sends what was planned: the rest of the file contents, waiting
+// for every data pack (sent side by side), then the metadata packs in
+// order, so that the remote lists no tree before what it names.
 func (u *uploader) flush(ctx context.Context) error {
 	defer u.reset()
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(packWorkers)
-	for _, es := range splitPacks(u.data) {
-		g.Go(func() error { return u.sendPack(gctx, es) })
-	}
-	if err := g.Wait(); err != nil {
-		return err
+	u.sendData(ctx)
+	if u.sending != nil {
+		err := u.sending.Wait()
+		u.cancel()
+		if err != nil {
+			return err
+		}
 	}
 	for _, es := range splitPacks(u.meta) {
 		if err := u.sendPack(ctx, es); err != nil {
@@ -683,6 +752,11 @@ func (u *uploader) sendPack(ctx context.Context, es []objects.PackEntry) error {
 	}
 	u.x.Add(name, int64(len(hdr)), es)
 	u.r.cachePackIndex(u.remote, name, hdr)
+	u.mu.Lock()
+	for _, e := range es {
+		delete(u.planned, e.PackKey) // x lists it now
+	}
+	u.mu.Unlock()
 	return nil
 }
 

@@ -677,3 +677,59 @@ func TestRemoteConfigErrors(t *testing.T) {
 		t.Fatalf("Push to c: %v, want ErrRemoteNotFound", err)
 	}
 }
+
+// TestPushManyPacks pushes a version of 48 MiB in 1 MiB files: its
+// contents go in several data packs, sent while the walk
+// goes on, before any tree; a push through a transport that fails after
+// two puts fails, stops, and leaves the remote without the version; the
+// next push sends what is missing and another repository pulls it whole.
+func TestPushManyPacks(t *testing.T) {
+	tr, _ := sharedRemote(t)
+	root := t.TempDir()
+	a, _ := newRepo(t, afero.NewOsFs(), filepath.Join(root, "a"))
+	b, _ := newRepo(t, afero.NewOsFs(), filepath.Join(root, "b"))
+	a.SetTransport("origin", tr)
+	b.SetTransport("origin", tr)
+	fs := files{}
+	for i := range 48 {
+		fs[fmt.Sprintf("d%d/f%02d.bin", i%3, i)] = randString(int64(100+i), 1<<20)
+	}
+	logDir(t, a, "big", fs, nil)
+	ft := &failingTransport{Transport: tr, failAfter: 2}
+	a.SetTransport("flaky", ft)
+	if _, err := a.Push(context.Background(), "flaky", nil, nil); err == nil || !strings.Contains(err.Error(), "network down") {
+		t.Fatalf("push through a failing transport: %v, want its error", err)
+	}
+	if _, err := b.Fetch(context.Background(), "origin", nil, nil); err == nil {
+		if vs := versionIDs(t, b, "big"); len(vs) != 0 {
+			t.Fatalf("the failed push left versions on the remote: %v", vs)
+		}
+	}
+	res := push(t, a)
+	if res.Bytes < 40<<20 {
+		t.Errorf("push sent %d bytes, want the rest of 48 MiB", res.Bytes)
+	}
+	var packs []string
+	if err := tr.List(context.Background(), "packs/", func(i remote.Info) error {
+		packs = append(packs, i.Key)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if n := countSuffix(packs, ".pack"); n < 4 {
+		t.Errorf("%d packs on the remote, want at least 3 data packs and the metadata's", n)
+	}
+	pull(t, b)
+	equalFiles(t, checkedOut(t, b, "big:latest"), fs)
+	clean(t, b)
+}
+
+func countSuffix(keys []string, suffix string) int {
+	n := 0
+	for _, k := range keys {
+		if strings.HasSuffix(k, suffix) {
+			n++
+		}
+	}
+	return n
+}
