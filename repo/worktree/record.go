@@ -42,37 +42,18 @@ func (rs Records) paths(root string) (state, pending, abs string, err error) {
 // returned: a record read in part would make a checkout forget files it
 // wrote, and refuse to replace them or leave them behind.
 func (rs Records) Load(root string) (*State, error) {
-	sp, pp, abs, err := rs.paths(root)
+	rec, err := rs.Open(root)
 	if err != nil {
 		return nil, err
 	}
-	st := &State{Dir: abs, Files: map[string]FileState{}}
-	if st.Pending, err = rs.loadPending(pp, abs); err != nil {
+	st := rec.State
+	st.Files = map[string]FileState{}
+	if err := rec.Files(func(p string, f FileState) error {
+		st.Files[p] = f
+		return nil
+	}); err != nil {
 		return nil, err
 	}
-	fi, err := rs.Fs.Stat(sp)
-	if errors.Is(err, fs.ErrNotExist) {
-		return st, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	b, err := afero.ReadFile(rs.Fs, sp)
-	if err != nil {
-		return nil, fmt.Errorf("read checkout state: %w", err)
-	}
-	if err := json.Unmarshal(b, st); err != nil || st.Dir != abs {
-		return &State{Dir: abs, Files: map[string]FileState{}, Pending: st.Pending}, nil
-	}
-	if st.Files == nil {
-		st.Files = map[string]FileState{}
-	}
-	for p := range st.Files {
-		if c, err := objects.CleanPath(p); err != nil || c != p {
-			delete(st.Files, p)
-		}
-	}
-	st.Saved = fi.ModTime().UnixNano()
 	return st, nil
 }
 

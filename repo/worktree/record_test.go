@@ -111,3 +111,96 @@ func TestRecordsDamaged(t *testing.T) {
 		})
 	}
 }
+
+// TestRecordStream: SaveStream and SavePendingStream write what Save and
+// SavePending write, byte for byte; Open and Files read it back in path
+// order; files emitted out of order fail and leave the old record; a
+// record whose paths are not sorted is as good as none.
+func TestRecordStream(t *testing.T) {
+	fsys := afero.NewMemMapFs()
+	rs := Records{Fs: fsys, Dir: "/repo/.art/checkouts"}
+	root := "/work/out"
+	key := objects.Hash([]byte(root)).String()[:32]
+	files := map[string]FileState{
+		"a-b":     {ID: idA, Stat: Stat{Size: 5, MTime: 7, Ino: 9, Dev: 1, CTime: 8}},
+		"a/<&>":   {ID: idB, Stat: Stat{Size: 0, MTime: 6}},
+		"a/x.csv": {ID: idC, Stat: Stat{Size: 3, MTime: 2}},
+	}
+	st := &State{Dir: root, Name: "data", Version: 3, Files: files}
+	if err := rs.Save(root, st); err != nil {
+		t.Fatal(err)
+	}
+	whole, _ := afero.ReadFile(fsys, filepath.Join(rs.Dir, key+".json"))
+	if err := rs.SaveStream(root, st, func(emit func(string, FileState) error) error {
+		for _, p := range slices.Sorted(maps.Keys(files)) {
+			if err := emit(p, files[p]); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	streamed, _ := afero.ReadFile(fsys, filepath.Join(rs.Dir, key+".json"))
+	if string(streamed) != string(whole) {
+		t.Errorf("SaveStream wrote\n%s\nSave wrote\n%s", streamed, whole)
+	}
+	rec, err := rs.Open(root)
+	if err != nil || rec.Name != "data" || rec.Version != 3 {
+		t.Fatalf("Open = %+v, %v", rec, err)
+	}
+	var order []string
+	if err := rec.Files(func(p string, f FileState) error {
+		order = append(order, p)
+		if f != files[p] {
+			t.Errorf("%s: %+v, want %+v", p, f, files[p])
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(order, []string{"a-b", "a/<&>", "a/x.csv"}) {
+		t.Errorf("Files order %q", order)
+	}
+	if err := rs.SaveStream(root, st, func(emit func(string, FileState) error) error {
+		emit("b", FileState{})
+		return emit("a", FileState{})
+	}); err == nil {
+		t.Error("SaveStream took paths out of order")
+	}
+	if again, _ := afero.ReadFile(fsys, filepath.Join(rs.Dir, key+".json")); string(again) != string(whole) {
+		t.Error("a failed SaveStream changed the record")
+	}
+
+	pend := map[string][]objects.ID{"a": {idA}, "b/c": {idB, idC}}
+	if err := rs.SavePending(root, pend); err != nil {
+		t.Fatal(err)
+	}
+	wholeP, _ := afero.ReadFile(fsys, filepath.Join(rs.Dir, key+".pending.json"))
+	if err := rs.SavePendingStream(root, func(emit func(string, []objects.ID) error) error {
+		for _, p := range SortedPending(pend) {
+			if err := emit(p, pend[p]); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	streamedP, _ := afero.ReadFile(fsys, filepath.Join(rs.Dir, key+".pending.json"))
+	if string(streamedP) != string(wholeP) {
+		t.Errorf("SavePendingStream wrote\n%s\nSavePending wrote\n%s", streamedP, wholeP)
+	}
+	if err := rs.SavePendingStream(root, func(func(string, []objects.ID) error) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fsys.Stat(filepath.Join(rs.Dir, key+".pending.json")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("an empty pending record left on disk: %v", err)
+	}
+
+	rid := `{"id":"` + idA.String() + `","size":1,"mtime":1}`
+	afero.WriteFile(fsys, filepath.Join(rs.Dir, key+".json"), []byte(`{"dir":"/work/out","files":{"b":`+rid+`,"a":`+rid+`}}`), 0o644)
+	if st, err := rs.Load(root); err != nil || len(st.Files) != 0 {
+		t.Errorf("an unsorted record loaded as %v, %v; want none", st.Files, err)
+	}
+}
