@@ -101,6 +101,11 @@ func (v Version) Download(ctx context.Context, root string, opts *CheckoutOption
 		}
 		scope = clean
 	}
+	// Streaming, unless something in the way must be cleared (rare): then
+	// the whole-version plan below, with the same rules.
+	if sres, ok, err := v.downloadStream(ctx, root, scope, opts); ok {
+		return sres, err
+	}
 	manifest, err := v.Manifest(ctx)
 	if err != nil {
 		return res, err

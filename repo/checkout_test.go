@@ -647,3 +647,63 @@ func TestCheckoutProgress(t *testing.T) {
 		}
 	})
 }
+
+// TestCheckoutStreamsInBatches switches a directory of 10,000 files
+// (several batches of the streaming checkout) to a version that changes
+// files in every batch. A file the user changed in the last batch, and
+// twelve more in the middle, refuse the switch before anything is written,
+// even in the first batch; with Force it goes through, removing the files
+// the new version lacks, and the record then vouches for every file.
+func TestCheckoutStreamsInBatches(t *testing.T) {
+	t.Parallel()
+	fsys := afero.NewOsFs()
+	root := t.TempDir()
+	r, _ := newRepo(t, fsys, root)
+	v0, v1 := files{}, files{}
+	for i := range 10_000 {
+		p := fmt.Sprintf("d%02d/f%04d", i/500, i)
+		v0[p] = fmt.Sprint("v0 ", i)
+		switch {
+		case i%1000 == 7: // gone in v1
+		case i%100 == 3:
+			v1[p] = fmt.Sprint("v1 ", i)
+		default:
+			v1[p] = v0[p]
+		}
+	}
+	v1["zz/new"] = "new"
+	logDir(t, r, "ds", v0, nil)
+	logDir(t, r, "ds", v1, nil)
+	dst := filepath.Join(root, "w")
+	if res := checkout(t, r, "ds:v0", dst, nil); res.Written != 10_000 {
+		t.Fatalf("checkout: %s", counts(res))
+	}
+	edited := []string{"d19/f9903"} // the last batch
+	for i := 5003; i < 6300; i += 100 {
+		edited = append(edited, fmt.Sprintf("d%02d/f%04d", i/500, i))
+	}
+	for _, p := range edited {
+		writeFile(t, fsys, filepath.Join(dst, p), "mine", 0o644)
+	}
+	before := fileSnapshot(t, fsys, dst)
+	_, err := r.Checkout(context.Background(), "ds:v1", dst, nil)
+	if !errors.Is(err, repo.ErrLocalChanges) || !strings.Contains(err.Error(), "d10/f5003") || !strings.Contains(err.Error(), "and 4 more") {
+		t.Fatalf("switch over edited files: %v, want ErrLocalChanges naming the first ten and 4 more", err)
+	}
+	equalFiles(t, fileSnapshot(t, fsys, dst), before)
+	res, err := r.Checkout(context.Background(), "ds:v1", dst, &repo.CheckoutOptions{Force: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Removed != 10 || res.Files != len(v1) {
+		t.Errorf("forced switch: %s, want 10 removed of %d files", counts(res), len(v1))
+	}
+	equalFiles(t, fileSnapshot(t, fsys, dst), v1)
+	time.Sleep(50 * time.Millisecond) // past the racy window of the record
+	if res := checkout(t, r, "ds:v1", dst, nil); res.Skipped != len(v1) || res.Written != 0 {
+		t.Errorf("re-checkout: %s, want every file skipped", counts(res))
+	}
+	if _, err := r.Verify(context.Background(), "ds:v1", dst); err != nil {
+		t.Error(err)
+	}
+}

@@ -55,7 +55,8 @@ func peakLive(fn func() error) (uint64, error) {
 }
 
 // TestMemoryFlatInFileCount pins the streaming of issue 15: commit,
-// recommit, the manifest walk, diff, verify and gc of a version of 4n
+// recommit, the manifest walk, diff, verify, checkout (fresh, again, and
+// switching to a version that differs in 10 files) and gc of a version of 4n
 // files hold no more live heap than of n files, but for a few bytes an
 // object (the marks' compact ID sets) and a fixed slack. A structure of
 // one entry per file of the version (a manifest slice: about 130 bytes a
@@ -70,11 +71,12 @@ func TestMemoryFlatInFileCount(t *testing.T) {
 	defer func() { walk.CacheEntries = oldCache }()
 	ctx := context.Background()
 	const n, perDir = 15_000, 200
-	ops := []string{"commit", "recommit", "manifest", "diff", "verify", "gc"}
+	ops := []string{"commit", "recommit", "manifest", "diff", "verify", "checkout", "recheckout", "switch", "gc"}
 	// Bytes a file the difference may take: the versions' walks none, gc
 	// its live set (objects.IDSet, about 24 bytes an object, twice that
 	// just after the map doubles); the fixed costs vary by about 1 MiB.
-	budget := map[string]uint64{"commit": 40, "recommit": 40, "manifest": 40, "diff": 40, "verify": 40, "gc": 96}
+	budget := map[string]uint64{"commit": 40, "recommit": 40, "manifest": 40, "diff": 40, "verify": 40,
+		"checkout": 40, "recheckout": 40, "switch": 40, "gc": 96}
 	peaks := map[string][2]uint64{}
 	for i, count := range []int{n, 4 * n} {
 		root := t.TempDir()
@@ -150,6 +152,31 @@ func TestMemoryFlatInFileCount(t *testing.T) {
 			}
 			return err
 		})
+		dst := filepath.Join(root, "out")
+		checkoutOf := func(v repo.Version, written, skipped int) func() error {
+			return func() error {
+				res, err := v.Download(ctx, dst, nil)
+				if err == nil && (res.Written != written || res.Skipped != skipped) {
+					err = fmt.Errorf("%d written, %d skipped; want %d, %d", res.Written, res.Skipped, written, skipped)
+				}
+				return err
+			}
+		}
+		p, err := peakLive(checkoutOf(v0, count, 0))
+		if err != nil {
+			t.Fatalf("checkout of %d files: %v", count, err)
+		}
+		pk := peaks["checkout"]
+		pk[i] = p
+		peaks["checkout"] = pk
+		run("recheckout", checkoutOf(v0, 0, count))
+		p, err = peakLive(checkoutOf(v1, 10, count-10))
+		if err != nil {
+			t.Fatalf("switch of %d files: %v", count, err)
+		}
+		pk = peaks["switch"]
+		pk[i] = p
+		peaks["switch"] = pk
 		run("gc", func() error {
 			_, err := r.GC(ctx, &repo.GCOptions{DryRun: true})
 			return err

@@ -32,6 +32,62 @@ func workers() int { return 4 * runtime.GOMAXPROCS(0) }
 // lists a directory only where the version wants a file. Scan changes
 // nothing; it may be called once for all paths or once per batch.
 func Scan(ctx context.Context, fsys afero.Fs, root string, want []Entry, old []string, st *State) (map[string]Disk, error) {
+	return ScanCached(ctx, fsys, root, want, old, st, nil)
+}
+
+// HashCache remembers the hashes a Scan computed, by path and Stat, for a
+// later Scan of the same paths (a checkout's second pass) to reuse while
+// the file's Stat is the same. It keeps at most Max of them (0: 65,536),
+// forgetting at random past that. It is safe for concurrent use.
+type HashCache struct {
+	Max int
+	mu  sync.Mutex
+	m   map[string]hashed
+}
+
+type hashed struct {
+	stat Stat
+	id   objects.ID
+}
+
+func (c *HashCache) get(p string, s Stat) (objects.ID, bool) {
+	if c == nil {
+		return objects.ZeroID, false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	h, ok := c.m[p]
+	if !ok || h.stat != s {
+		return objects.ZeroID, false
+	}
+	return h.id, true
+}
+
+func (c *HashCache) put(p string, s Stat, id objects.ID) {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = map[string]hashed{}
+	}
+	limit := c.Max
+	if limit <= 0 {
+		limit = 1 << 16
+	}
+	for k := range c.m {
+		if len(c.m) < limit {
+			break
+		}
+		delete(c.m, k)
+	}
+	c.m[p] = hashed{s, id}
+}
+
+// ScanCached is Scan, reusing and remembering hashes in cache (nil for
+// none).
+func ScanCached(ctx context.Context, fsys afero.Fs, root string, want []Entry, old []string, st *State, cache *HashCache) (map[string]Disk, error) {
 	if st == nil {
 		st = &State{}
 	}
@@ -52,7 +108,7 @@ func Scan(ctx context.Context, fsys afero.Fs, root string, want []Entry, old []s
 			if err := gctx.Err(); err != nil {
 				return err
 			}
-			d, err := diskAt(fsys, root, p, e, st, parents)
+			d, err := diskAt(fsys, root, p, e, st, parents, cache)
 			out[i] = d
 			return err
 		})
@@ -73,7 +129,7 @@ func Scan(ctx context.Context, fsys afero.Fs, root string, want []Entry, old []s
 
 // diskAt looks at the path p under root; e is what the version wants
 // there (nil for an old path).
-func diskAt(fsys afero.Fs, root, p string, e *Entry, st *State, parents *parentChecker) (Disk, error) {
+func diskAt(fsys afero.Fs, root, p string, e *Entry, st *State, parents *parentChecker, cache *HashCache) (Disk, error) {
 	ps := parents.check(p)
 	if ps.err != nil {
 		return Disk{}, ps.err
@@ -108,8 +164,15 @@ func diskAt(fsys afero.Fs, root, p string, e *Entry, st *State, parents *parentC
 	}
 	d := Disk{Kind: File, Stat: StatOf(fi), Exec: fi.Mode()&0o111 != 0}
 	if st.NeedsHash(p, e, d.Stat) {
-		if d.Hash, err = hashFile(fsys, full); err != nil {
+		if id, ok := cache.get(p, d.Stat); ok {
+			d.Hash = id
+		} else if d.Hash, err = hashFile(fsys, full); err != nil {
 			return Disk{}, err
+		} else {
+			// Reused only by the same checkout's next pass, moments later:
+			// a file rewritten in between keeping its Stat is the race a
+			// single pass has between its scan and its run.
+			cache.put(p, d.Stat, d.Hash)
 		}
 	}
 	return d, nil
