@@ -220,6 +220,30 @@ func ExampleVersion_Download() {
 	// forced: 2 written
 }
 
+// WalkManifest streams a version's files in path order, one directory
+// read at a time, for versions of millions of files; Manifest returns the
+// same entries in a slice.
+func ExampleVersion_WalkManifest() {
+	ctx := context.Background()
+	r, project := exampleRepo(ctx)
+	defer os.RemoveAll(project)
+	defer r.Close()
+	v := logData(ctx, r, project)
+
+	var total int64
+	err := v.WalkManifest(ctx, func(e repo.ManifestEntry) error {
+		fmt.Println(e.Path, e.Size)
+		total += e.Size
+		return nil
+	})
+	check(err)
+	fmt.Println(total == v.Size)
+	// Output:
+	// test.csv 26
+	// train.csv 40
+	// true
+}
+
 // Verify checksums a directory against a version: every file present
 // with its size and BLAKE3, nothing else.
 func ExampleVersion_Verify() {
