@@ -246,6 +246,11 @@ func (v Version) downloadStream(ctx context.Context, root, scope string, opts *C
 	nConflicts := 0
 	var total int64
 	changed := false
+	// work: anything for the second pass to do. A re-checkout whose every
+	// file the record vouches for by its stat changes nothing, not even
+	// the record, and is done after the first pass.
+	work := len(rec.Pending) > 0 || rec.Name != v.Name || rec.Version != v.Version.Version
+	skipped := 0
 	perr := r.records().SavePendingStream(root, func(emit func(string, []objects.ID) error) error {
 		for b, err := range c.batches(ctx) {
 			if err != nil {
@@ -263,6 +268,11 @@ func (v Version) downloadStream(ctx context.Context, root, scope string, opts *C
 				if a.Kind == worktree.Write {
 					writes[a.Path] = a.Entry.ID
 					total += a.Entry.Size
+				}
+				if a.Kind == worktree.Skip && a.Why == worktree.WhyUnchanged {
+					skipped++
+				} else {
+					work = true
 				}
 			}
 			for _, cf := range p.Conflicts {
@@ -309,6 +319,10 @@ func (v Version) downloadStream(ctx context.Context, root, scope string, opts *C
 		return res, true, perr
 	}
 	res.Files, res.Refs = c.wanted-c.refs, c.refs
+	if !work {
+		res.Skipped = skipped
+		return res, true, nil
+	}
 
 	// Pass 2: carry out, and write the new record.
 	if err := r.fs.MkdirAll(root, 0o755); err != nil {

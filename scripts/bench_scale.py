@@ -11,7 +11,10 @@ all from the same source directory, so each tool sees the same change:
   recommit unchanged      the same tree again
   commit after 1 changed  one file rewritten and one added in wide/
   checkout                the latest version into an empty directory
-  (art only) show --json, fsck, verify of the checkout, diff of the two versions
+  (art only) re-checkout of the same version, switch of the checkout to the
+  first version (2 files differ), show --json, fsck, verify of the checkout,
+  diff of the two versions, du, gc, push to a directory remote on the same
+  file system, and pull from it into a new repository
 
 Every checkout is compared with the source (diff -r). Reports wall time,
 peak RSS and CPU per step: at --scale 1 to docs/bench-scale.md, else to
@@ -67,7 +70,8 @@ def change(root):
 
 
 STEPS = ["commit", "recommit unchanged", "commit after 1 changed", "checkout",
-         "show --json", "fsck", "verify", "diff v0 v1"]
+         "re-checkout", "switch to v0", "show --json", "fsck", "verify", "diff v0 v1",
+         "du", "gc", "push (directory remote)", "pull (directory remote)"]
 
 
 def main():
@@ -132,11 +136,22 @@ def main():
                     if d.returncode != 0:
                         raise RuntimeError(f"{n} checked out the tree differently:\n{d.stdout.decode()[:1000]}")
                 if "art" in tools:
-                    r = repos["art"]
+                    r, out = repos["art"], f"{w}/art/out"
+                    step("re-checkout", "art", f"cd {r} && {art} checkout -q ds -o {out}")
+                    step("switch to v0", "art", f"cd {r} && {art} checkout -q ds:v0 -o {out}")
                     step("show --json", "art", f"cd {r} && {art} show --json ds >/dev/null")
                     step("fsck", "art", f"cd {r} && {art} fsck -q")
-                    step("verify", "art", f"cd {r} && {art} verify -q ds {w}/art/out")
+                    step("verify", "art", f"cd {r} && {art} verify -q ds:v0 {out}")
                     step("diff v0 v1", "art", f"cd {r} && {art} diff ds:v0 ds:v1 >/dev/null")
+                    step("du", "art", f"cd {r} && {art} du >/dev/null")
+                    step("gc", "art", f"cd {r} && {art} gc -q")
+                    bl.sh(f"cd {r} && {art} remote add origin {w}/art/remote", env=ts["art"].env(r))
+                    step("push (directory remote)", "art", f"cd {r} && {art} push -q origin")
+                    clone = f"{w}/art/clone"
+                    os.makedirs(clone)
+                    bl.sh(f"{art} init -q {clone} && cd {clone} && {art} remote add origin {w}/art/remote",
+                          env=ts["art"].env(r))
+                    step("pull (directory remote)", "art", f"cd {clone} && {art} pull -q origin")
     doc = [f"# A million files (`make bench-scale`)\n",
            bl.header("bench-scale", kinds, versions,
                      f"{nfiles:,} files of 1 KiB ({int(1000 * args.scale)} directories of 1,000 and one of "

@@ -65,6 +65,8 @@ const (
 	WhyChanged    = "changed since checkout"
 	WhyNotOurs    = "not written by art"
 	WhyDirNotOurs = "is a directory holding files art did not write or that changed"
+	// WhyUnchanged: a Skip of a file the record vouches for by its stat.
+	WhyUnchanged = "unchanged since checkout"
 )
 
 // Kind is what a checkout does at one path.
@@ -291,7 +293,7 @@ func planWant(e Entry, d Disk, st *State, force bool) Action {
 		// trusted by its stat: one modified within the same tick of the
 		// file system's clock may have changed after art recorded it,
 		// keeping its stat.
-		a.Kind, a.Record, a.Why = keep, prev, "unchanged since checkout"
+		a.Kind, a.Record, a.Why = keep, prev, WhyUnchanged
 	case !unchanged && d.Hash == e.ID && d.Stat.Size == e.Size:
 		a.Kind, a.Record, a.Why = keep, FileState{ID: e.ID, Stat: d.Stat}, "already right"
 	case ours(prev, tracked, unchanged, d, st.Pending[e.Path]):

@@ -204,3 +204,65 @@ func TestRecordStream(t *testing.T) {
 		t.Errorf("an unsorted record loaded as %v, %v; want none", st.Files, err)
 	}
 }
+
+// TestRecordFastScan reads records with the fast scanner and with
+// encoding/json's decoder, which must agree: records SaveStream writes
+// (stats with and without inode, device and change time, paths JSON
+// escapes or that are not clean), and records of other forms (spaces, keys
+// in another order, a zero written out), which the fast scanner refuses
+// before it calls fn, so that Open reads them the slow way.
+func TestRecordFastScan(t *testing.T) {
+	fsys := afero.NewMemMapFs()
+	rs := Records{Fs: fsys, Dir: "/r"}
+	root := "/work/out"
+	key := objects.Hash([]byte(root)).String()[:32]
+	file := "/r/" + key + ".json"
+	files := map[string]FileState{
+		"a":   {ID: idA, Stat: Stat{Size: 1, MTime: -5}},
+		"b c": {ID: idB, Stat: Stat{Size: 2, MTime: 7, Ino: 9}},
+		"c/d": {ID: idC, Stat: Stat{Size: 3, MTime: 7, Dev: 4, CTime: 1 << 60}},
+		"é/ü": {ID: idA, Stat: Stat{Size: 0, MTime: 0, Ino: 1, Dev: 2, CTime: 3}},
+	}
+	escaped := maps.Clone(files)
+	escaped["b/<&>\"\\"] = FileState{ID: idB, Stat: Stat{Size: 2, MTime: 7}}
+	rid := `{"id":"` + idA.String() + `","size":1,"mtime":1}`
+	for _, tc := range []struct {
+		name, record string
+		fast         bool
+	}{
+		{"saved", "", true},
+		{"saved, escaped", "escaped", false},
+		{"spaces", `{"dir": "/work/out", "files": {"a": ` + rid + `}}` + "\n", false},
+		{"keys in another order", `{"files":{"a":` + rid + `},"dir":"/work/out","name":"","version":0}` + "\n", false},
+		{"a zero written out", `{"dir":"/work/out","name":"","version":0,"files":{"a":{"id":"` + idA.String() + `","size":1,"mtime":1,"ino":0}}}` + "\n", false},
+		{"unclean path", `{"dir":"/work/out","name":"n","version":1,"files":{"../x":` + rid + `,"a":` + rid + `}}` + "\n", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.record == "" || tc.record == "escaped" {
+				st := &State{Dir: root, Name: "d", Version: 2, Files: files}
+				if tc.record == "escaped" {
+					st.Files = escaped
+				}
+				if err := rs.Save(root, st); err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				afero.WriteFile(fsys, file, []byte(tc.record), 0o644)
+			}
+			type entry struct {
+				p string
+				f FileState
+			}
+			var fast, slow []entry
+			hf, isFast, errF := rs.scan(file, nil, true)
+			if isFast != tc.fast && errF == nil {
+				t.Errorf("read fast: %v, want %v", isFast, tc.fast)
+			}
+			hf, _, errF = rs.scan(file, func(p string, f FileState) error { fast = append(fast, entry{p, f}); return nil }, isFast)
+			hs, errS := rs.scanSlow(file, func(p string, f FileState) error { slow = append(slow, entry{p, f}); return nil })
+			if (errF == nil) != (errS == nil) || hf.Dir != hs.Dir || hf.Name != hs.Name || hf.Version != hs.Version || !slices.Equal(fast, slow) {
+				t.Errorf("fast: %+v %v %v\nslow: %+v %v %v", hf, fast, errF, hs, slow, errS)
+			}
+		})
+	}
+}

@@ -23,6 +23,7 @@ type Record struct {
 	*State
 	rs   Records
 	path string // the record's file; "" when there is none (or it is damaged)
+	fast bool   // in the form the fast scanner reads
 }
 
 // Open opens the record of root. A record that is damaged, of another
@@ -46,7 +47,7 @@ func (rs Records) Open(root string) (*Record, error) {
 	if err != nil {
 		return nil, err
 	}
-	hdr, err := rs.scan(sp, nil)
+	hdr, fast, err := rs.scan(sp, nil, true)
 	var rerr *readError
 	if errors.As(err, &rerr) {
 		return nil, fmt.Errorf("read checkout state: %w", rerr.err)
@@ -55,7 +56,7 @@ func (rs Records) Open(root string) (*Record, error) {
 		return rec, nil // damaged or foreign: as good as none
 	}
 	st.Name, st.Version, st.Saved = hdr.Name, hdr.Version, fi.ModTime().UnixNano()
-	rec.path = sp
+	rec.path, rec.fast = sp, fast
 	return rec, nil
 }
 
@@ -65,7 +66,7 @@ func (r *Record) Files(fn func(p string, f FileState) error) error {
 	if r.path == "" {
 		return nil
 	}
-	_, err := r.rs.scan(r.path, fn)
+	_, _, err := r.rs.scan(r.path, fn, r.fast)
 	var rerr *readError
 	if errors.As(err, &rerr) {
 		return fmt.Errorf("read checkout state: %w", rerr.err)
@@ -78,12 +79,20 @@ type readError struct{ err error }
 
 func (e *readError) Error() string { return e.err.Error() }
 
-type errReader struct{ r io.Reader }
+// errReader marks the errors of reading r as *readError, keeping the
+// first.
+type errReader struct {
+	r   io.Reader
+	err error
+}
 
-func (e errReader) Read(p []byte) (int, error) {
+func (e *errReader) Read(p []byte) (int, error) {
 	n, err := e.r.Read(p)
 	if err != nil && err != io.EOF {
 		err = &readError{err}
+		if e.err == nil {
+			e.err = err
+		}
 	}
 	return n, err
 }
@@ -93,15 +102,44 @@ var errRecordFormat = errors.New("checkout record: not in the expected form")
 
 // scan reads the record file p, calling fn (when set) for each file with
 // a clean path, in order, and returns its header. The files must be
-// sorted by path, each once.
-func (rs Records) scan(p string, fn func(string, FileState) error) (State, error) {
+// sorted by path, each once. With fast, it reads the form Save writes
+// (recordfast.go) and says whether it was; a record of another form is
+// read by encoding/json's decoder, which Open finds out before any fn is
+// called.
+func (rs Records) scan(p string, fn func(string, FileState) error, fast bool) (State, bool, error) {
+	if fast {
+		f, err := rs.Fs.Open(p)
+		if err != nil {
+			return State{}, false, &readError{err}
+		}
+		er := &errReader{r: f}
+		hdr, err := scanFast(er, fn)
+		f.Close()
+		var fe *fnError
+		switch {
+		case er.err != nil:
+			return hdr, true, er.err // an I/O error, not the record's form
+		case errors.As(err, &fe):
+			return hdr, true, fe.err
+		case !errors.Is(err, errNotFast):
+			return hdr, true, err
+		case fn != nil:
+			return hdr, true, fmt.Errorf("checkout record %s changed while it was read", p)
+		}
+	}
+	hdr, err := rs.scanSlow(p, fn)
+	return hdr, false, err
+}
+
+// scanSlow is scan through encoding/json's decoder.
+func (rs Records) scanSlow(p string, fn func(string, FileState) error) (State, error) {
 	var hdr State
 	f, err := rs.Fs.Open(p)
 	if err != nil {
 		return hdr, &readError{err}
 	}
 	defer f.Close()
-	dec := json.NewDecoder(bufio.NewReaderSize(errReader{f}, 64<<10))
+	dec := json.NewDecoder(bufio.NewReaderSize(&errReader{r: f}, 64<<10))
 	if err := expectDelim(dec, '{'); err != nil {
 		return hdr, err
 	}
@@ -204,24 +242,19 @@ func (rs Records) SaveStream(root string, st *State, files func(emit func(p stri
 		}
 		io.WriteString(w, `,"files":{`)
 		n, last := 0, ""
+		var buf []byte
 		if err := files(func(p string, f FileState) error {
 			if n > 0 && p <= last {
 				return fmt.Errorf("checkout record: %q after %q, out of order", p, last)
 			}
-			k, err := json.Marshal(p)
-			if err != nil {
-				return err
-			}
-			v, err := json.Marshal(f)
-			if err != nil {
-				return err
-			}
+			buf = buf[:0]
 			if n > 0 {
-				io.WriteString(w, ",")
+				buf = append(buf, ',')
 			}
-			w.Write(k)
-			io.WriteString(w, ":")
-			_, err = w.Write(v)
+			buf = appendJSONString(buf, p)
+			buf = append(buf, ':')
+			buf = appendFileState(buf, f)
+			_, err := w.Write(buf)
 			n, last = n+1, p
 			return err
 		}); err != nil {
