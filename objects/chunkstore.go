@@ -543,12 +543,17 @@ func (b *Batch) PutChunkList(ctx context.Context, l *ChunkList) error {
 // Complete reports whether the blob id is stored and readable in full:
 // whole, or as a chunk list whose chunks are all stored with the sizes it
 // gives (a crash can leave a list whose chunks never became durable; such
-// a list does not count, and a writer replaces it).
+// a list does not count, and a writer replaces it). It answers writers
+// (pull, fetch, PutChunkList) deciding whether to store a blob: a pack
+// another process linked in the last 100 ms may be missed, which costs
+// only a copy stored twice, so a pull asking about thousands of blobs while
+// its own packs land lists the pack directory at most every 100 ms
+// (packedForWrite), not for each.
 func (s *FSStore) Complete(ctx context.Context, id ID) (bool, error) {
 	if _, err := s.fs.Stat(s.Path(id)); err == nil {
 		return true, nil
 	}
-	if _, ok := s.packed(id); ok {
+	if _, ok := s.packedForWrite(id); ok {
 		return true, nil
 	}
 	l, err := s.ReadChunkList(ctx, id)

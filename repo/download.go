@@ -118,7 +118,9 @@ func (d *downloader) artifact(ctx context.Context, doc *remoteDoc, blobs bool) (
 		got.commits[v.Commit] = c
 	}
 	if blobs {
-		if err := d.blobs(ctx, d.wants); err != nil {
+		ws := d.wants
+		d.wants = nil
+		if err := d.blobs(ctx, ws); err != nil {
 			return nil, err
 		}
 	}
@@ -256,9 +258,16 @@ func (d *downloader) tree(ctx context.Context, id objects.ID, blobs bool) error 
 			}
 			return nil
 		},
-		Entry: func(_ context.Context, e walk.Entry) error {
+		Entry: func(ctx context.Context, e walk.Entry) error {
 			if blobs && e.Kind == objects.KindFile {
 				d.wants = append(d.wants, wantBlob{e.ID, e.Size})
+				if len(d.wants) >= pullBatch {
+					// Fetch as the walk goes: memory holds a batch of
+					// wanted contents, not a version's.
+					ws := d.wants
+					d.wants = nil
+					return d.blobs(ctx, ws)
+				}
 			}
 			return nil
 		},
@@ -446,6 +455,11 @@ func (d *downloader) blobs(ctx context.Context, ws []wantBlob) error {
 	}
 	return g.Wait()
 }
+
+// pullBatch is how many wanted file contents a pull gathers before it
+// fetches them (the most a pack lists, so a batch can fill one). A
+// variable for the tests only.
+var pullBatch = objects.MaxPackEntries
 
 // packLooseMin is the size from which a pulled object is stored loose
 // rather than in a local pack.

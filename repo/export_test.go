@@ -8,3 +8,12 @@ func SetDiffBudget(n int64) (restore func()) {
 	diffBudget = n
 	return func() { diffBudget = old }
 }
+
+// SetPullBatch sets how many wanted file contents a pull gathers before it
+// fetches them, and returns what restores it. Tests that call it must not
+// run in parallel.
+func SetPullBatch(n int) (restore func()) {
+	old := pullBatch
+	pullBatch = n
+	return func() { pullBatch = old }
+}
