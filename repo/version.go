@@ -264,11 +264,7 @@ func (r *Repo) diffTrees(ctx context.Context, a, b objects.ID, prefix string, de
 	if depth > objects.MaxPathDepth {
 		return fmt.Errorf("%w: %q nests deeper than %d", objects.ErrCorrupt, prefix, objects.MaxPathDepth)
 	}
-	ea, err := r.dirEntries(ctx, a)
-	if err != nil {
-		return err
-	}
-	eb, err := r.dirEntries(ctx, b)
+	ea, eb, err := r.diffEntries(ctx, a, b)
 	if err != nil {
 		return err
 	}
@@ -359,18 +355,110 @@ func (r *Repo) diffTrees(ctx context.Context, a, b objects.ID, prefix string, de
 	return nil
 }
 
-// dirEntries reads the entries of the directory id, whatever its shape
-// (one tree, or leaves under index nodes), in name order.
-func (r *Repo) dirEntries(ctx context.Context, id objects.ID) ([]objects.TreeEntry, error) {
-	var es []objects.TreeEntry
-	err := objects.ReadDir(ctx, r.store, id, func(e objects.TreeEntry) error {
-		if len(es) >= MaxVersionFiles {
-			return fmt.Errorf("%w: directory %s holds more than %d entries", objects.ErrCorrupt, id.Short(), MaxVersionFiles)
+// dirLeaf is one leaf of a directory: the directory's tree itself, or a
+// leaf of a split directory with what its index node claims of it.
+type dirLeaf struct {
+	id    objects.ID
+	claim *objects.IndexChild // nil for a directory's own tree
+}
+
+// dirLeaves returns the leaves of the directory id in order, reading the
+// directory's index nodes (a few per 100,000 entries) but no leaf, each
+// index node checked against what its parent claims. A directory that is
+// one tree is its own leaf.
+func (r *Repo) dirLeaves(ctx context.Context, id objects.ID) ([]dirLeaf, error) {
+	n, err := objects.ReadDirNode(ctx, r.store, id)
+	if err != nil {
+		return nil, err
+	}
+	if n.Tree != nil {
+		return []dirLeaf{{id: id}}, nil
+	}
+	if err := objects.CheckTop(n.Index); err != nil {
+		return nil, &objects.CorruptError{ID: id, Reason: err.Error()}
+	}
+	var out []dirLeaf
+	var walk func(x *objects.TreeIndex) error
+	walk = func(x *objects.TreeIndex) error {
+		for i := range x.Children {
+			c := &x.Children[i]
+			if x.Level == 1 {
+				out = append(out, dirLeaf{id: c.ID, claim: c})
+				continue
+			}
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			cn, err := objects.ReadDirNode(ctx, r.store, c.ID)
+			if err != nil {
+				return err
+			}
+			if err := objects.CheckChild(x.Level, *c, cn); err != nil {
+				return &objects.CorruptError{ID: c.ID, Reason: err.Error()}
+			}
+			if err := walk(cn.Index); err != nil {
+				return err
+			}
 		}
-		es = append(es, e)
 		return nil
-	})
-	return es, err
+	}
+	return out, walk(n.Index)
+}
+
+// diffEntries reads the entries of the directories a and b that Diff must
+// compare: all of them but those of the leaves both share. Leaves hold
+// runs of entries contiguous in name order, so a leaf both directories
+// have holds, in each, every entry whose name lies in its range: leaving
+// it out on both sides leaves out equal entries only. A change in a
+// directory of 100,000 entries then reads the leaves it touched, not the
+// directory. Each leaf read is checked against its index node's claim.
+func (r *Repo) diffEntries(ctx context.Context, a, b objects.ID) (ea, eb []objects.TreeEntry, err error) {
+	la, err := r.dirLeaves(ctx, a)
+	if err != nil {
+		return nil, nil, err
+	}
+	lb, err := r.dirLeaves(ctx, b)
+	if err != nil {
+		return nil, nil, err
+	}
+	in := func(ls []dirLeaf) map[objects.ID]bool {
+		m := make(map[objects.ID]bool, len(ls))
+		for _, l := range ls {
+			m[l.id] = true
+		}
+		return m
+	}
+	ina, inb := in(la), in(lb)
+	read := func(ls []dirLeaf, other map[objects.ID]bool) ([]objects.TreeEntry, error) {
+		var es []objects.TreeEntry
+		for _, l := range ls {
+			if other[l.id] {
+				continue
+			}
+			n, err := objects.ReadDirNode(ctx, r.store, l.id)
+			if err != nil {
+				return nil, err
+			}
+			if l.claim != nil {
+				err = objects.CheckChild(1, *l.claim, n)
+			} else if n.Tree == nil {
+				err = fmt.Errorf("%w: not a tree", objects.ErrMalformed)
+			}
+			if err != nil {
+				return nil, &objects.CorruptError{ID: l.id, Reason: err.Error()}
+			}
+			if len(es)+len(n.Tree.Entries) > MaxVersionFiles {
+				return nil, fmt.Errorf("%w: directory holds more than %d entries", objects.ErrCorrupt, MaxVersionFiles)
+			}
+			es = append(es, n.Tree.Entries...)
+		}
+		return es, nil
+	}
+	if ea, err = read(la, inb); err != nil {
+		return nil, nil, err
+	}
+	eb, err = read(lb, ina)
+	return ea, eb, err
 }
 
 // manifestEntry is the manifest entry of the file or reference e at p.

@@ -427,3 +427,40 @@ func TestGetPathAndWalkManifest(t *testing.T) {
 		t.Fatalf("Manifest: %d entries, %v", len(m), err)
 	}
 }
+
+// TestDiffSkipsSharedLeaves diffs two versions of a directory of 10,000
+// entries (split into leaves under an index node) that differ in one file
+// and one added: the leaves both share are not read (one is removed from
+// the store, and the diff still succeeds), and the changes are right.
+func TestDiffSkipsSharedLeaves(t *testing.T) {
+	ctx := context.Background()
+	r, _ := newRepo(t, afero.NewMemMapFs(), "/work")
+	fs := files{}
+	for i := range 10_000 {
+		fs[fmt.Sprintf("big/f%05d", i)] = fmt.Sprint(i)
+	}
+	v0, _ := logDir(t, r, "ds", fs, nil)
+	fs["big/f09999"] = "changed"
+	fs["big/f10000"] = "added"
+	logDir(t, r, "ds", fs, nil)
+	big, ok, err := objects.FindEntry(ctx, r.Store(), v0.Tree, "big")
+	if err != nil || !ok {
+		t.Fatal(ok, err)
+	}
+	n, err := objects.ReadDirNode(ctx, r.Store(), big.ID)
+	if err != nil || n.Index == nil || n.Index.Level != 1 || len(n.Index.Children) < 2 {
+		t.Fatalf("big/ is not one index node over leaves: %+v, %v", n.Index, err)
+	}
+	removeObject(t, r, n.Index.Children[0].ID) // holds f00000..., both versions share it
+	changes, err := r.Diff(ctx, "ds:v0", "ds:v1")
+	if err != nil {
+		t.Fatalf("Diff read a leaf both versions share: %v", err)
+	}
+	var got []string
+	for _, c := range changes {
+		got = append(got, c.Op+" "+c.Path)
+	}
+	if want := []string{"modified big/f09999", "added big/f10000"}; !slices.Equal(got, want) {
+		t.Errorf("Diff = %q, want %q", got, want)
+	}
+}
