@@ -628,3 +628,15 @@ func TestVerifyShapes(t *testing.T) {
 		}
 	})
 }
+
+// TestVerifierMisuse: a file or a leave fed outside any directory is an
+// error, not a panic.
+func TestVerifierMisuse(t *testing.T) {
+	v := &Verifier{Fs: afero.NewMemMapFs(), Root: "/x"}
+	if err := v.File(context.Background(), Entry{Path: "a"}); err == nil {
+		t.Error("File before Enter succeeded")
+	}
+	if err := v.Leave(context.Background()); err == nil {
+		t.Error("Leave before Enter succeeded")
+	}
+}

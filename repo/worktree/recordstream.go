@@ -240,29 +240,45 @@ func (rs Records) SaveStream(root string, st *State, files func(emit func(p stri
 		if _, err := w.Write(head[:len(head)-1]); err != nil { // without the closing brace
 			return err
 		}
-		io.WriteString(w, `,"files":{`)
-		n, last := 0, ""
 		var buf []byte
-		if err := files(func(p string, f FileState) error {
-			if n > 0 && p <= last {
-				return fmt.Errorf("checkout record: %q after %q, out of order", p, last)
-			}
-			buf = buf[:0]
-			if n > 0 {
-				buf = append(buf, ',')
-			}
-			buf = appendJSONString(buf, p)
-			buf = append(buf, ':')
-			buf = appendFileState(buf, f)
-			_, err := w.Write(buf)
-			n, last = n+1, p
-			return err
-		}); err != nil {
-			return err
-		}
-		_, err = io.WriteString(w, "}}\n")
+		_, err = writeFiles(w, func(put func(p string, value []byte) error) error {
+			return files(func(p string, f FileState) error {
+				buf = appendFileState(buf[:0], f)
+				return put(p, buf)
+			})
+		})
 		return err
 	})
+}
+
+// writeFiles writes `,"files":{...}}` and a newline: the members that
+// each puts, each key a path in strictly increasing order (checked) and
+// each value JSON, for SaveStream and SavePendingStream. It returns how
+// many there were.
+func writeFiles(w io.Writer, each func(put func(p string, value []byte) error) error) (int, error) {
+	io.WriteString(w, `,"files":{`) // w buffers: an error shows at its Flush
+	n, last := 0, ""
+	var buf []byte
+	err := each(func(p string, value []byte) error {
+		if n > 0 && p <= last {
+			return fmt.Errorf("checkout record: %q after %q, out of order", p, last)
+		}
+		buf = buf[:0]
+		if n > 0 {
+			buf = append(buf, ',')
+		}
+		buf = appendJSONString(buf, p)
+		buf = append(buf, ':')
+		buf = append(buf, value...)
+		_, err := w.Write(buf)
+		n, last = n+1, p
+		return err
+	})
+	if err != nil {
+		return n, err
+	}
+	_, err = io.WriteString(w, "}}\n")
+	return n, err
 }
 
 // SortedPending returns the paths of a pending map in path order.
@@ -290,32 +306,15 @@ func (rs Records) SavePendingStream(root string, files func(emit func(p string, 
 		}
 		io.WriteString(w, `{"dir":`)
 		w.Write(d)
-		io.WriteString(w, `,"files":{`)
-		last := ""
-		if err := files(func(p string, ids []objects.ID) error {
-			if n > 0 && p <= last {
-				return fmt.Errorf("checkout pending record: %q after %q, out of order", p, last)
-			}
-			k, err := json.Marshal(p)
-			if err != nil {
-				return err
-			}
-			v, err := json.Marshal(ids)
-			if err != nil {
-				return err
-			}
-			if n > 0 {
-				io.WriteString(w, ",")
-			}
-			w.Write(k)
-			io.WriteString(w, ":")
-			_, err = w.Write(v)
-			n, last = n+1, p
-			return err
-		}); err != nil {
-			return err
-		}
-		_, err = io.WriteString(w, "}}\n")
+		n, err = writeFiles(w, func(put func(p string, value []byte) error) error {
+			return files(func(p string, ids []objects.ID) error {
+				v, err := json.Marshal(ids)
+				if err != nil {
+					return err
+				}
+				return put(p, v)
+			})
+		})
 		return err
 	})
 	if err == nil && n == 0 {

@@ -2,6 +2,7 @@ package worktree
 
 import (
 	"context"
+	"errors"
 	"io/fs"
 	"path"
 	"path/filepath"
@@ -35,6 +36,9 @@ type Verifier struct {
 	batch    []Entry
 	problems []Problem
 }
+
+// errNotEntered: File or Leave with no directory entered (a caller's bug).
+var errNotEntered = errors.New("worktree: Verifier fed a file or a leave outside any directory")
 
 // verifyDir is a directory of the version being fed.
 type verifyDir struct {
@@ -73,6 +77,9 @@ func (v *Verifier) Enter(ctx context.Context, p string) error {
 
 // File feeds a file of the directory last entered and not left.
 func (v *Verifier) File(ctx context.Context, e Entry) error {
+	if len(v.stack) == 0 {
+		return errNotEntered
+	}
 	v.stack[len(v.stack)-1].want[path.Base(e.Path)] = false
 	v.batch = append(v.batch, e)
 	if len(v.batch) >= verifyBatch {
@@ -84,6 +91,9 @@ func (v *Verifier) File(ctx context.Context, e Entry) error {
 // Leave ends the directory last entered: what its listing holds that the
 // version does not is Extra (every file below it, for a directory).
 func (v *Verifier) Leave(ctx context.Context) error {
+	if len(v.stack) == 0 {
+		return errNotEntered
+	}
 	d := v.stack[len(v.stack)-1]
 	v.stack = v.stack[:len(v.stack)-1]
 	if !d.listed {
