@@ -2,6 +2,7 @@ package objects
 
 import (
 	"errors"
+	"io/fs"
 	"os"
 
 	"github.com/spf13/afero"
@@ -12,9 +13,9 @@ import (
 // ReadFile does) and, where the file system has none, does the same
 // thing the portable way beside it. *afero.OsFs cannot have methods of
 // ours: the helpers give it the OS implementations (osFS), which use
-// Linux's O_TMPFILE, linkat(2) and syncfs(2) and report
+// Linux's O_TMPFILE, linkat(2), syncfs(2) and renameat2(2) and report
 // errors.ErrUnsupported elsewhere. objects/faulttest.Fs implements
-// AnonymousCreator and FSSyncer within its crash model, so the fault and
+// AnonymousCreator, FSSyncer and NoReplaceRenamer within its crash model, so the fault and
 // power-loss tests run the path the OS file system runs.
 
 // AnonymousCreator is a file system that can create a file with no name,
@@ -64,6 +65,38 @@ type FSSyncer interface {
 	SyncFS(dir string) error
 }
 
+// NoReplaceRenamer is a file system that can rename without replacing.
+type NoReplaceRenamer interface {
+	// RenameNoReplace renames oldname (a file or a directory) to newname
+	// in one atomic step if nothing has that name: if newname exists (a
+	// file, a directory, even an empty one, or a symbolic link, which is
+	// never followed) the error wraps fs.ErrExist and nothing changed. An
+	// error wrapping errors.ErrUnsupported means it cannot (Linux before
+	// 3.15, or a file system without RENAME_NOREPLACE) and nothing was
+	// done: RenameNoReplace (the function) then checks and renames.
+	RenameNoReplace(oldname, newname string) error
+}
+
+// RenameNoReplace renames oldname to newname on fsys unless newname
+// exists, when the error wraps fs.ErrExist. With fsys's NoReplaceRenamer
+// that is one atomic step; without one (or where it cannot) newname is
+// looked at first, and a name appearing between the look and the rename
+// is replaced as by Rename (a file, or an empty directory).
+func RenameNoReplace(fsys afero.Fs, oldname, newname string) error {
+	if c, ok := capability[NoReplaceRenamer](fsys); ok {
+		err := c.RenameNoReplace(oldname, newname)
+		if !errors.Is(err, errors.ErrUnsupported) {
+			return err
+		}
+	}
+	if _, err := lstatFs(fsys, newname); err == nil {
+		return &os.LinkError{Op: "rename", Old: oldname, New: newname, Err: fs.ErrExist}
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return fsys.Rename(oldname, newname)
+}
+
 // osFS holds the OS implementations of the capabilities, for
 // *afero.OsFs (whose names are OS paths).
 type osFS struct{}
@@ -72,6 +105,7 @@ var (
 	_ AnonymousCreator = osFS{}
 	_ HardLinker       = osFS{}
 	_ FSSyncer         = osFS{}
+	_ NoReplaceRenamer = osFS{}
 )
 
 func (osFS) CreateAnonymous(dir string, perm os.FileMode) (afero.File, error) {
@@ -83,6 +117,10 @@ func (osFS) LinkAnonymous(f afero.File, final string) error { return linkAnonymo
 func (osFS) Link(oldname, newname string) error { return os.Link(oldname, newname) }
 
 func (osFS) SyncFS(dir string) error { return syncFS(dir) }
+
+func (osFS) RenameNoReplace(oldname, newname string) error {
+	return renameNoReplace(oldname, newname)
+}
 
 // isOS reports whether fsys is the OS file system, whose files are
 // *os.File: the kernel copies of CopyTo and the poller-free open of
@@ -126,4 +164,13 @@ func syncWholeFS(fsys afero.Fs, dir string) error {
 		return errors.ErrUnsupported
 	}
 	return c.SyncFS(dir)
+}
+
+// lstatFs is Lstat where fsys has it, else Stat.
+func lstatFs(fsys afero.Fs, name string) (fs.FileInfo, error) {
+	if l, ok := fsys.(afero.Lstater); ok {
+		fi, _, err := l.LstatIfPossible(name)
+		return fi, err
+	}
+	return fsys.Stat(name)
 }

@@ -47,3 +47,17 @@ var syncfsReportsErrors = sync.OnceValue(func() bool {
 	}
 	return major > 5 || major == 5 && minor >= 8
 })
+
+var errNoRenameNoReplace = fmt.Errorf("renameat2 RENAME_NOREPLACE: %w", errors.ErrUnsupported)
+
+// renameNoReplace is renameat2(2) with RENAME_NOREPLACE.
+func renameNoReplace(oldname, newname string) error {
+	err := unix.Renameat2(unix.AT_FDCWD, oldname, unix.AT_FDCWD, newname, unix.RENAME_NOREPLACE)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOSYS):
+		return errNoRenameNoReplace
+	}
+	return &os.LinkError{Op: "rename", Old: oldname, New: newname, Err: err}
+}

@@ -328,7 +328,9 @@ func (v Version) downloadStream(ctx context.Context, root, scope string, opts *C
 	if err := r.fs.MkdirAll(root, 0o755); err != nil {
 		return res, true, fmt.Errorf("create %s: %w", root, err)
 	}
-	x := &worktree.Executor{Fs: r.fs, Root: root, Now: r.now}
+	// Directories the checkout creates are staged (worktree.Executor.Stage)
+	// and published once the batches have passed them.
+	x := &worktree.Executor{Fs: r.fs, Root: root, Now: r.now, Stage: true}
 	if opts.Progress != nil {
 		x.Progress = func(done, _ int64) { opts.Progress(done, total) }
 	}
@@ -348,6 +350,9 @@ func (v Version) downloadStream(ctx context.Context, root, scope string, opts *C
 					res.Written += done.Written
 					res.Skipped += done.Skipped
 					res.Removed += done.Removed
+				}
+				if err == nil {
+					err = x.Publish(b[len(b)-1].path)
 				}
 				execErr = err
 			}
@@ -369,8 +374,16 @@ func (v Version) downloadStream(ctx context.Context, root, scope string, opts *C
 				}
 			}
 		}
+		// What was staged is complete, even after a failure: published
+		// before the record naming it.
+		if err := x.Publish(""); err != nil && execErr == nil {
+			execErr = err
+		}
 		return nil
 	})
+	if err := x.Publish(""); err != nil && execErr == nil { // if SaveStream stopped early
+		execErr = err
+	}
 	if execErr != nil {
 		return res, true, execErr
 	}

@@ -152,12 +152,15 @@ func diffFiles(got, want files) string {
 	return strings.Join(problems, "; ")
 }
 
-// withoutTemps returns fs without checkout temp files, and their names.
+// withoutTemps returns fs without checkout temp files (staging
+// directories included), and their names.
 func withoutTemps(fs files) (files, []string) {
 	out := files{}
 	var temps []string
 	for p, c := range fs {
-		if strings.HasPrefix(filepath.Base(p), ".art-tmp-") {
+		// A temp file, or anything in a staging directory.
+		if strings.HasPrefix(filepath.Base(p), ".art-tmp-") || strings.Contains(p, "/.art-tmp-dir-") ||
+			strings.HasPrefix(p, ".art-tmp-dir-") {
 			temps = append(temps, p)
 			continue
 		}

@@ -10,8 +10,8 @@ import (
 	"github.com/spf13/afero"
 )
 
-// The capabilities of objects (objects.AnonymousCreator, objects.FSSyncer)
-// that Fs implements, so that code asking for them runs under the crash
+// The capabilities of objects (objects.AnonymousCreator, objects.FSSyncer,
+// and objects.NoReplaceRenamer in fs.go) that Fs implements, so that code asking for them runs under the crash
 // model the path it runs on the OS file system. Fs emulates anonymous
 // files on every base file system with hidden names: a file in the base
 // directory that listings, Stat and Open through the Fs never show, and

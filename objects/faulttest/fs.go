@@ -554,6 +554,27 @@ func (f *Fs) Rename(oldname, newname string) error {
 	if err := f.begin(OpRename, oldname); err != nil {
 		return err
 	}
+	return f.rename(oldname, newname)
+}
+
+// RenameNoReplace implements objects.NoReplaceRenamer: Rename, counted as
+// an OpRename, unless newname exists (then an error wrapping fs.ErrExist,
+// and nothing changed), in one step under the Fs's lock.
+func (f *Fs) RenameNoReplace(oldname, newname string) error {
+	oldname, newname = clean(oldname), clean(newname)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.begin(OpRename, oldname); err != nil {
+		return err
+	}
+	if _, err := f.lstat(newname); err == nil {
+		return &os.LinkError{Op: "rename", Old: oldname, New: newname, Err: syscall.EEXIST}
+	}
+	return f.rename(oldname, newname)
+}
+
+// rename is Rename once counted; f.mu is held.
+func (f *Fs) rename(oldname, newname string) error {
 	fi, err := f.lstat(oldname)
 	if err != nil {
 		return f.base.Rename(oldname, newname) // fails: nothing to rename

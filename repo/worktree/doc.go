@@ -41,5 +41,9 @@
 // the way, and published under its name only once they hashed to its ID.
 // Directories are created one at a time, none through a symbolic link or
 // a file. An Executor may run several plans in turn, one batch each, the
-// caller applying each Result to the record.
+// caller applying each Result to the record. With Executor.Stage (plans in
+// path order) a directory the checkout creates is written whole in a
+// staging directory (StagePrefix) and renamed into place by Publish: its
+// files then need no pending file each, as none has a visible name until
+// all are complete.
 package worktree

@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"maps"
+	"math/rand/v2"
 	"os"
 	"path"
 	"path/filepath"
@@ -67,9 +68,35 @@ type Executor struct {
 	// writers at once), with the bytes written and the bytes to write,
 	// both counted over every Run so far.
 	Progress func(done, total int64)
+	// Stage, for plans run in path order (the batches of one checkout),
+	// writes every directory the checkout creates in a staging directory
+	// beside it (named with StagePrefix), whose files are created
+	// directly under their own names, and publishes it under its name in
+	// one rename (Publish) once no later path can lie in it: none of its
+	// files appears under its name before all of them are complete and
+	// verified, and a file costs no pending file of its own.
+	Stage bool
 
 	done, total atomic.Int64
+
+	mu     sync.Mutex
+	dirs   map[string]dirInfo // root-relative directories known, and where their files go
+	stages []stage            // staging directories not yet published, in the order made
 }
+
+// StagePrefix starts the names of the staging directories of a checkout
+// with Executor.Stage. Verify ignores them, and a later checkout removes
+// those older than StaleTempAge.
+const StagePrefix = TempPrefix + "dir-"
+
+// dirInfo is where the files of a directory of the checkout go.
+type dirInfo struct {
+	path   string // on the file system
+	staged bool   // inside a staging directory, its own or an ancestor's
+}
+
+// stage is a staging directory: tmp becomes final, the root-relative rel.
+type stage struct{ rel, tmp, final string }
 
 // Result is what one Run did.
 type Result struct {
@@ -131,6 +158,7 @@ func (x *Executor) run(ctx context.Context, p Plan) (res Result, wrote bool, err
 
 	gone := make([]bool, len(p.Actions)) // removed by a clear
 	for _, c := range p.Clears() {
+		x.forgetDirs(c)
 		if err := x.Fs.RemoveAll(filepath.Join(x.Root, filepath.FromSlash(c))); err != nil {
 			return res, false, fmt.Errorf("checkout: remove %s: %w", c, err)
 		}
@@ -154,7 +182,6 @@ func (x *Executor) run(ctx context.Context, p Plan) (res Result, wrote bool, err
 			x.Progress(x.done.Add(n), total)
 		}
 	}
-	made := &sync.Map{} // directories known to exist and be real directories
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(workers())
 	res.Files = make(map[string]FileState, len(p.Actions))
@@ -181,7 +208,7 @@ func (x *Executor) run(ctx context.Context, p Plan) (res Result, wrote bool, err
 			if a.Kind == Chmod {
 				rec, err = x.setMode(e, a.Record.ID)
 			} else {
-				rec, err = x.writeFile(gctx, e, a.Replace, made, progress)
+				rec, err = x.writeFile(gctx, e, a.Replace, progress)
 			}
 			if err != nil {
 				return fmt.Errorf("checkout %s: %w", e.Path, err)
@@ -300,8 +327,14 @@ func (x *Executor) removeStaleTemps(dirs []string) {
 				continue
 			}
 			p := filepath.Join(dir, n)
-			if fi, err := lstat(x.Fs, p); err == nil && fi.Mode().IsRegular() && fi.ModTime().Before(cutoff) {
+			fi, err := lstat(x.Fs, p)
+			switch {
+			case err != nil || !fi.ModTime().Before(cutoff):
+			case fi.Mode().IsRegular():
 				x.Fs.Remove(p)
+			case fi.IsDir() && fi.Mode()&fs.ModeSymlink == 0 && strings.HasPrefix(n, StagePrefix) && !x.staging(p):
+				// A killed checkout's staging directory.
+				x.Fs.RemoveAll(p)
 			}
 		}
 	}
@@ -311,43 +344,25 @@ func (x *Executor) removeStaleTemps(dirs []string) {
 // file in the target directory (anonymous where the OS allows), verified
 // on the way, and the file is published under its name (replacing what is
 // there when replace is set) only after its content hashed right, so
-// corrupt or partial bytes never appear under the file's name.
-func (x *Executor) writeFile(ctx context.Context, e Entry, replace bool, made *sync.Map, progress func(int64)) (FileState, error) {
-	full := filepath.Join(x.Root, filepath.FromSlash(e.Path))
-	dir := filepath.Dir(full)
-	if _, ok := made.Load(dir); !ok {
-		if err := x.mkdirs(e.Path); err != nil {
-			return FileState{}, err
-		}
-		made.Store(dir, true)
+// corrupt or partial bytes never appear under the file's name. In a
+// staging directory (Stage) the file is created under its name there, as
+// nothing in it is visible before Publish.
+func (x *Executor) writeFile(ctx context.Context, e Entry, replace bool, progress func(int64)) (FileState, error) {
+	dir, staged, err := x.dirFor(path.Dir(e.Path))
+	if err != nil {
+		return FileState{}, err
+	}
+	full := filepath.Join(dir, path.Base(e.Path))
+	if staged {
+		return x.writeStaged(ctx, e, full, progress)
 	}
 	pf, err := objects.CreatePending(x.Fs, dir, TempPrefix, fileMode(e))
 	if err != nil {
 		return FileState{}, err
 	}
 	defer pf.Abort()
-	var n int64
-	copied := false
-	if e.Size >= kernelCopyMin {
-		// Let the kernel move large files (reflink or copy_file_range),
-		// still hashing every byte.
-		if n, copied, err = x.Source.CopyTo(ctx, e, pf.File(), progress); err != nil {
-			return FileState{}, err
-		}
-	}
-	if !copied {
-		src, err := x.Source.Open(ctx, e)
-		if err != nil {
-			return FileState{}, err
-		}
-		n, err = copyVerified(pf, src, progress)
-		src.Close()
-		if err != nil {
-			return FileState{}, err
-		}
-	}
-	if n != e.Size {
-		return FileState{}, &objects.CorruptError{ID: e.ID, Reason: fmt.Sprintf("%d bytes, want %d", n, e.Size)}
+	if err := x.fill(ctx, e, pf.File(), progress); err != nil {
+		return FileState{}, err
 	}
 	if replace {
 		err = pf.Replace(full)
@@ -362,6 +377,171 @@ func (x *Executor) writeFile(ctx context.Context, e Entry, replace bool, made *s
 		return FileState{}, err
 	}
 	return FileState{ID: e.ID, Stat: StatOf(fi)}, nil
+}
+
+// writeStaged writes e to full, a new name inside a staging directory; a
+// file that fails is removed.
+func (x *Executor) writeStaged(ctx context.Context, e Entry, full string, progress func(int64)) (FileState, error) {
+	f, err := x.Fs.OpenFile(full, os.O_WRONLY|os.O_CREATE|os.O_EXCL, fileMode(e))
+	if err != nil {
+		return FileState{}, err
+	}
+	fi, err := func() (fs.FileInfo, error) {
+		if err := x.fill(ctx, e, f, progress); err != nil {
+			f.Close()
+			return nil, err
+		}
+		fi, err := f.Stat()
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		return fi, err
+	}()
+	if err != nil {
+		x.Fs.Remove(full)
+		return FileState{}, err
+	}
+	return FileState{ID: e.ID, Stat: StatOf(fi)}, nil
+}
+
+// fill copies e's content, verified, into dst, which is empty: through
+// the kernel for large files where the Source can, else from Source.Open.
+func (x *Executor) fill(ctx context.Context, e Entry, dst afero.File, progress func(int64)) error {
+	var n int64
+	copied := false
+	var err error
+	if e.Size >= kernelCopyMin {
+		// Let the kernel move large files (reflink or copy_file_range),
+		// still hashing every byte.
+		if n, copied, err = x.Source.CopyTo(ctx, e, dst, progress); err != nil {
+			return err
+		}
+	}
+	if !copied {
+		src, err := x.Source.Open(ctx, e)
+		if err != nil {
+			return err
+		}
+		n, err = copyVerified(dst, src, progress)
+		src.Close()
+		if err != nil {
+			return err
+		}
+	}
+	if n != e.Size {
+		return &objects.CorruptError{ID: e.ID, Reason: fmt.Sprintf("%d bytes, want %d", n, e.Size)}
+	}
+	return nil
+}
+
+// dirFor returns where the files of the root-relative directory rel go,
+// and whether that is inside a staging directory, making what is missing
+// on the way: a real directory, or with Stage a staging directory for the
+// first one missing. It never passes through a symbolic link or anything
+// else that is not a directory.
+func (x *Executor) dirFor(rel string) (string, bool, error) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	return x.dirForLocked(rel)
+}
+
+func (x *Executor) dirForLocked(rel string) (string, bool, error) {
+	if rel == "." {
+		return x.Root, false, nil
+	}
+	if d, ok := x.dirs[rel]; ok {
+		return d.path, d.staged, nil
+	}
+	parent, staged, err := x.dirForLocked(path.Dir(rel))
+	if err != nil {
+		return "", false, err
+	}
+	full := filepath.Join(parent, path.Base(rel))
+	d := dirInfo{path: full, staged: staged}
+	switch fi, err := lstat(x.Fs, full); {
+	case staged:
+		// Inside a staging directory of ours: nobody else's names.
+		if err := x.Fs.Mkdir(full, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
+			return "", false, err
+		}
+	case err == nil && fi.IsDir() && fi.Mode()&fs.ModeSymlink == 0:
+	case err == nil:
+		return "", false, fmt.Errorf("%w: %s is not a directory", ErrLocalChanges, full)
+	case !errors.Is(err, fs.ErrNotExist):
+		return "", false, err // an I/O error, not a verdict on the path
+	case x.Stage:
+		tmp, err := x.makeStage(parent)
+		if err != nil {
+			return "", false, err
+		}
+		x.stages = append(x.stages, stage{rel: rel, tmp: tmp, final: full})
+		d = dirInfo{path: tmp, staged: true}
+	default:
+		if err := x.Fs.Mkdir(full, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
+			return "", false, err
+		}
+		fi, err := lstat(x.Fs, full)
+		if err != nil {
+			return "", false, err
+		}
+		if !fi.IsDir() || fi.Mode()&fs.ModeSymlink != 0 {
+			return "", false, fmt.Errorf("%w: %s is not a directory", ErrLocalChanges, full)
+		}
+	}
+	if x.dirs == nil {
+		x.dirs = map[string]dirInfo{}
+	}
+	x.dirs[rel] = d
+	return d.path, d.staged, nil
+}
+
+// makeStage makes a new staging directory in the directory parent.
+func (x *Executor) makeStage(parent string) (string, error) {
+	for i := 0; ; i++ {
+		tmp := filepath.Join(parent, fmt.Sprintf("%s%d-%x", StagePrefix, os.Getpid(), rand.Uint64()))
+		err := x.Fs.Mkdir(tmp, 0o755)
+		if err == nil || !errors.Is(err, fs.ErrExist) || i == 8 {
+			return tmp, err
+		}
+	}
+}
+
+// Publish gives the staging directories (Stage) their names, each in one
+// rename that never replaces, and forgets the directories it knows, but
+// for those holding the path last: with plans run in path order, call it
+// after each Run with the plan's last path, and with "" at the end, when
+// every staging directory is published. A staging directory whose name
+// was taken meanwhile is removed with the files in it (ErrLocalChanges).
+// After a Run that failed, Publish("") still publishes what was staged:
+// every file in it is complete and verified, and in Run's Result.
+func (x *Executor) Publish(last string) error {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	var first error
+	keep := x.stages[:0]
+	for _, s := range x.stages {
+		if last != "" && InScope(last, s.rel) {
+			keep = append(keep, s)
+			continue
+		}
+		if err := objects.RenameNoReplace(x.Fs, s.tmp, s.final); err != nil {
+			x.Fs.RemoveAll(s.tmp)
+			if errors.Is(err, fs.ErrExist) {
+				err = fmt.Errorf("%w: %s appeared during the checkout", ErrLocalChanges, s.rel)
+			}
+			if first == nil {
+				first = fmt.Errorf("checkout %s: %w", s.rel, err)
+			}
+		}
+	}
+	clear(x.stages[len(keep):])
+	x.stages = keep
+	for rel := range x.dirs {
+		if last == "" || !InScope(last, rel) {
+			delete(x.dirs, rel)
+		}
+	}
+	return first
 }
 
 // copyVerified copies src (a verifying reader) into w through a pooled
@@ -410,35 +590,23 @@ func (x *Executor) setMode(e Entry, id objects.ID) (FileState, error) {
 	return FileState{ID: id, Stat: StatOf(fi)}, nil
 }
 
-// mkdirs creates the directories leading to p under the root, refusing to
-// pass through a symbolic link or anything else that is not a directory.
-func (x *Executor) mkdirs(p string) error {
-	parts := strings.Split(p, "/")
-	cur := x.Root
-	for _, part := range parts[:len(parts)-1] {
-		cur = filepath.Join(cur, part)
-		fi, err := lstat(x.Fs, cur)
-		if err == nil && fi.IsDir() && fi.Mode()&fs.ModeSymlink == 0 {
-			continue
-		}
-		if err == nil {
-			return fmt.Errorf("%w: %s is not a directory", ErrLocalChanges, cur)
-		}
-		if !errors.Is(err, fs.ErrNotExist) {
-			return err // an I/O error, not a verdict on the path
-		}
-		if err := x.Fs.Mkdir(cur, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
-			return err
-		}
-		fi, err = lstat(x.Fs, cur)
-		if err != nil {
-			return err
-		}
-		if !fi.IsDir() || fi.Mode()&fs.ModeSymlink != 0 {
-			return fmt.Errorf("%w: %s is not a directory", ErrLocalChanges, cur)
+// staging reports whether p is one of x's own staging directories.
+func (x *Executor) staging(p string) bool {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	return slices.ContainsFunc(x.stages, func(s stage) bool { return s.tmp == p })
+}
+
+// forgetDirs forgets what dirFor knows of the root-relative directory
+// rel and below it, which is going away.
+func (x *Executor) forgetDirs(rel string) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	for d := range x.dirs {
+		if InScope(d, rel) {
+			delete(x.dirs, d)
 		}
 	}
-	return nil
 }
 
 // removeEmptyDirs removes directories (below the root) left empty by
@@ -448,8 +616,8 @@ func (x *Executor) removeEmptyDirs(dirs []string) {
 	seen := map[string]bool{}
 	for _, d := range dirs {
 		for !seen[d] {
-			if rel, err := filepath.Rel(x.Root, d); err != nil || rel == "." || rel == ".." ||
-				strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+			rel, err := filepath.Rel(x.Root, d)
+			if err != nil || rel == "." || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
 				break
 			}
 			seen[d] = true
@@ -460,6 +628,7 @@ func (x *Executor) removeEmptyDirs(dirs []string) {
 			if x.Fs.Remove(d) != nil {
 				break
 			}
+			x.forgetDirs(filepath.ToSlash(rel))
 			d = filepath.Dir(d)
 		}
 	}

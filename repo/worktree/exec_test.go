@@ -640,3 +640,128 @@ func TestVerifierMisuse(t *testing.T) {
 		t.Error("Leave before Enter succeeded")
 	}
 }
+
+// TestExecutorStages runs batches in path order with Stage: a directory
+// the checkout creates shows no name of its own, and none of its files,
+// until the batches have passed it and Publish names it whole; a
+// directory that was there already gets its files one by one, as without
+// Stage; the record's stats hold after the rename.
+func TestExecutorStages(t *testing.T) {
+	forEachFs(t, func(t *testing.T, w *tree) {
+		w.x.Stage = true
+		w.write("old/keep", "mine")
+		st := &State{Files: map[string]FileState{}}
+		batches := []map[string]string{
+			{"a/x": "ax", "a/y/z": "ayz"},
+			{"a/zz": "azz", "new/deep/f": "f"},
+			{"old/g": "g", "top": "top"},
+		}
+		for i, batch := range batches {
+			want := w.want(batch)
+			p, _ := w.plan(want, false)
+			res, err := w.x.Run(context.Background(), p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res.Apply(st)
+			switch i {
+			case 0:
+				// a/ may still get files: nothing of it is visible yet.
+				if w.exists("a") || w.exists("a/x") {
+					t.Fatalf("after batch 0, a staged directory is visible: %q", w.files())
+				}
+			case 2:
+				if w.read("old/g") != "g" || w.read("top") != "top" {
+					t.Fatal("files in directories already there were not written at once")
+				}
+			}
+			if err := w.x.Publish(want[len(want)-1].Path); err != nil {
+				t.Fatal(err)
+			}
+			if i == 1 {
+				// Past a/ now; new/ holds the last path of the batch.
+				if w.read("a/y/z") != "ayz" || w.read("a/zz") != "azz" {
+					t.Fatalf("a/ not published after the batches passed it: %q", w.files())
+				}
+				if w.exists("new") {
+					t.Fatal("new/ published while a later batch may still write in it")
+				}
+			}
+		}
+		if err := w.x.Publish(""); err != nil {
+			t.Fatal(err)
+		}
+		wantFiles := []string{"a/", "a/x", "a/y/", "a/y/z", "a/zz", "new/", "new/deep/", "new/deep/f", "old/", "old/g", "old/keep", "top"}
+		if got := w.files(); !slices.Equal(got, wantFiles) {
+			t.Fatalf("after Publish: %q, want %q", got, wantFiles)
+		}
+		// The records of staged files vouch for them by their stats after
+		// the rename.
+		for p, f := range st.Files {
+			if !InScope(p, "a") && !InScope(p, "new") {
+				continue
+			}
+			fi, err := lstat(w.fs, w.path(p))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if StatOf(fi) != f.Stat {
+				t.Errorf("%s: recorded %+v, now %+v", p, f.Stat, StatOf(fi))
+			}
+		}
+	})
+}
+
+// TestExecutorStageNameTaken: a directory that appears, while the
+// checkout stages it, under the name the staging directory was to take is
+// left alone; Publish says so (ErrLocalChanges), and the staged files go.
+func TestExecutorStageNameTaken(t *testing.T) {
+	forEachFs(t, func(t *testing.T, w *tree) {
+		w.x.Stage = true
+		p, _ := w.plan(w.want(map[string]string{"d/f": "art's"}), false)
+		if _, err := w.x.Run(context.Background(), p); err != nil {
+			t.Fatal(err)
+		}
+		w.write("d/mine", "the user's") // appeared meanwhile
+		if err := w.x.Publish(""); !errors.Is(err, ErrLocalChanges) || !strings.Contains(err.Error(), "d") {
+			t.Fatalf("Publish over a directory that appeared: %v, want ErrLocalChanges naming d", err)
+		}
+		if got := w.files(); !slices.Equal(got, []string{"d/", "d/mine"}) {
+			t.Fatalf("after the refused Publish: %q, want the user's directory alone", got)
+		}
+		if w.read("d/mine") != "the user's" {
+			t.Fatal("the user's file changed")
+		}
+	})
+}
+
+// TestExecutorStaleStage: a staging directory a killed checkout left is
+// removed by a later checkout once it is StaleTempAge old, a young one is
+// not, and Verify passes over both.
+func TestExecutorStaleStage(t *testing.T) {
+	forEachFs(t, func(t *testing.T, w *tree) {
+		now := time.Now()
+		w.x.Now = func() time.Time { return now }
+		old, young := StagePrefix+"1-old", StagePrefix+"2-young"
+		w.write(old+"/f", "half")
+		w.write(young+"/f", "half")
+		stale := now.Add(-StaleTempAge - time.Minute)
+		if err := w.fs.Chtimes(w.path(old), stale, stale); err != nil {
+			t.Fatal(err)
+		}
+		files := map[string]string{"f": "f"}
+		if probs, err := Verify(context.Background(), w.fs, w.x.Root, w.want(files)); err != nil || len(probs) != 1 {
+			t.Fatalf("Verify before the checkout: %v %v, want only f missing", probs, err)
+		}
+		w.mustCheckout(files)
+		if w.exists(old) {
+			t.Error("a stale staging directory was left")
+		}
+		if !w.exists(young + "/f") {
+			t.Error("a young staging directory (maybe a running checkout's) was removed")
+		}
+		if probs, err := Verify(context.Background(), w.fs, w.x.Root, w.want(files)); err != nil || len(probs) != 0 {
+			t.Fatalf("Verify took a staging directory for the user's: %v %v", probs, err)
+		}
+	})
+}

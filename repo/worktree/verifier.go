@@ -109,6 +109,8 @@ func (v *Verifier) Leave(ctx context.Context) error {
 		switch {
 		case realDir && wanted && isDir, !realDir && wanted && !isDir:
 			// the version's own: entered, or looked at by Scan
+		case realDir && strings.HasPrefix(name, StagePrefix):
+			// a checkout's staging directory
 		case realDir:
 			if err := v.extraBelow(p); err != nil {
 				return err
@@ -126,6 +128,9 @@ func (v *Verifier) extraBelow(p string) error {
 	return afero.Walk(v.Fs, dir, func(full string, info fs.FileInfo, err error) error {
 		if err != nil {
 			return err
+		}
+		if info.IsDir() && strings.HasPrefix(info.Name(), StagePrefix) {
+			return filepath.SkipDir
 		}
 		if info.IsDir() || strings.HasPrefix(info.Name(), TempPrefix) {
 			return nil
