@@ -47,15 +47,17 @@ func TestCheckoutLargeFileVerified(t *testing.T) {
 }
 
 // TestCheckoutRemovesStaleTemps: temp files an interrupted checkout left in
-// the target's directories are removed by the next checkout once they are
-// old enough not to belong to a checkout still running; young ones stay.
+// the target's directories are removed by the next checkout that writes
+// there once they are old enough not to belong to a checkout still
+// running; young ones stay.
 func TestCheckoutRemovesStaleTemps(t *testing.T) {
 	forEachFs(t, func(t *testing.T, fsys afero.Fs, root string) {
 		ctx := context.Background()
 		r, _ := newRepo(t, fsys, root)
 		logDir(t, r, "ds", files{"a.txt": "a", "sub/b.txt": "b"}, nil)
+		logDir(t, r, "ds", files{"a.txt": "a2", "sub/b.txt": "b2"}, nil)
 		out := filepath.Join(root, "out")
-		if _, err := r.Checkout(ctx, "ds", out, nil); err != nil {
+		if _, err := r.Checkout(ctx, "ds:v0", out, nil); err != nil {
 			t.Fatal(err)
 		}
 		stale := filepath.Join(out, "sub", ".art-tmp-123-456")
@@ -66,7 +68,7 @@ func TestCheckoutRemovesStaleTemps(t *testing.T) {
 		if err := fsys.Chtimes(stale, old, old); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := r.Checkout(ctx, "ds", out, nil); err != nil {
+		if _, err := r.Checkout(ctx, "ds:v1", out, nil); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := fsys.Stat(stale); err == nil {

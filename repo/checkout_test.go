@@ -17,7 +17,9 @@ import (
 	"github.com/spf13/afero"
 
 	"github.com/artvcs/art/objects"
+	"github.com/artvcs/art/objects/faulttest"
 	"github.com/artvcs/art/repo"
+	"github.com/artvcs/art/repo/worktree"
 )
 
 var (
@@ -706,4 +708,68 @@ func TestCheckoutStreamsInBatches(t *testing.T) {
 	if _, err := r.Verify(context.Background(), "ds:v1", dst); err != nil {
 		t.Error(err)
 	}
+}
+
+// TestRecheckoutRacyFiles: files written too near the saving of the
+// checkout record for their stats to vouch for them (worktree.Settled) are
+// hashed by the next checkout of the same version, which then saves the
+// record again as it is, in one pass over the directory, writing no file;
+// the checkout after it trusts every stat and hashes nothing.
+func TestRecheckoutRacyFiles(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir()
+	fsys := faulttest.New(afero.NewOsFs())
+	r, _ := newRepo(t, fsys, root)
+	src := files{}
+	for i := range 300 {
+		src[fmt.Sprintf("d%d/f%03d", i%3, i)] = fmt.Sprint("content ", i)
+	}
+	logDir(t, r, "ds", src, nil)
+	dst := filepath.Join(root, "w")
+	checkout(t, r, "ds:v0", dst, nil)
+	// Every file racy: the record saved 1 ms after the oldest of them.
+	var oldest time.Time
+	for p := range src {
+		fi, err := os.Lstat(filepath.Join(dst, p))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if oldest.IsZero() || fi.ModTime().Before(oldest) {
+			oldest = fi.ModTime()
+		}
+	}
+	recs, _ := filepath.Glob(filepath.Join(r.Dir(), "checkouts", "*[0-9a-f].json"))
+	if len(recs) != 1 {
+		t.Fatalf("checkout records %q, want one", recs)
+	}
+	forged := oldest.Add(time.Millisecond)
+	if err := os.Chtimes(recs[0], forged, forged); err != nil {
+		t.Fatal(err)
+	}
+	recheckout := func() (opens, stats int64) {
+		t.Helper()
+		fsys.Reset()
+		if res := checkout(t, r, "ds:v0", dst, nil); res.Skipped != len(src) || res.Written != 0 {
+			t.Fatalf("re-checkout: %s, want every file skipped", counts(res))
+		}
+		return fsys.Count(faulttest.OpOpen), fsys.Count(faulttest.OpStat)
+	}
+	// The record saved again now vouches for files older than the racy
+	// window.
+	time.Sleep(2 * worktree.RacyWindow * time.Nanosecond)
+	opens, stats := recheckout()
+	if opens < int64(len(src)) || stats >= 2*int64(len(src)) {
+		t.Errorf("re-checkout of racy files: %d opens, %d stats; want each file hashed, in one pass (under %d stats)", opens, stats, 2*len(src))
+	}
+	fi, err := os.Stat(recs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !fi.ModTime().After(forged) {
+		t.Error("the record was not saved again")
+	}
+	if opens, _ := recheckout(); opens >= int64(len(src)) {
+		t.Errorf("the checkout after it opened %d files: the record still does not vouch for them", opens)
+	}
+	equalFiles(t, fileSnapshot(t, afero.NewOsFs(), dst), src)
 }

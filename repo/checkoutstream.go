@@ -250,7 +250,10 @@ func (v Version) downloadStream(ctx context.Context, root, scope string, opts *C
 	// file the record vouches for by its stat changes nothing, not even
 	// the record, and is done after the first pass.
 	work := len(rec.Pending) > 0 || rec.Name != v.Name || rec.Version != v.Version.Version
-	skipped := 0
+	// racy: files the record has as they are, but written too near its
+	// saving to be vouched for by their stats (worktree.Settled), which
+	// the scan hashed.
+	skipped, racy := 0, 0
 	perr := r.records().SavePendingStream(root, func(emit func(string, []objects.ID) error) error {
 		for b, err := range c.batches(ctx) {
 			if err != nil {
@@ -259,6 +262,12 @@ func (v Version) downloadStream(ctx context.Context, root, scope string, opts *C
 			p, _, err := c.plan(ctx, b)
 			if err != nil {
 				return err
+			}
+			recs := map[string]worktree.FileState{}
+			for _, it := range b {
+				if it.rec != nil {
+					recs[it.path] = *it.rec
+				}
 			}
 			writes := map[string]objects.ID{}
 			for _, a := range p.Actions {
@@ -269,9 +278,13 @@ func (v Version) downloadStream(ctx context.Context, root, scope string, opts *C
 					writes[a.Path] = a.Entry.ID
 					total += a.Entry.Size
 				}
-				if a.Kind == worktree.Skip && a.Why == worktree.WhyUnchanged {
+				switch rec, ok := recs[a.Path]; {
+				case a.Kind == worktree.Skip && a.Why == worktree.WhyUnchanged:
 					skipped++
-				} else {
+				case a.Kind == worktree.Skip && ok && rec == a.Record:
+					skipped++
+					racy++
+				default:
 					work = true
 				}
 			}
@@ -321,6 +334,16 @@ func (v Version) downloadStream(ctx context.Context, root, scope string, opts *C
 	res.Files, res.Refs = c.wanted-c.refs, c.refs
 	if !work {
 		res.Skipped = skipped
+		if racy > 0 {
+			// Saved again as it is, the record vouches for those files by
+			// their stats from now on: they were hashed after they were
+			// last written, and a write from now on changes their times.
+			hdr := &worktree.State{Dir: rec.Dir, Name: rec.Name, Version: rec.Version}
+			err := r.records().SaveStream(root, hdr, func(emit func(string, worktree.FileState) error) error {
+				return rec.Files(emit)
+			})
+			return res, true, err
+		}
 		return res, true, nil
 	}
 

@@ -1,6 +1,7 @@
 package repo
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"sort"
@@ -42,12 +43,14 @@ type Usage struct {
 // *UnreadableError naming it (Fsck says what it affects).
 func (r *Repo) DiskUsage(ctx context.Context) (Usage, error) {
 	var u Usage
-	// Keyed by ID prefix, as the mark's sets are (objects.IDSet), in half
-	// the memory of full IDs.
-	stored := map[objects.IDPrefix]int64{}
+	// The store's objects, by ID prefix (as the mark's sets are:
+	// objects.IDSet) with their sizes, sorted: each mark's set is then a
+	// bit per object (objects.DenseIDSet), 24 bytes an object in all.
+	l := &listing{}
 	chunked := map[objects.ID]bool{}
 	if err := r.store.List(ctx, func(i objects.Info) error {
-		stored[i.ID.Prefix()] += i.Stored
+		l.keys = append(l.keys, i.ID.Prefix())
+		l.sizes = append(l.sizes, i.Stored)
 		u.OnDisk += i.Stored
 		u.Objects++
 		if i.Chunked {
@@ -58,6 +61,7 @@ func (r *Repo) DiskUsage(ctx context.Context) (Usage, error) {
 	}); err != nil {
 		return u, err
 	}
+	idx := l.index()
 	versions, err := r.index().AllVersions(ctx)
 	if err != nil {
 		return u, err
@@ -68,33 +72,27 @@ func (r *Repo) DiskUsage(ctx context.Context) (Usage, error) {
 	// the next one's is marked.
 	m := &marker{r: r, op: "du", src: walk.Cached(walk.Store(r.store)), chunked: chunked,
 		lists: map[objects.ID]*objects.ChunkList{}}
-	all := &objects.IDSet{}
+	all := objects.NewDenseIDSet(idx)
 	var set *markSet
-	idx := map[string]int{}
+	byName := map[string]int{}
 	sum := func() {
 		if set == nil {
 			return
 		}
 		a := &u.Artifacts[len(u.Artifacts)-1]
-		for k := range set.All() {
-			a.Stored += stored[k]
+		for i := range set.dense.Indexes() {
+			a.Stored += l.sizes[i]
 		}
-		if all.Len() == 0 {
-			all = &set.IDSet // the first artifact's: no copy
-		} else {
-			for k := range set.All() {
-				all.AddPrefix(k)
-			}
-		}
+		all.Union(set.dense)
 		set = nil
 	}
 	for _, v := range versions {
-		i, ok := idx[v.Name]
+		i, ok := byName[v.Name]
 		if !ok {
 			sum()
-			set = newMarkSet()
+			set = newDenseMarkSet(idx)
 			i = len(u.Artifacts)
-			idx[v.Name] = i
+			byName[v.Name] = i
 			u.Artifacts = append(u.Artifacts, ArtifactUsage{Name: v.Name})
 		} else if i != len(u.Artifacts)-1 {
 			return u, fmt.Errorf("du: the versions of %s are not listed together", v.Name)
@@ -109,19 +107,53 @@ func (r *Repo) DiskUsage(ctx context.Context) (Usage, error) {
 		}
 	}
 	sum()
-	for k := range all.All() {
-		u.Stored += stored[k]
+	for i := range all.Indexes() {
+		u.Stored += l.sizes[i]
 	}
 	all = nil
-	live, err := r.mark(ctx, chunked)
-	if err != nil {
+	live := newDenseMarkSet(idx)
+	if err := r.markInto(ctx, chunked, live); err != nil {
 		return u, err
 	}
-	for k, n := range stored {
-		if !live.HasPrefix(k) {
+	for i, n := range l.sizes {
+		if !live.dense.HasIndex(i) {
 			u.Garbage += n
 		}
 	}
 	sort.Slice(u.Artifacts, func(i, j int) bool { return u.Artifacts[i].Name < u.Artifacts[j].Name })
 	return u, nil
+}
+
+// listing is a store's objects: the prefix of each ID and its stored
+// size, side by side (sort.Interface sorts both by prefix).
+type listing struct {
+	keys  []objects.IDPrefix
+	sizes []int64
+}
+
+func (l *listing) Len() int { return len(l.keys) }
+func (l *listing) Less(i, j int) bool {
+	return bytes.Compare(l.keys[i][:], l.keys[j][:]) < 0
+}
+func (l *listing) Swap(i, j int) {
+	l.keys[i], l.keys[j] = l.keys[j], l.keys[i]
+	l.sizes[i], l.sizes[j] = l.sizes[j], l.sizes[i]
+}
+
+// index sorts l, adds up the sizes of a prefix listed more than once (an
+// object both loose and packed), and returns the index of its prefixes:
+// prefix number i has size l.sizes[i].
+func (l *listing) index() *objects.PrefixIndex {
+	sort.Sort(l)
+	n := 0
+	for i := range l.keys {
+		if n > 0 && l.keys[n-1] == l.keys[i] {
+			l.sizes[n-1] += l.sizes[i]
+			continue
+		}
+		l.keys[n], l.sizes[n] = l.keys[i], l.sizes[i]
+		n++
+	}
+	l.keys, l.sizes = l.keys[:n], l.sizes[:n]
+	return objects.NewPrefixIndex(l.keys)
 }

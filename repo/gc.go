@@ -237,17 +237,41 @@ func (r *Repo) bumpGCGeneration(ctx context.Context) error {
 }
 
 // markSet is what a mark reached: every object in an objects.IDSet (by
-// ID prefix, in half the memory), and the objects with something below
+// ID prefix, in half the memory) or an objects.DenseIDSet (a bit per
+// object of the store's listing), and the objects with something below
 // them (trees, chunked blobs: few) by full ID as well, since a walk skips
 // what is below an object it has seen: a prefix shared by chance must
-// never skip a live tree. A false member of the IDSet only keeps an object
-// (gc) or counts it once (du).
+// never skip a live tree. A false member of the prefix set only keeps an
+// object (gc) or counts it once (du).
 type markSet struct {
-	objects.IDSet
+	ids interface {
+		Add(objects.ID) bool
+		Has(objects.ID) bool
+		Len() int
+	}
+	dense *objects.DenseIDSet // ids, for a set made by newDenseMarkSet
 	inner map[objects.ID]bool
 }
 
-func newMarkSet() *markSet { return &markSet{inner: map[objects.ID]bool{}} }
+func newMarkSet() *markSet {
+	return &markSet{ids: &objects.IDSet{}, inner: map[objects.ID]bool{}}
+}
+
+// newDenseMarkSet returns a markSet over x, the prefixes of the store's
+// objects.
+func newDenseMarkSet(x *objects.PrefixIndex) *markSet {
+	d := objects.NewDenseIDSet(x)
+	return &markSet{ids: d, dense: d, inner: map[objects.ID]bool{}}
+}
+
+// Add adds id and reports whether it is new.
+func (s *markSet) Add(id objects.ID) bool { return s.ids.Add(id) }
+
+// Has reports whether id (or an ID sharing its prefix) was added.
+func (s *markSet) Has(id objects.ID) bool { return s.ids.Has(id) }
+
+// Len returns how many objects were added.
+func (s *markSet) Len() int { return s.ids.Len() }
 
 // addInner adds the tree or chunked blob id and reports whether it is new.
 func (s *markSet) addInner(id objects.ID) bool {
@@ -332,16 +356,21 @@ func (m *marker) chunks(ctx context.Context, id objects.ID) (*objects.ChunkList,
 // The blobs in chunked are stored as chunk lists: their chunks are marked
 // too.
 func (r *Repo) mark(ctx context.Context, chunked map[objects.ID]bool) (*markSet, error) {
+	live := newMarkSet()
+	return live, r.markInto(ctx, chunked, live)
+}
+
+// markInto is mark, adding to live.
+func (r *Repo) markInto(ctx context.Context, chunked map[objects.ID]bool, live *markSet) error {
 	versions, err := r.index().AllVersions(ctx)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	live := newMarkSet()
 	m := &marker{r: r, op: "gc", src: walk.Store(r.store), chunked: chunked}
 	for _, v := range versions {
 		live.Add(v.Commit)
 		if err := m.mark(ctx, v.Tree, live); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	// Runs are roots too: the run objects the runs table names, and the
@@ -350,12 +379,12 @@ func (r *Repo) mark(ctx context.Context, chunked map[objects.ID]bool) (*markSet,
 	x := r.lineage()
 	runs, err := x.ObjectIDs(ctx)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	for _, id := range runs {
 		o, err := objects.ReadRun(ctx, r.store, id)
 		if err != nil {
-			return nil, &UnreadableError{Op: "gc", Kind: "run object", ID: id, Err: err}
+			return &UnreadableError{Op: "gc", Kind: "run object", ID: id, Err: err}
 		}
 		live.Add(id)
 		for _, c := range append(o.Inputs, o.Outputs...) {
@@ -364,10 +393,10 @@ func (r *Repo) mark(ctx context.Context, chunked map[objects.ID]bool) (*markSet,
 	}
 	commits, err := x.CommitIDs(ctx)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	for _, c := range commits {
 		live.Add(c)
 	}
-	return live, nil
+	return nil
 }

@@ -71,12 +71,15 @@ func TestMemoryFlatInFileCount(t *testing.T) {
 	defer func() { walk.CacheEntries = oldCache }()
 	ctx := context.Background()
 	const n, perDir = 15_000, 200
-	ops := []string{"commit", "recommit", "manifest", "diff", "verify", "checkout", "recheckout", "switch", "gc"}
+	ops := []string{"commit", "recommit", "manifest", "diff", "verify", "checkout", "recheckout", "switch", "gc", "du"}
 	// Bytes a file the difference may take: the versions' walks none, gc
 	// its live set (objects.IDSet, about 24 bytes an object, twice that
 	// just after the map doubles); the fixed costs vary by about 1 MiB.
 	budget := map[string]uint64{"commit": 40, "recommit": 40, "manifest": 40, "diff": 40, "verify": 40,
-		"checkout": 40, "recheckout": 40, "switch": 40, "gc": 96}
+		"checkout": 40, "recheckout": 40, "switch": 40, "gc": 96,
+		// du: the store's listing (24 bytes an object, twice that while
+		// its slices grow) and a bit an object per set.
+		"du": 56}
 	peaks := map[string][2]uint64{}
 	for i, count := range []int{n, 4 * n} {
 		root := t.TempDir()
@@ -179,6 +182,13 @@ func TestMemoryFlatInFileCount(t *testing.T) {
 		peaks["switch"] = pk
 		run("gc", func() error {
 			_, err := r.GC(ctx, &repo.GCOptions{DryRun: true})
+			return err
+		})
+		run("du", func() error {
+			u, err := r.DiskUsage(ctx)
+			if err == nil && u.Objects < count {
+				err = fmt.Errorf("du counted %d objects, want over %d", u.Objects, count)
+			}
 			return err
 		})
 	}
