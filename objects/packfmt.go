@@ -45,6 +45,13 @@ const (
 	MaxPackBytes   = 1 << 50
 )
 
+// PackEntriesTarget is how many entries a pack that art writes holds at
+// most (the local store's, and push's): at most MaxPackEntries, which
+// every reader accepts. Writers hold a pack's entries in memory until it
+// is sent or published, so this bounds that memory too. A variable so
+// that tests of flat memory can lower it; set it before writing packs.
+var PackEntriesTarget = MaxPackEntries
+
 // The file names of a pack P: P.pack (its bytes) and P.idx (its header).
 const (
 	PackSuffix      = ".pack"

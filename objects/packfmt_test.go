@@ -309,10 +309,22 @@ func FuzzVerifyPackBody(f *testing.F) {
 
 // TestPackIndexMany adds 300 packs of 1,000 entries, each sharing half its
 // entries with the pack before, so that entries move from the recent map
-// into the sorted slice many times: every key is found where the first
-// pack listing it put it, before and after each merge, and All yields
-// each once, pack by pack in the order of their bytes.
+// into the sorted slice many times (and, in "spill", out of memory into
+// the spill file, several times): every key is found where the first pack
+// listing it put it, before and after each merge, and All yields each
+// once, pack by pack in the order of their bytes.
 func TestPackIndexMany(t *testing.T) {
+	t.Run("memory", testPackIndexMany)
+	t.Run("spill", func(t *testing.T) {
+		defer objects.SetPackIndexSpillAt(20_000)()
+		testPackIndexMany(t)
+		if objects.PackIndexSpilled(nil) {
+			t.Fatal("a nil index says it spilled")
+		}
+	})
+}
+
+func testPackIndexMany(t *testing.T) {
 	var x objects.PackIndex
 	want := map[objects.PackKey]objects.PackLoc{}
 	key := func(i int) objects.PackKey {
@@ -369,5 +381,8 @@ func TestPackIndexMany(t *testing.T) {
 	}
 	if seen != len(want) {
 		t.Errorf("All yielded %d entries, want %d", seen, len(want))
+	}
+	if spill := objects.PackIndexSpillAt(); objects.PackIndexSpilled(&x) != (len(want) > spill) {
+		t.Errorf("%d entries, spilled %v (spilling from %d)", len(want), objects.PackIndexSpilled(&x), spill)
 	}
 }

@@ -26,6 +26,9 @@ type PackIndex struct {
 	byName map[string]int32
 	sorted []packRec            // by key, each key once
 	recent map[PackKey]packSlot // added since the last merge, not in sorted
+	// spilled holds the entries merged out of memory (packspill.go): none
+	// of them is in sorted or recent.
+	spilled *packSpill
 }
 
 // packRec is one entry of the sorted slice.
@@ -53,10 +56,11 @@ func (x *PackIndex) find(k PackKey) (packSlot, bool) {
 		return s, true
 	}
 	i, ok := slices.BinarySearchFunc(x.sorted, k, func(r packRec, k PackKey) int { return comparePackKeys(r.key, k) })
-	if !ok {
-		return packSlot{}, false
+	if ok {
+		return x.sorted[i].packSlot, true
 	}
-	return x.sorted[i].packSlot, true
+	s, ok, _ := x.spilled.find(k)
+	return s, ok
 }
 
 // merge moves recent into sorted, with the write lock held.
@@ -78,7 +82,25 @@ func (x *PackIndex) merge() {
 		}
 	}
 	x.sorted = out
-	clear(x.recent)
+	if len(x.recent) > 2*4096 {
+		// A map keeps its buckets when cleared: one that a large pack
+		// grew would stay its size for good.
+		x.recent = map[PackKey]packSlot{}
+	} else {
+		clear(x.recent)
+	}
+	if len(x.sorted) < PackIndexMemoryEntries {
+		return
+	}
+	s, err := spill(x.spilled, x.sorted)
+	if err != nil {
+		// No spill file (no temp directory, say): the entries stay in
+		// memory, in their order again.
+		slices.SortFunc(x.sorted, func(a, b packRec) int { return comparePackKeys(a.key, b.key) })
+		return
+	}
+	x.spilled.close()
+	x.spilled, x.sorted = s, nil
 }
 
 // PackLoc is where a pack entry lies: Size bytes from Off in the file of
@@ -155,7 +177,11 @@ func (x *PackIndex) Names() []string {
 func (x *PackIndex) Len() int {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
-	return len(x.sorted) + len(x.recent)
+	n := len(x.sorted) + len(x.recent)
+	if x.spilled != nil {
+		n += x.spilled.n
+	}
+	return n
 }
 
 // All yields every entry the index knows and where it lies: pack by pack
@@ -176,7 +202,16 @@ func (x *PackIndex) All() iter.Seq2[PackKey, PackLoc] {
 		for k, s := range x.recent {
 			items = append(items, item{k, s})
 		}
+		err := x.spilled.all(func(r packRec) bool {
+			items = append(items, item{r.key, r.packSlot})
+			return true
+		})
 		x.mu.RUnlock()
+		if err != nil {
+			// Unreadable: yield nothing rather than a part (the store's
+			// listing then misses packed objects; fsck and gc list again).
+			return
+		}
 		slices.SortFunc(items, func(a, b item) int {
 			if c := cmp.Compare(a.s.pack, b.s.pack); c != 0 {
 				return c
@@ -197,9 +232,12 @@ func (x *PackIndex) All() iter.Seq2[PackKey, PackLoc] {
 // replace makes x hold what y holds; y must not be used after.
 func (x *PackIndex) replace(y *PackIndex) {
 	y.mu.Lock()
-	names, byName, sorted, recent := y.names, y.byName, y.sorted, y.recent
+	names, byName, sorted, recent, spilled := y.names, y.byName, y.sorted, y.recent, y.spilled
 	y.mu.Unlock()
 	x.mu.Lock()
-	x.names, x.byName, x.sorted, x.recent = names, byName, sorted, recent
+	old := x.spilled
+	x.names, x.byName, x.sorted, x.recent, x.spilled = names, byName, sorted, recent, spilled
 	x.mu.Unlock()
+	// Readers looking up in the old spill file hold x.mu: none is left.
+	old.close()
 }

@@ -538,7 +538,7 @@ func (p *packFile) appended(id ID, n int64) {
 }
 
 func (p *packFile) full() bool {
-	return p.size >= localPackTarget || len(p.es) == MaxPackEntries
+	return p.size >= localPackTarget || len(p.es) >= PackEntriesTarget
 }
 
 // finish publishes the pack: its bytes are made durable (unless the store

@@ -27,7 +27,7 @@ type downloader struct {
 	x      *objects.PackIndex
 	batch  *objects.Batch
 	sem
-	done idDone // objects here, or being fetched
+	done idDone // trees here, or being fetched
 
 	objects  atomic.Int64
 	bytes    atomic.Int64
@@ -293,12 +293,20 @@ type pullTrees struct {
 	d       *downloader
 	mu      sync.Mutex
 	fetched map[objects.ID][]byte // prefetched and not yet read by the walk
+	kept    int                   // bytes in fetched
 }
+
+// prefetchKeep is how many bytes of prefetched trees a pull keeps in
+// memory for the walk; the others it reads back from the store, where
+// they are already (a directory of a thousand subdirectories of a
+// thousand files each would otherwise hold 100 MiB of trees).
+const prefetchKeep = 8 << 20
 
 func (s *pullTrees) Node(ctx context.Context, id objects.ID) (objects.DirNode, error) {
 	s.mu.Lock()
 	b, ok := s.fetched[id]
 	delete(s.fetched, id)
+	s.kept -= len(b)
 	s.mu.Unlock()
 	if !ok {
 		var err error
@@ -326,7 +334,10 @@ func (s *pullTrees) Prefetch(ctx context.Context, ids []objects.ID) error {
 				return err
 			}
 			s.mu.Lock()
-			s.fetched[id] = b
+			if s.kept+len(b) <= prefetchKeep {
+				s.fetched[id] = b
+				s.kept += len(b)
+			}
 			s.mu.Unlock()
 			return nil
 		})
@@ -343,10 +354,15 @@ func (d *downloader) blobs(ctx context.Context, ws []wantBlob) error {
 	listSize := map[objects.ID]int64{}
 	need := map[objects.PackKey]bool{}
 	var data []objects.PackKey
+	// Each content once per batch; one fetched by an earlier batch is in
+	// the store by now (its pack is closed), so the store answers for it:
+	// no set of every content the pull saw.
+	seen := make(map[objects.ID]bool, len(ws))
 	for _, w := range ws {
-		if !d.done.add(w.id) {
+		if seen[w.id] {
 			continue
 		}
+		seen[w.id] = true
 		if ok, err := d.r.store.Complete(ctx, w.id); err != nil {
 			return err
 		} else if ok {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/afero"
 
+	"github.com/artvcs/art/objects"
 	"github.com/artvcs/art/objects/walk"
 	"github.com/artvcs/art/repo"
 )
@@ -63,15 +64,20 @@ func peakLive(fn func() error) (uint64, error) {
 // file, 5.6 MiB for the 3n more files) fails it. The
 // GC runs every 10% of growth, so the live heap it reports follows the
 // real one; the walk cache is made small, so its fixed bound does not
-// hide the difference. Not parallel: it sets both.
+// hide the difference, and pack indexes keep few entries in memory. Not
+// parallel: it sets those.
 func TestMemoryFlatInFileCount(t *testing.T) {
 	defer debug.SetGCPercent(debug.SetGCPercent(10))
-	oldCache := walk.CacheEntries
-	walk.CacheEntries = 1024
-	defer func() { walk.CacheEntries = oldCache }()
+	oldCache, oldPacked, oldPack := walk.CacheEntries, objects.PackIndexMemoryEntries, objects.PackEntriesTarget
+	walk.CacheEntries, objects.PackIndexMemoryEntries, objects.PackEntriesTarget = 1024, 4096, 4096
+	defer func() {
+		walk.CacheEntries, objects.PackIndexMemoryEntries, objects.PackEntriesTarget = oldCache, oldPacked, oldPack
+	}()
+	defer repo.SetPullBatch(4096)()
 	ctx := context.Background()
 	const n, perDir = 15_000, 200
-	ops := []string{"commit", "recommit", "manifest", "diff", "verify", "checkout", "recheckout", "switch", "gc", "du"}
+	ops := []string{"commit", "recommit", "manifest", "diff", "verify", "checkout", "recheckout", "switch", "gc", "du",
+		"push", "pull"}
 	// Bytes a file the difference may take: the versions' walks none, gc
 	// its live set (objects.IDSet, about 24 bytes an object, twice that
 	// just after the map doubles); the fixed costs vary by about 1 MiB.
@@ -79,7 +85,10 @@ func TestMemoryFlatInFileCount(t *testing.T) {
 		"checkout": 40, "recheckout": 40, "switch": 40, "gc": 96,
 		// du: the store's listing (24 bytes an object, twice that while
 		// its slices grow) and a bit an object per set.
-		"du": 56}
+		"du": 56,
+		// push and pull: the pack indexes (the remote's, and pull's of
+		// its local packs) spill to files past 4,096 entries here.
+		"push": 40, "pull": 40}
 	peaks := map[string][2]uint64{}
 	for i, count := range []int{n, 4 * n} {
 		root := t.TempDir()
@@ -184,6 +193,34 @@ func TestMemoryFlatInFileCount(t *testing.T) {
 			_, err := r.GC(ctx, &repo.GCOptions{DryRun: true})
 			return err
 		})
+		remoteDir := filepath.Join(root, "remote")
+		if err := r.AddRemote(ctx, "origin", remoteDir); err != nil {
+			t.Fatal(err)
+		}
+		p, err = peakLive(func() error {
+			_, err := r.Push(ctx, "origin", nil, nil)
+			return err
+		})
+		if err != nil {
+			t.Fatalf("push of %d files: %v", count, err)
+		}
+		pk = peaks["push"]
+		pk[i] = p
+		peaks["push"] = pk
+		clone, _ := newRepo(t, afero.NewOsFs(), filepath.Join(root, "clone"))
+		if err := clone.AddRemote(ctx, "origin", remoteDir); err != nil {
+			t.Fatal(err)
+		}
+		p, err = peakLive(func() error {
+			_, err := clone.Pull(ctx, "origin", nil, nil)
+			return err
+		})
+		if err != nil {
+			t.Fatalf("pull of %d files: %v", count, err)
+		}
+		pk = peaks["pull"]
+		pk[i] = p
+		peaks["pull"] = pk
 		run("du", func() error {
 			u, err := r.DiskUsage(ctx)
 			if err == nil && u.Objects < count {

@@ -33,6 +33,11 @@ import (
 // packTarget is the size at which a push closes a pack.
 const packTarget = 16 << 20
 
+// indexWorkers is how many pack headers loadRemoteIndex reads at once:
+// each is held whole until it is added (up to 3 MiB), so fewer than
+// transferWorkers.
+const indexWorkers = 4
+
 // maxRemotePacks bounds the pack indexes a client reads from one remote.
 const maxRemotePacks = 1 << 20
 
@@ -96,7 +101,7 @@ func (r *Repo) loadRemoteIndex(ctx context.Context, t remote.Transport, remoteNa
 		return x, nil
 	}
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(transferWorkers)
+	g.SetLimit(indexWorkers)
 	for _, name := range fetch {
 		g.Go(func() error {
 			b, es, err := readPackIndex(gctx, t, name)
@@ -135,7 +140,7 @@ func readPackIndex(ctx context.Context, t remote.Transport, name string) ([]byte
 	if info.Size > objects.MaxPackHeader {
 		return nil, nil, fmt.Errorf("%w: %s has %d bytes", remote.ErrBadResponse, key, info.Size)
 	}
-	b, err := io.ReadAll(io.LimitReader(rc, objects.MaxPackHeader+1))
+	b, err := readSized(rc, info.Size, objects.MaxPackHeader)
 	if err != nil {
 		return nil, nil, fmt.Errorf("read %s: %w", key, err)
 	}
@@ -144,6 +149,26 @@ func readPackIndex(ctx context.Context, t remote.Transport, name string) ([]byte
 		return nil, nil, fmt.Errorf("%w: %s: %v", remote.ErrBadResponse, key, err)
 	}
 	return b, es, nil
+}
+
+// readSized reads all of rc, which says it holds size bytes (negative
+// when unknown), into one buffer of that size when it is known, rather
+// than one grown by doubling; more than max bytes are read as max+1, for
+// the caller to refuse.
+func readSized(rc io.Reader, size, max int64) ([]byte, error) {
+	if size < 0 || size > max {
+		return io.ReadAll(io.LimitReader(rc, max+1))
+	}
+	b := make([]byte, size, size+1)
+	if _, err := io.ReadFull(rc, b); err != nil {
+		if errors.Is(err, io.ErrUnexpectedEOF) {
+			err = fmt.Errorf("%w: %d bytes of the %d it said", remote.ErrBadResponse, len(b), size)
+		}
+		return nil, err
+	}
+	// A body longer than it said is read on, to the bound.
+	rest, err := io.ReadAll(io.LimitReader(rc, max+1-size))
+	return append(b, rest...), err
 }
 
 // shortName is the first 12 characters of a pack name, for messages.

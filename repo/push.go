@@ -579,7 +579,7 @@ func (u *uploader) plan(to *[]objects.PackEntry, k objects.PackKey, size int64) 
 }
 
 // planData adds k to the file contents. A pack that would grow past
-// packTarget bytes or objects.MaxPackEntries entries is sent first, in the
+// packTarget bytes or objects.PackEntriesTarget entries is sent first, in the
 // background, while the walk goes on; an error of the sending surfaces at
 // flush.
 func (u *uploader) planData(ctx context.Context, k objects.PackKey, size int64) error {
@@ -589,7 +589,7 @@ func (u *uploader) planData(ctx context.Context, k objects.PackKey, size int64) 
 		}
 		return ctx.Err()
 	}
-	if len(u.data) > 0 && (u.dataSize+size > packTarget || len(u.data) == objects.MaxPackEntries) {
+	if len(u.data) > 0 && (u.dataSize+size > packTarget || len(u.data) >= objects.PackEntriesTarget) {
 		u.sendData(ctx)
 	}
 	u.plan(&u.data, k, size)
@@ -718,7 +718,7 @@ func splitPacks(es []objects.PackEntry) [][]objects.PackEntry {
 	var out [][]objects.PackEntry
 	start, size := 0, int64(0)
 	for i, e := range es {
-		if i > start && (size+e.Size > packTarget || i-start == objects.MaxPackEntries) {
+		if i > start && (size+e.Size > packTarget || i-start >= objects.PackEntriesTarget) {
 			out = append(out, es[start:i])
 			start, size = i, 0
 		}
