@@ -29,3 +29,6 @@ func PackIndexSpilled(x *PackIndex) bool {
 	defer x.mu.RUnlock()
 	return x.spilled != nil && x.spilled.n > 0
 }
+
+// StorePackIndex returns the index of s's local packs.
+func StorePackIndex(s *FSStore) *PackIndex { return &s.packs.idx }

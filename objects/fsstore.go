@@ -1,6 +1,7 @@
 package objects
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -352,16 +353,46 @@ func (s *FSStore) mkdir(dir string, sync bool) error {
 	return nil
 }
 
-// List implements Lister.
+// List implements Lister. It lists in the order of IDs, the loose
+// objects (the object directories are read one at a time, each sorted by
+// name, which for hex names is the order of IDs) merged with the packed
+// ones (PackIndex.Walk, in the same order), so that a packed object with a
+// loose copy is listed once, loose, without a set of the loose IDs.
 func (s *FSStore) List(ctx context.Context, fn func(Info) error) error {
 	subs, err := afero.ReadDir(s.fs, s.dir)
 	if err != nil {
 		return fmt.Errorf("list objects: %w", err)
 	}
-	// Loose IDs are remembered only to list packed copies once.
-	var loose map[ID]bool
-	if s.hasPacks() {
-		loose = map[ID]bool{}
+	packed, stop := s.packedEntries(ctx)
+	defer stop()
+	p, more, err := packed()
+	if err != nil {
+		return err
+	}
+	// emitPacked lists the packed objects before id, and skips those of
+	// id itself when skip (it has a whole loose copy).
+	emitPacked := func(id *ID, skip bool) error {
+		for more {
+			if id != nil {
+				c := bytes.Compare(p.ID[:], id[:])
+				if c > 0 || c == 0 && !skip {
+					return nil
+				}
+				if c == 0 {
+					if p, more, err = packed(); err != nil {
+						return err
+					}
+					continue
+				}
+			}
+			if err := fn(p); err != nil {
+				return err
+			}
+			if p, more, err = packed(); err != nil {
+				return err
+			}
+		}
+		return nil
 	}
 	for _, sub := range subs {
 		if !sub.IsDir() || len(sub.Name()) != 2 {
@@ -396,15 +427,15 @@ func (s *FSStore) List(ctx context.Context, fn func(Info) error) error {
 					info = Info{ID: id, Size: -1, Stored: f.Size(), ModTime: f.ModTime(), Chunked: true}
 				}
 			}
-			if !chunked && loose != nil {
-				loose[id] = true
+			if err := emitPacked(&id, !chunked); err != nil {
+				return err
 			}
 			if err := fn(info); err != nil {
 				return err
 			}
 		}
 	}
-	return s.listPacked(ctx, loose, fn)
+	return emitPacked(nil, false)
 }
 
 // Delete implements Deleter. For a chunked blob it removes the chunk list

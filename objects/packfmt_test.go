@@ -192,16 +192,30 @@ func TestPackIndex(t *testing.T) {
 	if got := x.Names(); len(got) != 2 || got[0] != name || got[1] != other || !x.Holds(other) {
 		t.Errorf("Names()=%v, want [%s %s]", got, name, other)
 	}
-	var offs []int64
+	// All: each entry once, where Lookup says, in key order.
+	n := 0
+	var last objects.PackKey
 	for k, loc := range x.All() {
-		if loc.Pack != name || loc.Size != es[len(offs)].Size || k != es[len(offs)].PackKey {
-			t.Errorf("All() yielded %s at %+v out of order", k, loc)
+		if want, ok := x.Lookup(k); !ok || loc != want || loc.Pack != name {
+			t.Errorf("All() yielded %s at %+v, Lookup says %+v", k, loc, want)
 		}
-		offs = append(offs, loc.Off)
+		if n > 0 && !packKeyLess(last, k) {
+			t.Errorf("All() yielded %s after %s", k, last)
+		}
+		last = k
+		n++
 	}
-	if len(offs) != len(es) {
-		t.Errorf("All() yielded %d entries, want %d", len(offs), len(es))
+	if n != len(es) {
+		t.Errorf("All() yielded %d entries, want %d", n, len(es))
 	}
+}
+
+// packKeyLess is the order of PackIndex.All: by ID, then kind.
+func packKeyLess(a, b objects.PackKey) bool {
+	if c := bytes.Compare(a.ID[:], b.ID[:]); c != 0 {
+		return c < 0
+	}
+	return a.Kind < b.Kind
 }
 
 func TestPackNameOf(t *testing.T) {
@@ -312,7 +326,7 @@ func FuzzVerifyPackBody(f *testing.F) {
 // into the sorted slice many times (and, in "spill", out of memory into
 // the spill file, several times): every key is found where the first pack
 // listing it put it, before and after each merge, and All yields each
-// once, pack by pack in the order of their bytes.
+// once, in key order.
 func TestPackIndexMany(t *testing.T) {
 	t.Run("memory", testPackIndexMany)
 	t.Run("spill", func(t *testing.T) {
@@ -363,26 +377,82 @@ func testPackIndexMany(t *testing.T) {
 		t.Error("a key never added was found")
 	}
 	seen := 0
-	var last objects.PackLoc
-	names := x.Names()
-	packAt := map[string]int{}
-	for i, n := range names {
-		packAt[n] = i
-	}
+	var last objects.PackKey
 	for k, loc := range x.All() {
 		if want[k] != loc {
 			t.Fatalf("All yielded %s at %+v, want %+v", k, loc, want[k])
 		}
-		if seen > 0 && (packAt[loc.Pack] < packAt[last.Pack] || loc.Pack == last.Pack && loc.Off < last.Off) {
-			t.Fatalf("All yielded %+v after %+v", loc, last)
+		if seen > 0 && !packKeyLess(last, k) {
+			t.Fatalf("All yielded %s after %s", k, last)
 		}
-		last = loc
+		last = k
 		seen++
+	}
+	// An early stop stops; Walk passes fn's error on.
+	stopAt := 0
+	for range x.All() {
+		if stopAt++; stopAt == 10 {
+			break
+		}
+	}
+	errStop := errors.New("stop here")
+	calls := 0
+	if err := x.Walk(func(objects.PackKey, objects.PackLoc) error {
+		calls++
+		if calls == 5 {
+			return errStop
+		}
+		return nil
+	}); !errors.Is(err, errStop) || calls != 5 {
+		t.Errorf("Walk stopped after %d calls with %v, want 5 and %v", calls, err, errStop)
 	}
 	if seen != len(want) {
 		t.Errorf("All yielded %d entries, want %d", seen, len(want))
 	}
 	if spill := objects.PackIndexSpillAt(); objects.PackIndexSpilled(&x) != (len(want) > spill) {
 		t.Errorf("%d entries, spilled %v (spilling from %d)", len(want), objects.PackIndexSpilled(&x), spill)
+	}
+}
+
+// TestPackIndexWalkWhileAdding: a walk sees the entries the index held
+// when it began, all of them, even while packs added meanwhile spill the
+// index to a new file (the old one stays open for the walk).
+func TestPackIndexWalkWhileAdding(t *testing.T) {
+	defer objects.SetPackIndexSpillAt(4096)()
+	var x objects.PackIndex
+	pack := func(p, n int) (string, []objects.PackEntry) {
+		es := make([]objects.PackEntry, n)
+		for i := range es {
+			es[i] = objects.PackEntry{PackKey: objects.PackObjectKey(objects.Hash(fmt.Appendf(nil, "%d/%d", p, i))), Size: 10}
+		}
+		return objects.Hash(fmt.Appendf(nil, "pack %d", p)).String(), es
+	}
+	add := func(p, n int) {
+		name, es := pack(p, n)
+		x.Add(name, 0, es)
+	}
+	for p := range 3 {
+		add(p, 3000)
+	}
+	if !objects.PackIndexSpilled(&x) {
+		t.Fatal("9,000 entries did not spill at 4,096")
+	}
+	before := x.Len()
+	seen, added := 0, 3
+	if err := x.Walk(func(k objects.PackKey, loc objects.PackLoc) error {
+		seen++
+		if seen%1000 == 0 { // merges and spills while the walk reads the old file
+			add(added, 5000)
+			added++
+		}
+		return nil
+	}); err != nil {
+		t.Fatalf("Walk while adding: %v", err)
+	}
+	if seen != before {
+		t.Errorf("Walk saw %d entries, the index held %d when it began", seen, before)
+	}
+	if want := before + (added-3)*5000; x.Len() != want {
+		t.Errorf("Len()=%d after the adds, want %d", x.Len(), want)
 	}
 }

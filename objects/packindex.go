@@ -3,6 +3,7 @@ package objects
 import (
 	"bytes"
 	"cmp"
+	"errors"
 	"iter"
 	"slices"
 	"sync"
@@ -43,11 +44,13 @@ type packSlot struct {
 	off, size int64
 }
 
+// comparePackKeys orders keys by ID, then kind: the order of the sorted
+// slice, of a spill file and of All.
 func comparePackKeys(a, b PackKey) int {
-	if c := cmp.Compare(a.Kind, b.Kind); c != 0 {
+	if c := bytes.Compare(a.ID[:], b.ID[:]); c != 0 {
 		return c
 	}
-	return bytes.Compare(a.ID[:], b.ID[:])
+	return cmp.Compare(a.Kind, b.Kind)
 }
 
 // find returns where k lies, with the lock held.
@@ -95,8 +98,7 @@ func (x *PackIndex) merge() {
 	s, err := spill(x.spilled, x.sorted)
 	if err != nil {
 		// No spill file (no temp directory, say): the entries stay in
-		// memory, in their order again.
-		slices.SortFunc(x.sorted, func(a, b packRec) int { return comparePackKeys(a.key, b.key) })
+		// memory.
 		return
 	}
 	x.spilled.close()
@@ -132,7 +134,7 @@ func (x *PackIndex) Add(name string, base int64, es []PackEntry) {
 		}
 		off += e.Size
 	}
-	if len(x.recent) > max(4096, len(x.sorted)/16) {
+	if len(x.recent) > max(min(4096, PackIndexMemoryEntries), len(x.sorted)/16) {
 		x.merge()
 	}
 }
@@ -184,49 +186,85 @@ func (x *PackIndex) Len() int {
 	return n
 }
 
-// All yields every entry the index knows and where it lies: pack by pack
-// in the order they were added, and in each in the order of its bytes. It yields what the
-// index held when All was called, without holding a lock.
+// All yields every entry the index knows and where it lies, as Walk
+// does; an entry it cannot read ends it early (Walk says why).
 func (x *PackIndex) All() iter.Seq2[PackKey, PackLoc] {
 	return func(yield func(PackKey, PackLoc) bool) {
-		type item struct {
-			k PackKey
-			s packSlot
-		}
-		x.mu.RLock()
-		names := slices.Clone(x.names)
-		items := make([]item, 0, len(x.sorted)+len(x.recent))
-		for _, r := range x.sorted {
-			items = append(items, item{r.key, r.packSlot})
-		}
-		for k, s := range x.recent {
-			items = append(items, item{k, s})
-		}
-		err := x.spilled.all(func(r packRec) bool {
-			items = append(items, item{r.key, r.packSlot})
-			return true
+		x.Walk(func(k PackKey, l PackLoc) error {
+			if !yield(k, l) {
+				return errStopWalk
+			}
+			return nil
 		})
-		x.mu.RUnlock()
-		if err != nil {
-			// Unreadable: yield nothing rather than a part (the store's
-			// listing then misses packed objects; fsck and gc list again).
-			return
+	}
+}
+
+var errStopWalk = errors.New("stop")
+
+// Walk calls fn with every entry the index knows and where it lies, in
+// the order of the keys (by ID, then kind), and returns the first error fn
+// returns or the spill file gives. It walks what the index held when Walk
+// was called, without holding a lock while fn runs (fn may use x), and
+// holds in memory only the entries not spilled to a file (about
+// PackIndexMemoryEntries at most).
+func (x *PackIndex) Walk(fn func(PackKey, PackLoc) error) error {
+	x.mu.RLock()
+	names := slices.Clone(x.names)
+	mem := slices.Clone(x.sorted)
+	recent := make([]packRec, 0, len(x.recent))
+	for k, s := range x.recent {
+		recent = append(recent, packRec{k, s})
+	}
+	spilled := x.spilled.acquire()
+	x.mu.RUnlock()
+	defer spilled.close()
+	slices.SortFunc(recent, func(a, b packRec) int { return comparePackKeys(a.key, b.key) })
+	emit := func(r packRec) error {
+		return fn(r.key, PackLoc{Pack: names[r.pack], Off: r.off, Size: r.size})
+	}
+	// The three are disjoint and each sorted: merge them.
+	i, j := 0, 0
+	memNext := func() (packRec, bool) {
+		switch {
+		case i < len(mem) && (j == len(recent) || comparePackKeys(mem[i].key, recent[j].key) < 0):
+			i++
+			return mem[i-1], true
+		case j < len(recent):
+			j++
+			return recent[j-1], true
 		}
-		slices.SortFunc(items, func(a, b item) int {
-			if c := cmp.Compare(a.s.pack, b.s.pack); c != 0 {
-				return c
+		return packRec{}, false
+	}
+	m, ok := memNext()
+	var ferr error
+	err := spilled.all(func(r packRec) bool {
+		for ok && comparePackKeys(m.key, r.key) < 0 {
+			if ferr = emit(m); ferr != nil {
+				return false
 			}
-			if c := cmp.Compare(a.s.off, b.s.off); c != 0 {
-				return c
+			m, ok = memNext()
+		}
+		ferr = emit(r)
+		return ferr == nil
+	})
+	if ferr != nil {
+		if ferr == errStopWalk {
+			return nil
+		}
+		return ferr
+	}
+	if err != nil {
+		return err
+	}
+	for ; ok; m, ok = memNext() {
+		if err := emit(m); err != nil {
+			if err == errStopWalk {
+				return nil
 			}
-			return cmp.Compare(a.s.size, b.s.size) // an empty entry before the one at its offset
-		})
-		for _, it := range items {
-			if !yield(it.k, PackLoc{Pack: names[it.s.pack], Off: it.s.off, Size: it.s.size}) {
-				return
-			}
+			return err
 		}
 	}
+	return nil
 }
 
 // replace makes x hold what y holds; y must not be used after.

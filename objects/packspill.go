@@ -10,6 +10,7 @@ import (
 	"os"
 	"slices"
 	"sync"
+	"sync/atomic"
 )
 
 // PackIndexMemoryEntries is how many entries a PackIndex keeps sorted in
@@ -19,7 +20,7 @@ var PackIndexMemoryEntries = 1 << 16
 
 // A PackIndex of more than PackIndexMemoryEntries entries keeps them in a
 // spill file: an unlinked temp file (in os.TempDir) of fixed-size records
-// sorted by ID then kind, and in memory only a fan-out table of where each
+// sorted by key (comparePackKeys), and in memory only a fan-out table of where each
 // first two bytes of an ID start (256 KiB), so that a lookup reads the few
 // records of one bucket (about 17 at a million entries) with one pread.
 // Entries added since stay in memory (sorted, and a small map) and are
@@ -37,14 +38,17 @@ type packSpill struct {
 	f   *os.File
 	n   int
 	fan []uint32 // fan[b] is the first record whose ID starts with the two bytes b; fan[spillBuckets] = n
+	// refs counts the index holding the file and each walk reading it:
+	// the file is closed when the last lets go.
+	refs atomic.Int32
 }
 
-// spillOrder orders keys as a spill file does: by ID, then kind.
-func spillOrder(a, b PackKey) int {
-	if c := bytes.Compare(a.ID[:], b.ID[:]); c != 0 {
-		return c
+// acquire takes a reference to s for a walk, which close gives back.
+func (s *packSpill) acquire() *packSpill {
+	if s != nil {
+		s.refs.Add(1)
 	}
-	return int(a.Kind) - int(b.Kind)
+	return s
 }
 
 func bucketOf(id ID) int { return int(id[0])<<8 | int(id[1]) }
@@ -126,8 +130,9 @@ func (s *packSpill) all(yield func(packRec) bool) error {
 	return nil
 }
 
+// close gives back a reference; the last closes the file.
 func (s *packSpill) close() {
-	if s != nil {
+	if s != nil && s.refs.Add(-1) == 0 {
 		s.f.Close()
 	}
 }
@@ -136,13 +141,14 @@ func (s *packSpill) close() {
 // it sorts, in spill order; a key of add that old has is left out), and
 // returns it.
 func spill(old *packSpill, add []packRec) (*packSpill, error) {
-	slices.SortFunc(add, func(a, b packRec) int { return spillOrder(a.key, b.key) })
+	slices.SortFunc(add, func(a, b packRec) int { return comparePackKeys(a.key, b.key) })
 	f, err := os.CreateTemp("", "art-packindex-*")
 	if err != nil {
 		return nil, err
 	}
 	os.Remove(f.Name()) // unlinked: gone with the process, whatever happens
 	s := &packSpill{f: f, fan: make([]uint32, spillBuckets+1)}
+	s.refs.Store(1)
 	w := bufio.NewWriterSize(f, 256<<10)
 	var b [spillRec]byte
 	put := func(r packRec) error {
@@ -157,7 +163,7 @@ func spill(old *packSpill, add []packRec) (*packSpill, error) {
 	var werr error
 	i := 0
 	err = old.all(func(r packRec) bool {
-		for i < len(add) && spillOrder(add[i].key, r.key) <= 0 {
+		for i < len(add) && comparePackKeys(add[i].key, r.key) <= 0 {
 			if add[i].key != r.key { // an entry already spilled keeps its first place
 				if werr = put(add[i]); werr != nil {
 					return false

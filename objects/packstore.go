@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"iter"
 	"os"
 	"path/filepath"
 	"slices"
@@ -354,42 +355,45 @@ func (s *FSStore) Locate(id ID) (file string, off, size int64, err error) {
 	return "", 0, 0, fmt.Errorf("%w: %s", ErrNotFound, id)
 }
 
-// hasPacks reports whether the store has packed objects (as of a scan).
-func (s *FSStore) hasPacks() bool {
+// packedEntries returns a pull iterator over the packed objects, in the
+// order of IDs (PackIndex.Walk), and what stops it: next returns the next
+// one, false when there is none, or an error (the packs cannot be
+// scanned, or the index's spill file read). An object packed twice, or
+// packed also as a chunk list entry, is listed once for each.
+func (s *FSStore) packedEntries(ctx context.Context) (next func() (Info, bool, error), stop func()) {
 	if err := s.scanPacks(false); err != nil {
-		return true // let listPacked report it
-	}
-	return s.packs.idx.Len() > 0
-}
-
-// listPacked calls fn for every packed object without a loose copy (not
-// in loose, which is nil when the store had no packs).
-func (s *FSStore) listPacked(ctx context.Context, loose map[ID]bool, fn func(Info) error) error {
-	if err := s.scanPacks(false); err != nil {
-		return err
+		return func() (Info, bool, error) { return Info{}, false, err }, func() {}
 	}
 	mtimes := map[string]time.Time{}
-	for k, loc := range s.packs.idx.All() {
-		if loose[k.ID] {
-			continue
-		}
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		mt, ok := mtimes[loc.Pack]
-		if !ok {
-			fi, err := s.fs.Stat(s.idxPath(loc.Pack))
-			if err != nil {
-				continue // rewritten meanwhile; its objects are listed anew next time
+	var werr error
+	pull, stop := iter.Pull(func(yield func(Info) bool) {
+		werr = s.packs.idx.Walk(func(k PackKey, loc PackLoc) error {
+			if err := ctx.Err(); err != nil {
+				return err
 			}
-			mt = fi.ModTime()
-			mtimes[loc.Pack] = mt
+			mt, ok := mtimes[loc.Pack]
+			if !ok {
+				fi, err := s.fs.Stat(s.idxPath(loc.Pack))
+				if err != nil {
+					return nil // rewritten meanwhile; its objects are listed anew next time
+				}
+				mt = fi.ModTime()
+				mtimes[loc.Pack] = mt
+			}
+			if !yield(Info{ID: k.ID, Size: loc.Size, Stored: loc.Size, ModTime: mt, Packed: true}) {
+				return errStopWalk
+			}
+			return nil
+		})
+	})
+	next = func() (Info, bool, error) {
+		i, ok := pull()
+		if !ok && werr != nil && werr != errStopWalk {
+			return Info{}, false, werr
 		}
-		if err := fn(Info{ID: k.ID, Size: loc.Size, Stored: loc.Size, ModTime: mt, Packed: true}); err != nil {
-			return err
-		}
+		return i, ok, nil
 	}
-	return nil
+	return next, stop
 }
 
 // BadPacks returns the pack indexes of the store that cannot be read (a

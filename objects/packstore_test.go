@@ -393,3 +393,63 @@ func TestRemoveStalePacks(t *testing.T) {
 		t.Fatalf("Stat: %v", err)
 	}
 }
+
+// TestListLooseAndPacked: List gives every object once, in the order of
+// IDs, loose objects and packed ones merged (the pack index spilled to its
+// file too), a packed object that also has a whole loose copy listed once
+// as loose.
+func TestListLooseAndPacked(t *testing.T) {
+	defer objects.SetPackIndexSpillAt(64)()
+	forEachFs(t, func(t *testing.T, s *objects.FSStore) {
+		ctx := context.Background()
+		contents := manyContents(300)
+		ids := packObjects(t, s, contents[:200])
+		// Loose copies of every fourth packed object, written as a store
+		// without packs would have.
+		both := map[objects.ID]bool{}
+		for i := 0; i < 200; i += 4 {
+			p := s.Path(ids[i])
+			if err := s.Fs().MkdirAll(filepath.Dir(p), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := afero.WriteFile(s.Fs(), p, contents[i], 0o444); err != nil {
+				t.Fatal(err)
+			}
+			both[ids[i]] = true
+		}
+		loose := map[objects.ID]bool{}
+		for _, c := range contents[200:] {
+			id, err := s.PutBytes(ctx, c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			loose[id] = true
+		}
+		other := newFSStore(t, s.Fs(), s.Dir())
+		for _, st := range []*objects.FSStore{s, other} {
+			listed := map[objects.ID]int{}
+			var last objects.ID
+			n := 0
+			if err := st.List(ctx, func(i objects.Info) error {
+				if n > 0 && bytes.Compare(last[:], i.ID[:]) >= 0 {
+					t.Errorf("%s listed after %s", i.ID.Short(), last.Short())
+				}
+				last = i.ID
+				n++
+				listed[i.ID]++
+				if want := !both[i.ID] && !loose[i.ID]; i.Packed != want {
+					t.Errorf("%s listed with Packed %v, want %v", i.ID.Short(), i.Packed, want)
+				}
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			if len(listed) != 300 || n != 300 {
+				t.Errorf("listed %d objects %d times, want 300 once each", len(listed), n)
+			}
+			if !objects.PackIndexSpilled(objects.StorePackIndex(st)) {
+				t.Error("the store's pack index did not spill: the test covers less than it says")
+			}
+		}
+	})
+}

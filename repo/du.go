@@ -143,12 +143,20 @@ func (l *listing) Swap(i, j int) {
 // index sorts l, adds up the sizes of a prefix listed more than once (an
 // object both loose and packed), and returns the index of its prefixes:
 // prefix number i has size l.sizes[i].
-func (l *listing) index() *objects.PrefixIndex {
+func (l *listing) index() *objects.PrefixIndex { return l.merge(true) }
+
+// merge sorts l and makes each prefix listed once: a prefix listed more
+// than once (an object both loose and packed) gets the sum of its sizes
+// with sum, else the first. It returns the index of the prefixes: number
+// i has size l.sizes[i].
+func (l *listing) merge(sum bool) *objects.PrefixIndex {
 	sort.Sort(l)
 	n := 0
 	for i := range l.keys {
 		if n > 0 && l.keys[n-1] == l.keys[i] {
-			l.sizes[n-1] += l.sizes[i]
+			if sum {
+				l.sizes[n-1] += l.sizes[i]
+			}
 			continue
 		}
 		l.keys[n], l.sizes[n] = l.keys[i], l.sizes[i]
@@ -156,4 +164,20 @@ func (l *listing) index() *objects.PrefixIndex {
 	}
 	l.keys, l.sizes = l.keys[:n], l.sizes[:n]
 	return objects.NewPrefixIndex(l.keys)
+}
+
+// sizeIndex is a merged listing: the size of an object by its ID prefix,
+// 24 bytes an object.
+type sizeIndex struct {
+	x     *objects.PrefixIndex
+	sizes []int64
+}
+
+// size returns the size listed for id, and whether it is listed.
+func (s sizeIndex) size(id objects.ID) (int64, bool) {
+	i, ok := s.x.Find(id.Prefix())
+	if !ok {
+		return 0, false
+	}
+	return s.sizes[i], true
 }

@@ -67,14 +67,15 @@ func (r *Repo) Fsck(ctx context.Context, opts *FsckOptions) (FsckReport, error) 
 		opts = &FsckOptions{}
 	}
 	var rep FsckReport
-	// Only the chunked blobs are kept whole from the listing; the others'
-	// sizes are kept by ID prefix (as objects.IDSet keeps IDs, in half the
-	// memory), and the store is listed again to hash them.
+	// Only the chunked blobs are kept whole from the listing; every
+	// object's size is kept by ID prefix in a sorted listing (sizeIndex,
+	// 24 bytes an object), and the store is listed again to hash them.
 	var lists []objects.Info
 	var total int64
-	sizes := map[objects.IDPrefix]int64{}
+	l := &listing{}
 	if err := r.store.List(ctx, func(i objects.Info) error {
-		sizes[i.ID.Prefix()] = i.Size
+		l.keys = append(l.keys, i.ID.Prefix())
+		l.sizes = append(l.sizes, i.Size)
 		if i.Chunked {
 			lists = append(lists, i)
 			return nil
@@ -85,6 +86,8 @@ func (r *Repo) Fsck(ctx context.Context, opts *FsckOptions) (FsckReport, error) 
 	}); err != nil {
 		return rep, err
 	}
+	sizes := sizeIndex{l.merge(false), l.sizes}
+	l = nil
 	problems := map[objects.ID]*FsckProblem{}
 	var mu sync.Mutex
 	addProblem := func(id objects.ID, kind, detail string) *FsckProblem {
@@ -189,7 +192,7 @@ func (r *Repo) Fsck(ctx context.Context, opts *FsckOptions) (FsckReport, error) 
 		if p := problems[id]; p != nil {
 			return p
 		}
-		size, ok := sizes[id.Prefix()]
+		size, ok := sizes.size(id)
 		if !ok {
 			return addProblem(id, "missing", "not in the object store")
 		}
@@ -216,7 +219,7 @@ func (r *Repo) Fsck(ctx context.Context, opts *FsckOptions) (FsckReport, error) 
 			if e.Kind != objects.KindFile {
 				return nil
 			}
-			if _, here := sizes[e.ID.Prefix()]; !here && lazy && problems[e.ID] == nil {
+			if _, here := sizes.size(e.ID); !here && lazy && problems[e.ID] == nil {
 				rep.NotFetched++
 				return nil
 			}
@@ -232,7 +235,7 @@ func (r *Repo) Fsck(ctx context.Context, opts *FsckOptions) (FsckReport, error) 
 					}
 					seen[c.ID] = true
 					prob := problems[c.ID]
-					if _, here := sizes[c.ID.Prefix()]; prob == nil && !here {
+					if _, here := sizes.size(c.ID); prob == nil && !here {
 						prob = addProblem(c.ID, "missing", "chunk of blob "+l.Blob.String()+" is not in the object store")
 					}
 					if prob != nil {
@@ -350,7 +353,7 @@ func hashThrough(r io.Reader, sink io.Writer, progress func(int64)) (int64, erro
 // charged to the chunk (the walk then charges them to every file made of
 // it), or to the blob when every chunk is sound but they do not join into
 // it.
-func (r *Repo) fsckChunks(ctx context.Context, l *objects.ChunkList, sizes map[objects.IDPrefix]int64,
+func (r *Repo) fsckChunks(ctx context.Context, l *objects.ChunkList, sizes sizeIndex,
 	checked *sync.Map, addProblem func(objects.ID, string, string) *FsckProblem, progress func(int64)) error {
 	whole := objects.NewHasher()
 	sound := true
@@ -358,7 +361,7 @@ func (r *Repo) fsckChunks(ctx context.Context, l *objects.ChunkList, sizes map[o
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		size, ok := sizes[c.ID.Prefix()]
+		size, ok := sizes.size(c.ID)
 		if !ok {
 			// Damage only if a version uses the blob: the walk charges it
 			// (a list no version uses is garbage a crash may have left).

@@ -77,7 +77,7 @@ func TestMemoryFlatInFileCount(t *testing.T) {
 	ctx := context.Background()
 	const n, perDir = 15_000, 200
 	ops := []string{"commit", "recommit", "manifest", "diff", "verify", "checkout", "recheckout", "switch", "gc", "du",
-		"push", "pull"}
+		"fsck", "push", "pull"}
 	// Bytes a file the difference may take: the versions' walks none, gc
 	// its live set (objects.IDSet, about 24 bytes an object, twice that
 	// just after the map doubles); the fixed costs vary by about 1 MiB.
@@ -86,6 +86,8 @@ func TestMemoryFlatInFileCount(t *testing.T) {
 		// du: the store's listing (24 bytes an object, twice that while
 		// its slices grow) and a bit an object per set.
 		"du": 56,
+		// fsck: the same listing, sizes by ID prefix.
+		"fsck": 56,
 		// push and pull: the pack indexes (the remote's, and pull's of
 		// its local packs) spill to files past 4,096 entries here.
 		"push": 40, "pull": 40}
@@ -225,6 +227,13 @@ func TestMemoryFlatInFileCount(t *testing.T) {
 			u, err := r.DiskUsage(ctx)
 			if err == nil && u.Objects < count {
 				err = fmt.Errorf("du counted %d objects, want over %d", u.Objects, count)
+			}
+			return err
+		})
+		run("fsck", func() error {
+			rep, err := r.Fsck(ctx, nil)
+			if err == nil && rep.Objects < count {
+				err = fmt.Errorf("fsck checked %d objects, want over %d", rep.Objects, count)
 			}
 			return err
 		})
