@@ -773,3 +773,50 @@ func TestRecheckoutRacyFiles(t *testing.T) {
 	}
 	equalFiles(t, fileSnapshot(t, afero.NewOsFs(), dst), src)
 }
+
+// TestSwitchLooksOnce: a switch between versions that share most files
+// looks at each shared file once (the first pass); the second plans and
+// writes only the paths the first found something to do at, and records
+// the others as they were.
+func TestSwitchLooksOnce(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir()
+	fsys := faulttest.New(afero.NewOsFs()) // counts what it is asked
+	r, _ := newRepo(t, fsys, root)
+	v0, v1 := files{}, files{}
+	const n = 4500 // two batches
+	for i := range n {
+		p := fmt.Sprintf("d%d/f%04d", i%6, i)
+		v0[p] = fmt.Sprint("content ", i)
+		v1[p] = v0[p]
+	}
+	for i := 5; i < n; i += 450 { // ten files differ
+		p := fmt.Sprintf("d%d/f%04d", i%6, i)
+		v1[p] = fmt.Sprint("changed ", i)
+	}
+	logDir(t, r, "ds", v0, nil)
+	logDir(t, r, "ds", v1, nil)
+	dst := filepath.Join(root, "w")
+	checkout(t, r, "ds:v0", dst, nil)
+	time.Sleep(2 * worktree.RacyWindow * time.Nanosecond) // stats vouch for every file
+	fsys.Reset()
+	res := checkout(t, r, "ds:v1", dst, nil)
+	if res.Written != 10 || res.Skipped != n-10 {
+		t.Errorf("switch: %s, want 10 written and %d skipped", counts(res), n-10)
+	}
+	if stats := fsys.Count(faulttest.OpStat); stats >= n*3/2 {
+		t.Errorf("switch: %d stats for %d files: the second pass looked at the shared files again", stats, n)
+	}
+	equalFiles(t, fileSnapshot(t, afero.NewOsFs(), dst), v1)
+	if _, err := r.Verify(context.Background(), "ds:v1", dst); err != nil {
+		t.Error(err)
+	}
+	// The record kept the shared files' stats: the re-checkout hashes none.
+	fsys.Reset()
+	if res := checkout(t, r, "ds:v1", dst, nil); res.Skipped != n || res.Written != 0 {
+		t.Errorf("re-checkout: %s, want every file skipped", counts(res))
+	}
+	if opens := fsys.Count(faulttest.OpOpen); opens > 100 {
+		t.Errorf("re-checkout after the switch opened %d files: the record lost their stats", opens)
+	}
+}

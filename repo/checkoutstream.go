@@ -16,6 +16,11 @@ import (
 // out at once.
 const checkoutBatch = 4096
 
+// checkoutTouchedMax is how many paths with something to do the first
+// pass of a streaming checkout remembers for the second; past it, the
+// second plans every path again.
+const checkoutTouchedMax = 1 << 16
+
 // A streaming checkout (downloadStream) holds a batch of paths at a time,
 // never the version's manifest, the directory's whole disk state or its
 // whole record. It makes two passes over the paths of the version, the
@@ -26,9 +31,14 @@ const checkoutBatch = 4096
 //     written, as the whole-version plan does; the pending record (what
 //     each file is about to hold) is written as the pass goes and published
 //     at its end, before anything else is written.
-//  2. Carry out: each batch is scanned and planned again and run, and the
-//     new checkout record is written as batches finish (the old records of
-//     paths not reached, or out of scope, copied through), then published.
+//  2. Carry out: the paths of each batch that the first pass found
+//     something to do at (up to checkoutTouchedMax of them; past it,
+//     every path) are scanned and planned again and run, and the new
+//     checkout record is written as batches finish (the old records of
+//     paths left as they were, not reached, or out of scope, copied
+//     through), then published. A file changed between the passes at a
+//     path with nothing to do is left alone, as it would be if changed
+//     just after the checkout.
 //
 // A plan that must clear something in the way (a file where the version
 // has a directory, or the reverse, a link, a special file) can depend on
@@ -254,6 +264,12 @@ func (v Version) downloadStream(ctx context.Context, root, scope string, opts *C
 	// saving to be vouched for by their stats (worktree.Settled), which
 	// the scan hashed.
 	skipped, racy := 0, 0
+	// touched: the paths the first pass found something to do at, which
+	// the second pass plans again; the others it leaves as they are and
+	// records as they were, so that a switch between versions that share
+	// most files looks at most of them once. Nil past checkoutTouchedMax:
+	// the second pass plans every path.
+	touched := map[string]bool{}
 	perr := r.records().SavePendingStream(root, func(emit func(string, []objects.ID) error) error {
 		for b, err := range c.batches(ctx) {
 			if err != nil {
@@ -286,6 +302,12 @@ func (v Version) downloadStream(ctx context.Context, root, scope string, opts *C
 					racy++
 				default:
 					work = true
+					if touched != nil {
+						touched[a.Path] = true
+						if len(touched) > checkoutTouchedMax {
+							touched = nil
+						}
+					}
 				}
 			}
 			for _, cf := range p.Conflicts {
@@ -365,8 +387,20 @@ func (v Version) downloadStream(ctx context.Context, root, scope string, opts *C
 				return err
 			}
 			var done worktree.Result
-			if execErr == nil {
-				p, refs, err := c.plan(ctx, b)
+			sub := b
+			if touched != nil {
+				sub = nil
+				for _, it := range b {
+					switch {
+					case touched[it.path]:
+						sub = append(sub, it)
+					case !it.through && it.want != nil:
+						res.Skipped++ // as the first pass found it
+					}
+				}
+			}
+			if execErr == nil && len(sub) > 0 {
+				p, refs, err := c.plan(ctx, sub)
 				if err == nil {
 					x.Source = entrySource{r: r, refs: refs}
 					done, err = x.Run(ctx, p)
@@ -374,10 +408,10 @@ func (v Version) downloadStream(ctx context.Context, root, scope string, opts *C
 					res.Skipped += done.Skipped
 					res.Removed += done.Removed
 				}
-				if err == nil {
-					err = x.Publish(b[len(b)-1].path)
-				}
 				execErr = err
+			}
+			if execErr == nil {
+				execErr = x.Publish(b[len(b)-1].path)
 			}
 			dropped := map[string]bool{}
 			for _, p := range done.Dropped {
