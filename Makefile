@@ -103,7 +103,7 @@ bench-remote: build peakrss minio
 
 ## bench-scale: 1,000,000 x 1 KiB files in 1,000 directories plus one directory
 ## of 100,000: art beside git, restic and kopia (one run; not part of `make bench`)
-bench-scale: build peakrss
+bench-scale: build peakrss minio
 	python3 scripts/bench_scale.py $(BENCH_ARGS) --runs 1 --fs $(BENCH_SCALE_FS)
 
 clean:
