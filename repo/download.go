@@ -299,8 +299,9 @@ type pullTrees struct {
 // prefetchKeep is how many bytes of prefetched trees a pull keeps in
 // memory for the walk; the others it reads back from the store, where
 // they are already (a directory of a thousand subdirectories of a
-// thousand files each would otherwise hold 100 MiB of trees).
-const prefetchKeep = 8 << 20
+// thousand files each would otherwise hold 100 MiB of trees). A variable
+// for the tests of flat memory, which lower it.
+var prefetchKeep = 8 << 20
 
 func (s *pullTrees) Node(ctx context.Context, id objects.ID) (objects.DirNode, error) {
 	s.mu.Lock()

@@ -17,3 +17,12 @@ func SetPullBatch(n int) (restore func()) {
 	pullBatch = n
 	return func() { pullBatch = old }
 }
+
+// SetPrefetchKeep sets how many bytes of prefetched trees a pull keeps in
+// memory, and returns what restores it. Tests that call it must not run
+// in parallel.
+func SetPrefetchKeep(n int) (restore func()) {
+	old := prefetchKeep
+	prefetchKeep = n
+	return func() { prefetchKeep = old }
+}

@@ -74,6 +74,7 @@ func TestMemoryFlatInFileCount(t *testing.T) {
 		walk.CacheEntries, objects.PackIndexMemoryEntries, objects.PackEntriesTarget = oldCache, oldPacked, oldPack
 	}()
 	defer repo.SetPullBatch(4096)()
+	defer repo.SetPrefetchKeep(256 << 10)()
 	ctx := context.Background()
 	const n, perDir = 15_000, 200
 	ops := []string{"commit", "recommit", "manifest", "diff", "verify", "checkout", "recheckout", "switch", "gc", "du",
@@ -89,7 +90,8 @@ func TestMemoryFlatInFileCount(t *testing.T) {
 		// fsck: the same listing, sizes by ID prefix.
 		"fsck": 56,
 		// push and pull: the pack indexes (the remote's, and pull's of
-		// its local packs) spill to files past 4,096 entries here.
+		// its local packs) spill to files past 4,096 entries here, packs
+		// hold 4,096 entries, pull keeps 256 KiB of prefetched trees.
 		"push": 40, "pull": 40}
 	peaks := map[string][2]uint64{}
 	for i, count := range []int{n, 4 * n} {
