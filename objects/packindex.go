@@ -66,6 +66,10 @@ func (x *PackIndex) find(k PackKey) (packSlot, bool) {
 	return s, ok
 }
 
+// packRecentMin is how many entries recent holds at least before Add
+// merges it into sorted (more once sorted is 16 times that).
+const packRecentMin = 4096
+
 // merge moves recent into sorted, with the write lock held.
 func (x *PackIndex) merge() {
 	add := make([]packRec, 0, len(x.recent))
@@ -85,7 +89,7 @@ func (x *PackIndex) merge() {
 		}
 	}
 	x.sorted = out
-	if len(x.recent) > 2*4096 {
+	if len(x.recent) > 2*packRecentMin {
 		// A map keeps its buckets when cleared: one that a large pack
 		// grew would stay its size for good.
 		x.recent = map[PackKey]packSlot{}
@@ -134,7 +138,7 @@ func (x *PackIndex) Add(name string, base int64, es []PackEntry) {
 		}
 		off += e.Size
 	}
-	if len(x.recent) > max(min(4096, PackIndexMemoryEntries), len(x.sorted)/16) {
+	if len(x.recent) > max(min(packRecentMin, PackIndexMemoryEntries), len(x.sorted)/16) {
 		x.merge()
 	}
 }
