@@ -74,6 +74,13 @@ func (r *Repo) GC(ctx context.Context, opts *GCOptions) (rep GCReport, retErr er
 	// its version, and stores its files again (see Log). Objects written or
 	// refreshed after this GC started are younger than its cutoff.
 	if !opts.DryRun {
+		// The gc lock, held to the end: a commit that GCs have raced
+		// waits for it rather than be raced again (see Log).
+		unlock, err := r.lockGC(true)
+		if err != nil {
+			return rep, fmt.Errorf("gc: %w", err)
+		}
+		defer unlock()
 		r.clearStatCache()
 		if err := r.bumpGCGeneration(ctx); err != nil {
 			return rep, err

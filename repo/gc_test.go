@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"testing"
 	"time"
@@ -209,6 +210,76 @@ func TestGCRefusesDamagedTree(t *testing.T) {
 		}
 		if got := countObjects(t, r); got != before {
 			t.Errorf("GC deleted %d objects", before-got)
+		}
+	})
+}
+
+// TestCommitOutlastsGCs commits while GCs run back to back, with no
+// pause between them and no grace period: each commit is overlapped by a
+// GC on every attempt it makes without the gc lock, and must still
+// record its version (waiting for the lock) rather than give up; what it
+// recorded must be whole.
+func TestCommitOutlastsGCs(t *testing.T) {
+	forEachFs(t, func(t *testing.T, fsys afero.Fs, root string) {
+		ctx := context.Background()
+		dir := filepath.Join(root, ".art")
+		r, err := repo.Init(ctx, fsys, dir, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		collector := r
+		if _, ok := fsys.(*afero.OsFs); ok {
+			// Another handle, as another process would hold.
+			if collector, err = repo.Open(ctx, fsys, dir, nil); err != nil {
+				t.Fatal(err)
+			}
+			defer collector.Close()
+		}
+		done := make(chan struct{})
+		gcErr := make(chan error, 1)
+		rounds := 0
+		go func() {
+			defer close(gcErr)
+			for ; rounds < 20000; rounds++ {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				if _, err := collector.GC(ctx, &repo.GCOptions{Grace: -1}); err != nil {
+					gcErr <- err
+					return
+				}
+			}
+		}()
+		var versions []repo.Version
+		want := map[string]string{}
+		for i := range 8 {
+			fs := files{}
+			for j := range 30 {
+				fs[fmt.Sprintf("d%d/f%d", j%3, j)] = fmt.Sprintf("commit %d file %d", i, j)
+			}
+			fs["same"] = "in every version"
+			v, _ := logDir(t, r, "ds", fs, nil) // fails the test on an error
+			versions = append(versions, v)
+			want[v.Ref()] = fs["d1/f1"]
+		}
+		close(done)
+		if err := <-gcErr; err != nil {
+			t.Fatalf("GC: %v", err)
+		}
+		if rounds < 2 {
+			t.Fatalf("only %d GCs ran beside the commits", rounds)
+		}
+		if _, problems := fsck(t, r); len(problems) != 0 {
+			t.Fatalf("Fsck after %d GCs: %+v", rounds, problems)
+		}
+		for _, v := range versions {
+			got, err := objects.ReadAll(ctx, r.Store(), entry(t, v, "d1/f1").Digest, 1<<20)
+			if err != nil || string(got) != want[v.Ref()] {
+				t.Errorf("%s d1/f1 = %q, %v; want %q", v.Ref(), got, err, want[v.Ref()])
+			}
 		}
 	})
 }

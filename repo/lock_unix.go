@@ -10,9 +10,17 @@ import (
 
 // lockFile takes an exclusive flock on f, waiting for it; closing f
 // releases it.
-func lockFile(f *os.File) error {
+func lockFile(f *os.File) error { return lockFileMode(f, false) }
+
+// lockFileMode takes a shared or an exclusive flock on f, waiting for it;
+// closing f releases it.
+func lockFileMode(f *os.File, shared bool) error {
+	how := unix.LOCK_EX
+	if shared {
+		how = unix.LOCK_SH
+	}
 	for {
-		err := unix.Flock(int(f.Fd()), unix.LOCK_EX)
+		err := unix.Flock(int(f.Fd()), how)
 		if err != unix.EINTR {
 			return err
 		}

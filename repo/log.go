@@ -71,7 +71,17 @@ func (r *Repo) Log(ctx context.Context, a *Artifact, opts *LogOptions) (Version,
 	var out refs.Version
 	created := false
 	var err error
+	unlockGC := func() {}
+	defer func() { unlockGC() }()
 	for attempt := 0; ; attempt++ {
+		if attempt == gcRetriesUnlocked {
+			// GCs keep overlapping this commit: wait for the one in
+			// progress and hold the next off until the version is
+			// recorded. Without the lock, the retries go on as before.
+			if unlock, lerr := r.lockGC(false); lerr == nil {
+				unlockGC = unlock
+			}
+		}
 		var gen int64
 		if gen, err = gcGeneration(ctx, r.db); err != nil {
 			return Version{}, false, err
@@ -176,7 +186,10 @@ func (r *Repo) newVersion(ctx context.Context, idx *refs.Index, a *Artifact, c c
 
 // maxGCRetries bounds how often Log stores its files again because GCs
 // kept overlapping it; past that it fails (errGCRaced) rather than record
-// a version whose objects a GC may have collected.
+// a version whose objects a GC may have collected. From attempt
+// gcRetriesUnlocked on it holds the gc lock, so only a GC that the lock
+// does not order (another process on a file system without flock) can
+// race it that often.
 const maxGCRetries = 8
 
 // content is what storeContent stored.

@@ -146,7 +146,15 @@ func (r *Repo) pullArtifact(ctx context.Context, t remote.Transport, remoteName,
 
 func (r *Repo) pullOne(ctx context.Context, t remote.Transport, remoteName, name string, opts *PullOptions, blobs bool) (Pulled, TransferStats, error) {
 	var stats TransferStats
+	unlockGC := func() {}
+	defer func() { unlockGC() }()
 	for attempt := 0; ; attempt++ {
+		if attempt == gcRetriesUnlocked {
+			// As in Log: GCs keep overlapping this pull.
+			if unlock, lerr := r.lockGC(false); lerr == nil {
+				unlockGC = unlock
+			}
+		}
 		gen, err := gcGeneration(ctx, r.db)
 		if err != nil {
 			return Pulled{}, stats, err
