@@ -205,6 +205,20 @@ func (s entrySource) Open(ctx context.Context, e worktree.Entry) (io.ReadCloser,
 	return refReader{objects.NewVerifyingReader(f, e.ID), me.Ref}, nil
 }
 
+// ReadInto reads a stored blob whole (worktree.WholeReader); a reference
+// is read through Open.
+func (s entrySource) ReadInto(ctx context.Context, e worktree.Entry, buf []byte) ([]byte, error) {
+	if _, isRef := s.refs[e.Path]; !isRef {
+		return s.r.store.ReadInto(ctx, e.ID, e.Size, buf)
+	}
+	rc, err := s.Open(ctx, e)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	return objects.ReadToEnd(rc, buf)
+}
+
 // CopyTo lets the kernel copy a stored blob; a reference is copied from
 // Open.
 func (s entrySource) CopyTo(ctx context.Context, e worktree.Entry, dst afero.File, progress func(int64)) (int64, bool, error) {

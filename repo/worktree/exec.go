@@ -53,6 +53,21 @@ type Source interface {
 	CopyTo(ctx context.Context, e Entry, dst afero.File, progress func(int64)) (n int64, ok bool, err error)
 }
 
+// WholeReader is a Source that can also give a small entry's content
+// whole, in fewer steps than Open and reads to the end. The executor asks
+// it for entries of at most wholeMax bytes.
+type WholeReader interface {
+	// ReadInto returns e's content in buf (from its start, grown only if
+	// the content is larger than its capacity), and only if it hashed to
+	// e.ID: else the error wraps objects.ErrCorrupt.
+	ReadInto(ctx context.Context, e Entry, buf []byte) ([]byte, error)
+}
+
+// wholeMax is the size up to which an entry is read whole (WholeReader)
+// into a pooled buffer, and a staged file is written in one step
+// (objects.WriteNewFile).
+const wholeMax = 128 << 10
+
 // Executor carries out plans in the directory Root of Fs. Run may be
 // called several times, for successive plans (batches) of one checkout;
 // each returns what it did, for the caller to record (Result.Apply).
@@ -382,6 +397,19 @@ func (x *Executor) writeFile(ctx context.Context, e Entry, replace bool, progres
 // writeStaged writes e to full, a new name inside a staging directory; a
 // file that fails is removed.
 func (x *Executor) writeStaged(ctx context.Context, e Entry, full string, progress func(int64)) (FileState, error) {
+	if wr, ok := x.Source.(WholeReader); ok && e.Size <= wholeMax {
+		bufp := bufPool.Get().(*[]byte)
+		defer bufPool.Put(bufp)
+		data, err := x.readWhole(ctx, wr, e, *bufp, progress)
+		if err != nil {
+			return FileState{}, err
+		}
+		fi, err := objects.WriteNewFile(x.Fs, full, data, fileMode(e))
+		if err != nil {
+			return FileState{}, err
+		}
+		return FileState{ID: e.ID, Stat: StatOf(fi)}, nil
+	}
 	f, err := x.Fs.OpenFile(full, os.O_WRONLY|os.O_CREATE|os.O_EXCL, fileMode(e))
 	if err != nil {
 		return FileState{}, err
@@ -417,6 +445,16 @@ func (x *Executor) fill(ctx context.Context, e Entry, dst afero.File, progress f
 			return err
 		}
 	}
+	if wr, ok := x.Source.(WholeReader); ok && !copied && e.Size <= wholeMax {
+		bufp := bufPool.Get().(*[]byte)
+		defer bufPool.Put(bufp)
+		data, err := x.readWhole(ctx, wr, e, *bufp, progress)
+		if err != nil {
+			return err
+		}
+		_, err = dst.Write(data)
+		return err
+	}
 	if !copied {
 		src, err := x.Source.Open(ctx, e)
 		if err != nil {
@@ -432,6 +470,20 @@ func (x *Executor) fill(ctx context.Context, e Entry, dst afero.File, progress f
 		return &objects.CorruptError{ID: e.ID, Reason: fmt.Sprintf("%d bytes, want %d", n, e.Size)}
 	}
 	return nil
+}
+
+// readWhole reads e's content whole through wr into buf, checked
+// against e's size (wr checks its hash).
+func (x *Executor) readWhole(ctx context.Context, wr WholeReader, e Entry, buf []byte, progress func(int64)) ([]byte, error) {
+	data, err := wr.ReadInto(ctx, e, buf)
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(data)) != e.Size {
+		return nil, &objects.CorruptError{ID: e.ID, Reason: fmt.Sprintf("%d bytes, want %d", len(data), e.Size)}
+	}
+	progress(e.Size)
+	return data, nil
 }
 
 // dirFor returns where the files of the root-relative directory rel go,
