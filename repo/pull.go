@@ -23,6 +23,10 @@ type PullOptions struct {
 	// Strategy for local-only versions whose numbers the remote took:
 	// StrategyNew (the default) renumbers them after the remote's.
 	Strategy Strategy
+	// Prune removes here the versions removed from the remote (art rm
+	// --remote), aliases and all; without it they stay, and are reported
+	// (Pulled.RemovedThere).
+	Prune    bool
 	Progress TransferProgress
 }
 
@@ -51,6 +55,10 @@ type Pulled struct {
 	Replaced   []string        // local versions deleted for the remote's (StrategyReplace)
 	Conflicts  []AliasConflict // aliases both sides moved; the local moves are kept
 	Runs       int             // runs added to the lineage
+	// RemovedThere lists the versions here that were removed from the
+	// remote; Pruned those of them removed here too (PullOptions.Prune).
+	RemovedThere []string
+	Pruned       []string
 }
 
 // PullResult is the outcome of Pull or Fetch.
@@ -179,7 +187,7 @@ func (r *Repo) pullOne(ctx context.Context, t remote.Transport, remoteName, name
 		if err := d.batch.Sync(ctx); err != nil {
 			return Pulled{}, stats, err
 		}
-		p, err := r.importArtifact(ctx, remoteName, doc, got, gen, opts.Strategy)
+		p, err := r.importArtifact(ctx, remoteName, doc, got, gen, opts.Strategy, opts.Prune)
 		if errors.Is(err, errGCRaced) && attempt < maxGCRetries {
 			continue
 		}
@@ -201,7 +209,7 @@ type fetched struct {
 // importArtifact records what a pull fetched, in one transaction: the
 // remote's versions under their numbers, local-only versions renumbered
 // (or as strategy says), aliases merged and runs added to the lineage.
-func (r *Repo) importArtifact(ctx context.Context, remoteName string, doc *remoteDoc, got *fetched, gen int64, strategy Strategy) (Pulled, error) {
+func (r *Repo) importArtifact(ctx context.Context, remoteName string, doc *remoteDoc, got *fetched, gen int64, strategy Strategy, prune bool) (Pulled, error) {
 	p := Pulled{Name: doc.Name, Versions: []string{}}
 	tracked := r.readTracking(remoteName, doc.Name)
 	if pending := r.readPending(remoteName, doc.Name); pending != nil {
@@ -270,6 +278,25 @@ func (r *Repo) importArtifact(ctx context.Context, remoteName string, doc *remot
 				collide = append(collide, lv)
 			}
 			add = append(add, v)
+		}
+		// Versions removed from the remote: reported, pruned if asked; a
+		// local version under a removed number is another version, whose
+		// number the remote has taken.
+		for _, v := range doc.Removed {
+			lv, taken := local[v.Version]
+			if lc, ok := localCommit[v.Commit]; ok && lc.Version == v.Version {
+				p.RemovedThere = append(p.RemovedThere, refs.VersionString(v.Version))
+				if prune {
+					if err := idx.Delete(ctx, doc.Name, v.Version, true); err != nil {
+						return err
+					}
+					p.Pruned = append(p.Pruned, refs.VersionString(v.Version))
+				}
+				continue
+			}
+			if taken && (strategy == StrategyNew || strategy == StrategyDefault) {
+				collide = append(collide, lv)
+			}
 		}
 		sort.Slice(collide, func(i, j int) bool { return collide[i].Version < collide[j].Version })
 		// Take the colliding local versions out (their aliases are put

@@ -88,6 +88,9 @@ type PushedArtifact struct {
 	Skipped  string   // why it was skipped (StrategySkip)
 	Pulled   *Pulled  // what StrategyNew pulled first
 	Replaced []string // remote versions dropped (StrategyReplace)
+	// RemovedThere lists local versions not sent because they were
+	// removed from the remote (RemoveRemote).
+	RemovedThere []string
 }
 
 // TransferStats counts what a push or pull moved.
@@ -205,9 +208,16 @@ func (r *Repo) pushArtifact(ctx context.Context, t remote.Transport, remoteName,
 			}
 		}
 		onRemote := doc.byCommit()
+		// Versions removed from the remote (art rm --remote) are never
+		// sent back, nor are aliases that point at them here.
+		removed := doc.removedCommits()
 		var send []refs.Version
 		for _, v := range local.versions {
 			if _, ok := onRemote[v.Commit]; !ok {
+				if _, gone := removed[v.Commit]; gone {
+					pa.RemovedThere = append(pa.RemovedThere, refs.VersionString(v.Version))
+					continue
+				}
 				send = append(send, v)
 			}
 		}
@@ -222,7 +232,18 @@ func (r *Repo) pushArtifact(ctx context.Context, t remote.Transport, remoteName,
 			next = doc.NextVersion
 		}
 		nd := &remoteDoc{Format: remoteDocFormat, Name: name, Type: typ, NextVersion: next,
-			Aliases: local.aliases, Runs: map[string]objects.ID{}}
+			Aliases: map[string]int64{}, Runs: map[string]objects.ID{}}
+		for a, n := range local.aliases {
+			if c, ok := local.commitOf(n); ok {
+				if _, gone := removed[c]; gone {
+					continue
+				}
+			}
+			nd.Aliases[a] = n
+		}
+		if doc != nil {
+			nd.Removed = append(nd.Removed, doc.Removed...)
+		}
 		if doc != nil && !replace {
 			for id, o := range doc.Runs {
 				nd.Runs[id] = o
@@ -245,9 +266,15 @@ func (r *Repo) pushArtifact(ctx context.Context, t remote.Transport, remoteName,
 		for _, v := range nd.Versions {
 			have[v.Version] = true
 		}
+		for _, v := range nd.Removed {
+			have[v.Version] = true
+		}
 		for _, v := range local.versions {
 			if replace || !have[v.Version] {
 				if _, ok := onRemote[v.Commit]; ok && !replace {
+					continue
+				}
+				if _, gone := removed[v.Commit]; gone {
 					continue
 				}
 				nd.Versions = append(nd.Versions, remoteVersion{Version: v.Version, Commit: v.Commit, Size: v.Size, Files: v.Files})
@@ -423,6 +450,16 @@ func (l *localArtifact) fastForward(doc *remoteDoc, tracked []*remoteDoc) string
 	}
 	if len(missing) > 0 {
 		return "the remote has " + strings.Join(missing, ", ") + " of " + doc.Name + ", which this repository does not"
+	}
+	// A number the remote removed is taken there: a local version under
+	// it that is not the removed one must be renumbered by a pull first.
+	for _, v := range doc.Removed {
+		if c, ok := l.commitOf(v.Version); ok && c != v.Commit {
+			missing = append(missing, refs.VersionString(v.Version))
+		}
+	}
+	if len(missing) > 0 {
+		return "the remote removed " + strings.Join(missing, ", ") + " of " + doc.Name + ", which this repository holds as other versions"
 	}
 	var moved []string
 	for a := range doc.Aliases {

@@ -10,8 +10,14 @@ import (
 	"github.com/artvcs/art/refs"
 )
 
-// remoteDocFormat is the format of ref documents on remotes.
-const remoteDocFormat = 1
+// remoteDocFormat is the format of ref documents on remotes; a document
+// that lists removed versions has format remoteDocFormatRemoved, so that
+// an art from before removals refuses it ("upgrade art") rather than
+// push the removed versions back.
+const (
+	remoteDocFormat        = 1
+	remoteDocFormatRemoved = 2
+)
 
 // maxRemoteDocSize bounds a ref document read from a remote: about 100,000
 // versions.
@@ -28,6 +34,16 @@ type remoteDoc struct {
 	Versions    []remoteVersion       `json:"versions"` // ascending by number
 	Aliases     map[string]int64      `json:"aliases"`
 	Runs        map[string]objects.ID `json:"runs"` // run ID -> run object, for runs that logged or used these versions
+	// Removed lists the versions removed from the remote (art rm
+	// --remote), ascending by number: a push never sends them back, and
+	// a pull reports them (and with Prune removes them here).
+	Removed []removedVersion `json:"removed,omitempty"`
+}
+
+// removedVersion is a version removed from a remote's document.
+type removedVersion struct {
+	Version int64      `json:"version"`
+	Commit  objects.ID `json:"commit"`
 }
 
 type remoteVersion struct {
@@ -61,6 +77,11 @@ func (d *remoteDoc) encode() ([]byte, error) {
 		d.Versions = []remoteVersion{}
 	}
 	sort.Slice(d.Versions, func(i, j int) bool { return d.Versions[i].Version < d.Versions[j].Version })
+	sort.Slice(d.Removed, func(i, j int) bool { return d.Removed[i].Version < d.Removed[j].Version })
+	d.Format = remoteDocFormat
+	if len(d.Removed) > 0 {
+		d.Format = remoteDocFormatRemoved
+	}
 	b, err := json.MarshalIndent(d, "", " ")
 	if err != nil {
 		return nil, err
@@ -86,8 +107,12 @@ func decodeRemoteDoc(b []byte, name string) (*remoteDoc, error) {
 	if dec.More() {
 		return nil, fmt.Errorf("ref document of %s has trailing data", name)
 	}
-	if d.Format != remoteDocFormat {
-		return nil, fmt.Errorf("ref document of %s has format %d (this art reads %d; upgrade art)", name, d.Format, remoteDocFormat)
+	if d.Format != remoteDocFormat && d.Format != remoteDocFormatRemoved {
+		return nil, fmt.Errorf("ref document of %s has format %d (this art reads %d and %d; upgrade art)", name, d.Format, remoteDocFormat, remoteDocFormatRemoved)
+	}
+	if (d.Format == remoteDocFormatRemoved) != (len(d.Removed) > 0) {
+		return nil, fmt.Errorf("ref document of %s: format %d with %d removed versions (format %d lists them, and only it)",
+			name, d.Format, len(d.Removed), remoteDocFormatRemoved)
 	}
 	if d.Name != name {
 		return nil, fmt.Errorf("ref document of %s names artifact %q", name, d.Name)
@@ -107,6 +132,14 @@ func decodeRemoteDoc(b []byte, name string) (*remoteDoc, error) {
 			return nil, fmt.Errorf("ref document of %s: bad entry for v%d", name, v.Version)
 		}
 		nums[v.Version] = true
+	}
+	for i, v := range d.Removed {
+		if v.Version < 0 || v.Version >= d.NextVersion || i > 0 && v.Version <= d.Removed[i-1].Version || nums[v.Version] {
+			return nil, fmt.Errorf("ref document of %s: removed version numbers must ascend from 0 below next_version %d, apart from the versions listed", name, d.NextVersion)
+		}
+		if v.Commit.IsZero() {
+			return nil, fmt.Errorf("ref document of %s: bad removed entry for v%d", name, v.Version)
+		}
 	}
 	for a, v := range d.Aliases {
 		if err := refs.ValidateAlias(a); err != nil {
@@ -160,4 +193,28 @@ func (d *remoteDoc) aliasCommit(a string) (objects.ID, bool) {
 		return objects.ZeroID, false
 	}
 	return d.commitOf(n)
+}
+
+// removedCommits returns the commits of the document's removed versions,
+// by commit, with their numbers.
+func (d *remoteDoc) removedCommits() map[objects.ID]int64 {
+	m := map[objects.ID]int64{}
+	if d != nil {
+		for _, v := range d.Removed {
+			m[v.Commit] = v.Version
+		}
+	}
+	return m
+}
+
+// removedNumbers returns the numbers of the document's removed versions,
+// with their commits.
+func (d *remoteDoc) removedNumbers() map[int64]objects.ID {
+	m := map[int64]objects.ID{}
+	if d != nil {
+		for _, v := range d.Removed {
+			m[v.Version] = v.Commit
+		}
+	}
+	return m
 }

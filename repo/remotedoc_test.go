@@ -48,8 +48,59 @@ func TestRemoteDocRoundTrip(t *testing.T) {
 	}
 }
 
+// TestRemoteDocRemoved: a document listing removed versions has format 2
+// (so an art from before refuses it), round-trips, and is refused when
+// its removed list is not consistent.
+func TestRemoteDocRemoved(t *testing.T) {
+	d := validDoc()
+	d.Removed = []removedVersion{{Version: 1, Commit: objects.Hash([]byte("gone"))}}
+	enc, err := d.encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(enc), `"format": 2`) || !strings.Contains(string(enc), `"removed"`) {
+		t.Fatalf("a document with removed versions:\n%s", enc)
+	}
+	back, err := decodeRemoteDoc(enc, "ds")
+	if err != nil {
+		t.Fatalf("decode: %v", err)
+	}
+	if again, _ := back.encode(); !bytes.Equal(enc, again) {
+		t.Fatalf("re-encoding differs:\n%s\n%s", enc, again)
+	}
+	if n, ok := back.removedCommits()[d.Removed[0].Commit]; !ok || n != 1 {
+		t.Errorf("removedCommits = %v", back.removedCommits())
+	}
+	plain, _ := validDoc().encode()
+	if strings.Contains(string(plain), `"removed"`) || !strings.Contains(string(plain), `"format": 1`) {
+		t.Fatalf("a document without removed versions:\n%s", plain)
+	}
+	gone := d.Removed[0].Commit.String()
+	bad := []struct{ name, doc string }{
+		{"format 1 with removed", strings.Replace(string(enc), `"format": 2`, `"format": 1`, 1)},
+		{"format 3", strings.Replace(string(enc), `"format": 2`, `"format": 3`, 1)},
+		{"removed and listed", strings.Replace(string(enc), `"version": 1,
+   "commit": "`+gone, `"version": 2,
+   "commit": "`+gone, 1)},
+		{"removed at next", strings.Replace(string(enc), `"next_version": 3`, `"next_version": 1`, 1)},
+		{"removed zero commit", strings.Replace(string(enc), gone, objects.ZeroID.String(), 1)},
+	}
+	for _, b := range bad {
+		if b.doc == string(enc) {
+			t.Fatalf("%s: the test's edit changed nothing:\n%s", b.name, enc)
+		}
+		if _, err := decodeRemoteDoc([]byte(b.doc), "ds"); err == nil {
+			t.Errorf("%s: decoded without error", b.name)
+		}
+	}
+}
+
 func FuzzDecodeRemoteDoc(f *testing.F) {
 	enc, _ := validDoc().encode()
+	f.Add(enc, "ds")
+	withRemoved := validDoc()
+	withRemoved.Removed = []removedVersion{{Version: 1, Commit: objects.Hash([]byte("gone"))}}
+	enc, _ = withRemoved.encode()
 	f.Add(enc, "ds")
 	f.Add([]byte(`{"format":1,"name":"x","type":"t","next_version":0,"versions":[],"aliases":{},"runs":{}}`), "x")
 	f.Fuzz(func(t *testing.T, b []byte, name string) {

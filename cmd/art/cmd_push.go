@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -12,6 +13,7 @@ import (
 
 type transferOptions struct {
 	strategy string
+	prune    bool
 }
 
 func (a *app) newPushCommand() *cobra.Command {
@@ -101,6 +103,9 @@ func (a *app) runPush(ctx context.Context, st repo.Strategy, args []string) erro
 			if len(p.Replaced) > 0 {
 				a.printf("%s: dropped %s from %s's list (--strategy replace)\n", p.Name, strings.Join(p.Replaced, ", "), remoteName)
 			}
+			if len(p.RemovedThere) > 0 {
+				a.printf("%s: did not send %s: removed from %s (art rm --remote)\n", p.Name, strings.Join(p.RemovedThere, ", "), remoteName)
+			}
 		}
 		if res.Objects > 0 {
 			a.printf("sent %s (%s)\n", plural(res.Objects, "object"), formatBytes(res.Bytes))
@@ -130,10 +135,11 @@ REMOTE defaults to origin (or the only remote).`,
 			if err != nil {
 				return usagef(cmd, "%v", err)
 			}
-			return a.runPull(cmd.Context(), st, args, true)
+			return a.runPull(cmd.Context(), st, opts.prune, args, true)
 		},
 	}
 	cmd.Flags().StringVar(&opts.strategy, "strategy", "new", "for local versions whose numbers the remote took: `new`, error, skip or replace")
+	cmd.Flags().BoolVar(&opts.prune, "prune", false, "remove here the versions removed from the remote (art rm --remote), aliases and all")
 	return cmd
 }
 
@@ -150,14 +156,15 @@ files it writes.`,
 			if err != nil {
 				return usagef(cmd, "%v", err)
 			}
-			return a.runPull(cmd.Context(), st, args, false)
+			return a.runPull(cmd.Context(), st, opts.prune, args, false)
 		},
 	}
 	cmd.Flags().StringVar(&opts.strategy, "strategy", "new", "for local versions whose numbers the remote took: `new`, error, skip or replace")
+	cmd.Flags().BoolVar(&opts.prune, "prune", false, "remove here the versions removed from the remote (art rm --remote), aliases and all")
 	return cmd
 }
 
-func (a *app) runPull(ctx context.Context, st repo.Strategy, args []string, blobs bool) error {
+func (a *app) runPull(ctx context.Context, st repo.Strategy, prune bool, args []string, blobs bool) error {
 	return a.withRepo(ctx, func(r *repo.Repo) error {
 		remoteName, names, err := remoteAndNames(ctx, r, args)
 		if err != nil {
@@ -168,7 +175,7 @@ func (a *app) runPull(ctx context.Context, st repo.Strategy, args []string, blob
 			verb = "fetching"
 		}
 		progress, done := a.transferProgress(verb)
-		opts := &repo.PullOptions{Strategy: st, Progress: progress}
+		opts := &repo.PullOptions{Strategy: st, Prune: prune, Progress: progress}
 		var res repo.PullResult
 		if blobs {
 			res, err = r.Pull(ctx, remoteName, names, opts)
@@ -209,4 +216,21 @@ func (a *app) printPulled(remoteName string, p repo.Pulled) {
 		a.printf("%s: alias %s: the remote moved it to %s, you to %s; yours is kept (push to publish it)\n",
 			p.Name, c.Alias, c.Remote, c.Local)
 	}
+	if kept := without(p.RemovedThere, p.Pruned); len(kept) > 0 {
+		a.printf("%s: %s removed from %s; kept here (`art pull --prune` removes them)\n", p.Name, strings.Join(kept, ", "), remoteName)
+	}
+	if len(p.Pruned) > 0 {
+		a.printf("%s: removed %s here, as %s did\n", p.Name, strings.Join(p.Pruned, ", "), remoteName)
+	}
+}
+
+// without returns the strings of xs not in ys, in order.
+func without(xs, ys []string) []string {
+	var out []string
+	for _, x := range xs {
+		if !slices.Contains(ys, x) {
+			out = append(out, x)
+		}
+	}
+	return out
 }

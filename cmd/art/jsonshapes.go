@@ -36,6 +36,8 @@ type pushedJSON struct {
 	Skipped  string      `json:"skipped,omitempty"`  // why it was skipped (--strategy skip)
 	Pulled   *pulledJSON `json:"pulled,omitempty"`   // what --strategy new pulled first
 	Replaced []string    `json:"replaced,omitempty"` // remote versions dropped (--strategy replace)
+	// local versions not sent: removed from the remote (art rm --remote)
+	RemovedThere []string `json:"removed_on_remote,omitempty"`
 }
 
 func newPushJSON(res repo.PushResult) pushJSON {
@@ -51,7 +53,8 @@ func newPushJSON(res repo.PushResult) pushJSON {
 }
 
 func newPushedJSON(p repo.PushedArtifact) pushedJSON {
-	out := pushedJSON{Name: p.Name, Versions: p.Versions, UpToDate: p.UpToDate, Skipped: p.Skipped, Replaced: p.Replaced}
+	out := pushedJSON{Name: p.Name, Versions: p.Versions, UpToDate: p.UpToDate, Skipped: p.Skipped, Replaced: p.Replaced,
+		RemovedThere: p.RemovedThere}
 	if p.Pulled != nil {
 		pulled := newPulledJSON(*p.Pulled)
 		out.Pulled = &pulled
@@ -75,6 +78,9 @@ type pulledJSON struct {
 	Replaced   []string            `json:"replaced,omitempty"`   // local versions deleted for the remote's
 	Conflicts  []aliasConflictJSON `json:"alias_conflicts,omitempty"`
 	Runs       int                 `json:"runs"` // runs added to the lineage
+	// versions here that were removed from the remote (art rm --remote)
+	RemovedThere []string `json:"removed_on_remote,omitempty"`
+	Pruned       []string `json:"pruned,omitempty"` // of those, removed here (--prune)
 }
 
 // renumberedJSON is a local version a pull moved after the remote's.
@@ -111,7 +117,9 @@ func newPulledJSON(p repo.Pulled) pulledJSON {
 		Conflicts: mapSlice(p.Conflicts, func(c repo.AliasConflict) aliasConflictJSON {
 			return aliasConflictJSON{Alias: c.Alias, Remote: c.Remote, Local: c.Local}
 		}),
-		Runs: p.Runs,
+		Runs:         p.Runs,
+		RemovedThere: p.RemovedThere,
+		Pruned:       p.Pruned,
 	}
 }
 
@@ -271,6 +279,26 @@ func mapSlice[T, U any](in []T, f func(T) U) []U {
 	out := make([]U, len(in))
 	for i, x := range in {
 		out[i] = f(x)
+	}
+	return out
+}
+
+// remoteRmJSON is the outcome of `art rm REF --remote NAME --json`.
+type remoteRmJSON struct {
+	Remote  string   `json:"remote"`
+	Name    string   `json:"name"`
+	Version string   `json:"version"` // "v3"
+	ID      string   `json:"id"`      // the version's commit ID
+	Size    int64    `json:"size"`
+	Files   int64    `json:"files"`
+	Aliases []string `json:"aliases"` // aliases that went with it (--force)
+}
+
+func newRemoteRmJSON(d repo.DeletedOnRemote) remoteRmJSON {
+	out := remoteRmJSON{Remote: d.Remote, Name: d.Name, Version: versionString(d.Version), ID: d.Commit.String(),
+		Size: d.Size, Files: d.Files, Aliases: d.Aliases}
+	if out.Aliases == nil {
+		out.Aliases = []string{}
 	}
 	return out
 }

@@ -384,3 +384,73 @@ func TestParseByteSize(t *testing.T) {
 		}
 	}
 }
+
+// TestRemoteRm: for each driver, `art rm --remote` removes a version from
+// the remote's list (refusing an aliased one without --force, changing
+// nothing), leaves the local repository alone, no push sends it back, a
+// pull reports it and `pull --prune` removes it; the JSON shapes hold.
+func TestRemoteRm(t *testing.T) {
+	for _, d := range drivers {
+		t.Run(d.name, func(t *testing.T) {
+			t.Parallel()
+			rem := d.make(t)
+			a, b := remoteProject(t, rem), remoteProject(t, rem)
+			for i, alias := range []string{"", "best", ""} {
+				a.write("data/f.txt", fmt.Sprint("version ", i))
+				args := []string{"commit", "ds", "data"}
+				if alias != "" {
+					args = append(args, "-a", alias)
+				}
+				a.ok(args...)
+			}
+			a.ok("push")
+			b.ok("pull")
+			all := a.versionIDs("ds")
+
+			res := a.fail(1, "rm", "ds:v1", "--remote", "origin")
+			if !strings.Contains(res.stderr, "art: ") || !strings.Contains(res.stderr, "best") || !strings.Contains(res.stderr, "--force") {
+				t.Fatalf("rm of an aliased version on the remote: %+v", res)
+			}
+			a.fail(1, "rm", "ds:v7", "--remote", "origin")
+			a.fail(1, "rm", "ds:v0", "--remote", "nowhere")
+			c := remoteProject(t, rem)
+			c.ok("pull")
+			if got := c.versionIDs("ds"); !slices.Equal(got, all) {
+				t.Fatalf("refusals changed the remote: %v, want %v", got, all)
+			}
+
+			rm := a.jsonOut(0, "rm", "ds:best", "--remote", "origin", "--force")
+			pinKeys(t, "rm --remote", rm, "remote name version id size files aliases")
+			if rm.at("version").value != "v1" || rm.at("remote").value != "origin" || len(rm.at("aliases").items) != 1 {
+				t.Fatalf("rm --remote --json: version %v remote %v aliases %d", rm.at("version").value, rm.at("remote").value, len(rm.at("aliases").items))
+			}
+			if got := a.versionIDs("ds"); !slices.Equal(got, all) {
+				t.Fatalf("rm --remote changed the local repository: %v", got)
+			}
+			if out := a.ok("push"); !strings.Contains(out, "did not send v1: removed from origin") {
+				t.Fatalf("push said %q", out)
+			}
+			d := remoteProject(t, rem)
+			d.ok("pull")
+			if got := d.versionIDs("ds"); len(got) != 2 || !strings.HasPrefix(got[0], "v2 ") || !strings.HasPrefix(got[1], "v0 ") {
+				t.Fatalf("a fresh pull got %v, want v2 and v0", got)
+			}
+			if out := b.ok("pull"); !strings.Contains(out, "v1 removed from origin; kept here") {
+				t.Fatalf("pull said %q", out)
+			}
+			if got := b.versionIDs("ds"); !slices.Equal(got, all) {
+				t.Fatalf("pull without --prune changed B: %v", got)
+			}
+			pulled := b.jsonOut(0, "pull", "--prune")
+			if p := pulled.at("artifacts", 0).at("pruned"); p == nil || len(p.items) != 1 || p.items[0].value != "v1" {
+				t.Fatal("pull --prune --json does not list v1 as pruned")
+			}
+			b.fail(1, "show", "ds:v1")
+			b.ok("checkout", "ds:v2", "-o", "got")
+			if b.read("got/f.txt") != "version 2" {
+				t.Fatal("B's checkout after the prune differs")
+			}
+			b.ok("fsck")
+		})
+	}
+}
