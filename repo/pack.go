@@ -83,6 +83,20 @@ func (r *Repo) loadRemoteIndex(ctx context.Context, t remote.Transport, remoteNa
 	}
 	x := r.remoteIndexOf(remoteName)
 	dir := r.packCacheDir(remoteName)
+	// A remote gc deletes packs: an index that holds a pack no longer
+	// listed is dropped and built again from the listing, and the pack's
+	// cached header goes, so nothing is relied on in a pack gone.
+	listed := make(map[string]bool, len(names))
+	for _, name := range names {
+		listed[name] = true
+	}
+	for _, name := range x.Names() {
+		if !listed[name] {
+			x = r.resetRemoteIndex(remoteName)
+			break
+		}
+	}
+	r.dropCachedPackIndexes(remoteName, listed)
 	var fetch []string
 	for _, name := range names {
 		if x.Holds(name) {
@@ -118,6 +132,23 @@ func (r *Repo) loadRemoteIndex(ctx context.Context, t remote.Transport, remoteNa
 		})
 	}
 	return x, g.Wait()
+}
+
+// dropCachedPackIndexes removes the cached headers of packs of the remote
+// not in listed (deleted by a remote gc). Failures only cost disk.
+func (r *Repo) dropCachedPackIndexes(remoteName string, listed map[string]bool) {
+	dir := r.packCacheDir(remoteName)
+	f, err := r.fs.Open(dir)
+	if err != nil {
+		return
+	}
+	files, _ := f.Readdirnames(-1)
+	f.Close()
+	for _, file := range files {
+		if name, ok := objects.PackNameOf(file, objects.PackIndexSuffix); ok && !listed[name] {
+			r.fs.Remove(filepath.Join(dir, file))
+		}
+	}
 }
 
 // cachePackIndex keeps the header of a pack on the remote; a failure only

@@ -6,10 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 
@@ -309,22 +312,36 @@ func (r *Repo) pushArtifact(ctx context.Context, t remote.Transport, remoteName,
 				return pa, fmt.Errorf("%s came by fetch from %s and its files could not be brought from there to push them: %w", v.Ref(), v.Remote, err)
 			}
 		}
-		for _, v := range send {
-			if err := u.version(ctx, v.Commit, v.Tree); err != nil {
-				return pa, err
-			}
-		}
-		for id, o := range runs {
-			if doc != nil && doc.Runs[id] == o {
-				continue // sent before
-			}
-			if err := u.object(ctx, o); err != nil {
-				return pa, err
-			}
-		}
-		if err := u.flush(ctx); err != nil {
+		base, err := r.baseTree(ctx, doc)
+		if err != nil {
 			return pa, err
 		}
+		u.resetRelied()
+		sendAll := func(base objects.ID) error {
+			for _, v := range send {
+				if err := u.version(ctx, v.Commit, v.Tree, base); err != nil {
+					return err
+				}
+			}
+			for id, o := range runs {
+				if doc != nil && doc.Runs[id] == o {
+					continue // sent before
+				}
+				if err := u.object(ctx, o); err != nil {
+					return err
+				}
+			}
+			return u.flush(ctx)
+		}
+		if err := sendAll(base); err != nil {
+			return pa, err
+		}
+		// A remote gc may have marked or deleted, since the gc document
+		// was read, packs this push relies on: send again what lies there.
+		if err := u.checkGC(ctx, false, sendAll); err != nil {
+			return pa, err
+		}
+		checked := time.Now()
 		// Never publish a document a reader would refuse.
 		if _, err := decodeRemoteDoc(enc, name); err != nil {
 			return pa, fmt.Errorf("push %s: the ref document built is invalid (%v); nothing was changed on the remote", name, err)
@@ -338,6 +355,14 @@ func (r *Repo) pushArtifact(ctx context.Context, t remote.Transport, remoteName,
 			}
 			return pa, fmt.Errorf("move the ref document: %w", err)
 		}
+		if time.Since(checked) >= u.gcDoc.grace()/2 {
+			// A swap as slow as half the grace period (a machine
+			// suspended mid-push): look again, now that the document
+			// names this push's versions, and send again what went.
+			if err := u.checkGC(ctx, true, sendAll); err != nil {
+				return pa, err
+			}
+		}
 		pa.Versions = pa.Versions[:0]
 		for _, v := range send {
 			pa.Versions = append(pa.Versions, refs.VersionString(v.Version))
@@ -346,6 +371,26 @@ func (r *Repo) pushArtifact(ctx context.Context, t remote.Transport, remoteName,
 		r.saveTracking(remoteName, nd)
 		return pa, nil
 	}
+}
+
+// baseTree returns the root tree of the newest version doc lists that is
+// here too (zero if none): the version whose unchanged subtrees a push
+// skips (see uploader.version).
+func (r *Repo) baseTree(ctx context.Context, doc *remoteDoc) (objects.ID, error) {
+	if doc == nil {
+		return objects.ZeroID, nil
+	}
+	idx := r.index()
+	for i := len(doc.Versions) - 1; i >= 0; i-- {
+		v, err := idx.ByCommit(ctx, doc.Versions[i].Commit)
+		if err == nil {
+			return v.Tree, nil
+		}
+		if !errors.Is(err, refs.ErrNotFound) {
+			return objects.ZeroID, err
+		}
+	}
+	return objects.ZeroID, nil
 }
 
 // getRemoteDoc reads and validates an artifact's ref document on a remote,
@@ -566,16 +611,141 @@ type uploader struct {
 	objects  atomic.Int64
 	bytes    atomic.Int64
 	progress TransferProgress
+
+	// The remote gc (see remotegc.go): the gc document as last read, the
+	// packs not to rely on (its candidates, and packs found gone), the
+	// entries of those packs sent again, and the packs this push relies
+	// on (entries it did not send because the remote has them).
+	gcDoc  *gcDoc
+	gcETag string
+	avoid  map[string]bool
+	resent map[objects.PackKey]bool
+	relied map[string]bool
 }
 
 func (r *Repo) newUploader(ctx context.Context, t remote.Transport, remoteName string, progress TransferProgress) (*uploader, error) {
+	// The gc document first, then the packs: a pack a gc deleted before
+	// this read is not listed; one it may delete later is a candidate.
+	gd, etag, _, err := getGCDoc(ctx, t)
+	if err != nil {
+		return nil, fmt.Errorf("remote %s: %w", remoteName, err)
+	}
 	x, err := r.loadRemoteIndex(ctx, t, remoteName)
 	if err != nil {
 		return nil, err
 	}
-	u := &uploader{r: r, t: t, remote: remoteName, x: x, progress: progress}
+	u := &uploader{r: r, t: t, remote: remoteName, x: x, progress: progress,
+		gcDoc: gd, gcETag: etag, avoid: gd.candidates(), resent: map[objects.PackKey]bool{}, relied: map[string]bool{}}
 	u.reset()
 	return u, nil
+}
+
+// resetRelied forgets the packs relied on so far (a new attempt at an
+// artifact relies on what it looks up again).
+func (u *uploader) resetRelied() {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.relied = map[string]bool{}
+}
+
+// maxGCChecks bounds how often one push sends again what a remote gc
+// took from under it.
+const maxGCChecks = 8
+
+// checkGC reads the remote's gc document again. If it changed since it
+// was last read (or always, with force), every pack this push relies on
+// is checked: one the document lists as a candidate, or that is gone,
+// is avoided from then on, and resend sends again, walking every
+// version in full, what the push relied on there. It repeats until a
+// read finds the document unchanged.
+func (u *uploader) checkGC(ctx context.Context, force bool, resend func(base objects.ID) error) error {
+	for range maxGCChecks {
+		d, etag, _, err := getGCDoc(ctx, u.t)
+		if err != nil {
+			return fmt.Errorf("remote %s: %w", u.remote, err)
+		}
+		changed := etag != u.gcETag
+		if !changed && !force {
+			return nil
+		}
+		force = false
+		u.gcDoc, u.gcETag = d, etag
+		u.mu.Lock()
+		relied := slices.Collect(maps.Keys(u.relied))
+		u.mu.Unlock()
+		cands := d.candidates()
+		gone, err := u.gonePacks(ctx, relied)
+		if err != nil {
+			return err
+		}
+		var bad []string
+		for _, p := range relied {
+			if cands[p] || gone[p] {
+				bad = append(bad, p)
+			}
+		}
+		if len(bad) == 0 {
+			continue // read once more: unchanged means settled
+		}
+		u.mu.Lock()
+		for _, p := range bad {
+			u.avoid[p] = true
+		}
+		u.mu.Unlock()
+		if err := resend(objects.ZeroID); err != nil {
+			return err
+		}
+	}
+	return fmt.Errorf("remote %s: %w: its gc document kept changing during the push; push again", u.remote, ErrGCRaced)
+}
+
+// gonePacks returns which of the packs are no longer on the remote: a
+// Stat each, or one listing for many.
+func (u *uploader) gonePacks(ctx context.Context, packs []string) (map[string]bool, error) {
+	gone := map[string]bool{}
+	if len(packs) <= 64 {
+		for _, p := range packs {
+			if _, err := u.t.Stat(ctx, packKeyOf(p)); errors.Is(err, remote.ErrNotFound) {
+				gone[p] = true
+			} else if err != nil {
+				return nil, fmt.Errorf("remote %s: %w", u.remote, err)
+			}
+		}
+		return gone, nil
+	}
+	listed := map[string]bool{}
+	err := u.t.List(ctx, remotePackDir, func(i remote.Info) error {
+		if name, ok := remotePackName(i.Key, objects.PackSuffix); ok {
+			listed[name] = true
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list packs on remote %s: %w", u.remote, err)
+	}
+	for _, p := range packs {
+		if !listed[p] {
+			gone[p] = true
+		}
+	}
+	return gone, nil
+}
+
+// has reports whether the remote holds k where this push may rely on it:
+// in a pack not to avoid (recording the pack as relied on), or sent again
+// by this push.
+func (u *uploader) has(k objects.PackKey) bool {
+	loc, ok := u.x.Lookup(k)
+	if !ok {
+		return false
+	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.avoid[loc.Pack] {
+		return u.resent[k]
+	}
+	u.relied[loc.Pack] = true
+	return true
 }
 
 func (u *uploader) reset() {
@@ -602,15 +772,20 @@ func (u *uploader) isPlanned(k objects.PackKey) bool {
 	return ok
 }
 
-// needs reports whether k is neither on the remote nor planned.
+// needs reports whether k is neither on the remote (where this push may
+// rely on it) nor planned.
 func (u *uploader) needs(k objects.PackKey) bool {
-	return !u.isPlanned(k) && !u.x.Has(k)
+	return !u.isPlanned(k) && !u.has(k)
 }
 
 // plan adds k to the metadata sent last, in order.
 func (u *uploader) plan(to *[]objects.PackEntry, k objects.PackKey, size int64) {
+	loc, inPack := u.x.Lookup(k)
 	u.mu.Lock()
 	u.planned[k] = struct{}{}
+	if inPack && u.avoid[loc.Pack] {
+		u.resent[k] = true // once sent, the new copy is the one relied on
+	}
 	u.mu.Unlock()
 	*to = append(*to, objects.PackEntry{PackKey: k, Size: size})
 }
@@ -652,15 +827,48 @@ func (u *uploader) sendData(ctx context.Context) {
 
 // version plans a commit and everything below it that the remote lacks:
 // each tree after everything below it, so the remote never holds a tree
-// whose entries it lacks. A tree the remote has is skipped whole.
-func (u *uploader) version(ctx context.Context, commit, tree objects.ID) error {
-	if !u.needs(objects.PackObjectKey(commit)) {
-		return nil
+// whose entries it lacks. A subtree is skipped whole only where base (the
+// root tree of a version the remote's ref document lists, zero for none)
+// has the same tree at the same path, and the remote holds it: a listed
+// version is complete, and a remote gc deletes nothing below a tree it
+// keeps. Anywhere else every object is looked up, so that a tree left on
+// the remote by an interrupted push (or a removed version) is never taken
+// for its content.
+func (u *uploader) version(ctx context.Context, commit, tree, base objects.ID) error {
+	baseAt := map[string]objects.ID{"": base}
+	var baseDir func(p string) (objects.ID, error)
+	baseDir = func(p string) (objects.ID, error) {
+		if id, ok := baseAt[p]; ok {
+			return id, nil
+		}
+		parent, name := "", p
+		if i := strings.LastIndexByte(p, '/'); i >= 0 {
+			parent, name = p[:i], p[i+1:]
+		}
+		pid, err := baseDir(parent)
+		if err != nil || pid.IsZero() {
+			return objects.ZeroID, err
+		}
+		e, ok, err := objects.FindEntry(ctx, u.r.store, pid, name)
+		if err != nil {
+			return objects.ZeroID, err
+		}
+		var id objects.ID
+		if ok && e.Kind == objects.KindDir {
+			id = e.ID
+		}
+		baseAt[p] = id
+		return id, nil
 	}
 	w := walk.Walker{
 		Source: walk.Store(u.r.store),
 		Enter: func(_ context.Context, d walk.Dir) error {
-			if !u.needs(objects.PackObjectKey(d.ID)) {
+			if d.IndexDepth > 0 || base.IsZero() {
+				return nil
+			}
+			if b, err := baseDir(d.Path); err != nil {
+				return err
+			} else if b == d.ID && !u.isPlanned(objects.PackObjectKey(d.ID)) && u.has(objects.PackObjectKey(d.ID)) {
 				return walk.SkipDir
 			}
 			return nil
@@ -680,11 +888,12 @@ func (u *uploader) version(ctx context.Context, commit, tree objects.ID) error {
 }
 
 // blob plans a file's content: its chunks, then its chunk list, if it is
-// stored as chunks, else the blob.
+// stored as chunks, else the blob. A chunk list the remote holds is
+// relied on with its chunks, each looked up.
 func (u *uploader) blob(ctx context.Context, id objects.ID) error {
 	whole := objects.PackObjectKey(id)
 	list := objects.PackListKey(id)
-	if u.isPlanned(whole) || u.isPlanned(list) || u.x.Has(whole) || u.x.Has(list) {
+	if u.isPlanned(whole) || u.isPlanned(list) || u.has(whole) {
 		return nil
 	}
 	info, err := u.r.store.Stat(ctx, id)
@@ -692,6 +901,10 @@ func (u *uploader) blob(ctx context.Context, id objects.ID) error {
 		return err
 	}
 	if !info.Chunked {
+		if u.has(list) {
+			// The remote holds it as chunks, this repository whole.
+			return u.remoteChunks(ctx, id)
+		}
 		return u.planData(ctx, whole, info.Size)
 	}
 	l, err := u.r.store.ReadChunkList(ctx, id)
@@ -705,12 +918,39 @@ func (u *uploader) blob(ctx context.Context, id objects.ID) error {
 			}
 		}
 	}
+	if u.has(list) {
+		return nil
+	}
 	enc, err := l.Encode()
 	if err != nil {
 		return err
 	}
 	u.lists[id] = enc
 	u.plan(&u.meta, list, int64(len(enc)))
+	return nil
+}
+
+// remoteChunks looks up the chunks of the remote's chunk list of the blob
+// id, which is stored whole here: a chunk the remote lacks (or that lies
+// where this push may not rely on it) means the blob is sent whole.
+func (u *uploader) remoteChunks(ctx context.Context, id objects.ID) error {
+	d := &downloader{r: u.r, t: u.t, remote: u.remote, x: u.x, sem: newSem()}
+	l, err := d.chunkList(ctx, id)
+	if err != nil {
+		return err
+	}
+	if l == nil {
+		return fmt.Errorf("%w: the chunk list of %s, which remote %s lists", ErrObjectNotFound, id.Short(), u.remote)
+	}
+	for _, c := range l.Chunks {
+		if !u.has(objects.PackObjectKey(c.ID)) {
+			info, err := u.r.store.Stat(ctx, id)
+			if err != nil {
+				return err
+			}
+			return u.planData(ctx, objects.PackObjectKey(id), info.Size)
+		}
+	}
 	return nil
 }
 

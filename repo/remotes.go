@@ -197,6 +197,19 @@ func (r *Repo) remoteIndexOf(name string) *objects.PackIndex {
 	return x
 }
 
+// resetRemoteIndex replaces the pack index kept for the remote name with
+// an empty one, and returns it.
+func (r *Repo) resetRemoteIndex(name string) *objects.PackIndex {
+	r.remotes.mu.Lock()
+	defer r.remotes.mu.Unlock()
+	if r.remotes.idx == nil {
+		r.remotes.idx = map[string]*objects.PackIndex{}
+	}
+	x := &objects.PackIndex{}
+	r.remotes.idx[name] = x
+	return x
+}
+
 // SetTransport makes the repository use t for the remote name (which need
 // not be configured), instead of opening its URL: for programs and tests
 // that build transports themselves.

@@ -12,6 +12,7 @@ import (
 type gcOptions struct {
 	dryRun bool
 	grace  time.Duration
+	remote string
 }
 
 func (a *app) newGCCommand() *cobra.Command {
@@ -21,11 +22,26 @@ func (a *app) newGCCommand() *cobra.Command {
 		Short: "Delete objects that no version uses",
 		Long: `Delete the objects no version, alias or run uses: those of deleted versions.
 Objects younger than the grace period are kept, as they may belong to a
-commit still in progress.`,
-		Args: cobra.NoArgs,
+commit still in progress.
+
+With --remote NAME, reclaim space on that remote instead, safely while other
+machines push and pull: each run does the step that is due. The first marks
+what no version on the remote reaches and records the packs that hold only
+that (and packs of interrupted pushes) as candidates; a run at least the
+grace period later (default ` + repo.DefaultRemoteGrace.String() + `, longer than any push) marks again and
+deletes the candidates still unused. Run it from cron, or twice a grace
+period apart.`,
+		Example: "  art gc\n  art gc --remote origin --grace 1h",
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if opts.grace < 0 {
 				return usagef(cmd, "--grace %s: want a duration of 0 or more", opts.grace)
+			}
+			if opts.remote != "" {
+				if cmd.Flags().Changed("grace") && opts.grace < repo.MinRemoteGrace {
+					return usagef(cmd, "--grace %s: a remote gc's grace period is at least %s, longer than any push", opts.grace, repo.MinRemoteGrace)
+				}
+				return a.runRemoteGC(cmd.Context(), opts)
 			}
 			if cmd.Flags().Changed("grace") && opts.grace == 0 {
 				opts.grace = -1 // GCOptions.Grace: 0 is the default, negative is none
@@ -35,7 +51,8 @@ commit still in progress.`,
 	}
 	f := cmd.Flags()
 	f.BoolVarP(&opts.dryRun, "dry-run", "n", false, "report what would be deleted, delete nothing")
-	f.DurationVar(&opts.grace, "grace", 0, "keep objects younger than `DURATION` (default "+repo.DefaultGrace.String()+")")
+	f.DurationVar(&opts.grace, "grace", 0, "keep objects younger than `DURATION` (default "+repo.DefaultGrace.String()+"; with --remote "+repo.DefaultRemoteGrace.String()+")")
+	f.StringVar(&opts.remote, "remote", "", "reclaim space on the remote `NAME` instead of here")
 	return cmd
 }
 
@@ -74,6 +91,56 @@ func (a *app) runGC(ctx context.Context, opts gcOptions, _ []string) error {
 			a.printf(", %d unused but younger than the grace period kept", rep.Young)
 		}
 		a.printf("\n")
+		return nil
+	})
+}
+
+// remoteGCJSON is the outcome of `art gc --remote NAME --json`.
+type remoteGCJSON struct {
+	Remote         string  `json:"remote"`
+	Step           string  `json:"step"` // marked, waiting, swept, dry-run
+	SweepInSeconds float64 `json:"sweep_in_seconds"`
+	Versions       int     `json:"versions"`
+	LiveObjects    int     `json:"live_objects"`
+	Packs          int     `json:"packs"`
+	StoredBytes    int64   `json:"stored_bytes"`
+	LiveBytes      int64   `json:"live_bytes"`
+	Candidates     int     `json:"candidates"`
+	CandidateBytes int64   `json:"candidate_bytes"`
+	DeletedPacks   int     `json:"deleted_packs"`
+	FreedBytes     int64   `json:"freed_bytes"`
+}
+
+func (a *app) runRemoteGC(ctx context.Context, opts gcOptions) error {
+	return a.withRepo(ctx, func(r *repo.Repo) error {
+		rep, err := r.RemoteGC(ctx, opts.remote, &repo.RemoteGCOptions{DryRun: opts.dryRun, Grace: opts.grace})
+		if err != nil {
+			return err
+		}
+		if a.global.json {
+			return a.printJSON(remoteGCJSON{Remote: rep.Remote, Step: rep.Step, SweepInSeconds: rep.SweepIn.Seconds(),
+				Versions: rep.Versions, LiveObjects: rep.LiveObjects, Packs: rep.Packs, StoredBytes: rep.StoredBytes,
+				LiveBytes: rep.LiveBytes, Candidates: rep.Candidates, CandidateBytes: rep.CandidateBytes,
+				DeletedPacks: rep.Deleted, FreedBytes: rep.FreedBytes})
+		}
+		switch rep.Step {
+		case "waiting":
+			a.printf("%s: %s marked for deletion; the sweep is due in %s (run art gc --remote %s again then)\n",
+				rep.Remote, plural(int64(rep.Candidates), "pack"), rep.SweepIn.Round(time.Second), rep.Remote)
+			return nil
+		case "swept":
+			a.printf("%s: deleted %s (%s); ", rep.Remote, plural(int64(rep.Deleted), "pack"), formatBytes(rep.FreedBytes))
+		case "dry-run":
+			a.printf("%s: would mark %s (%s) for deletion; ", rep.Remote, plural(int64(rep.Candidates), "pack"), formatBytes(rep.CandidateBytes))
+		default:
+			a.printf("%s: marked %s (%s) for deletion", rep.Remote, plural(int64(rep.Candidates), "pack"), formatBytes(rep.CandidateBytes))
+			if rep.Candidates > 0 {
+				a.printf(", deleted by an art gc --remote %s after %s", rep.Remote, rep.SweepIn.Round(time.Second))
+			}
+			a.printf("; ")
+		}
+		a.printf("%s stored in %s, %s live in %s\n", formatBytes(rep.StoredBytes), plural(int64(rep.Packs), "pack"),
+			formatBytes(rep.LiveBytes), plural(int64(rep.Versions), "version"))
 		return nil
 	})
 }

@@ -73,6 +73,10 @@ func hint(err error) string {
 		return "run `art fsck` to list damaged objects and the versions and paths they affect"
 	case errors.As(err, &pack):
 		return "remove " + strings.Join(pack.Keys, " and ") + " there, then push again from a repository that has its objects"
+	case errors.Is(err, repo.ErrGCRaced):
+		return "run the command again (another machine's gc moved the remote's gc document meanwhile)"
+	case errors.Is(err, repo.ErrNoRemoteTime):
+		return "a remote gc needs a remote that stamps its keys with times (a directory, S3, or art serve)"
 	case errors.Is(err, repo.ErrNotRepository):
 		return "run `art init` to create a repository, or pass --repo DIR"
 	case errors.Is(err, repo.ErrExists):

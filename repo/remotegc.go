@@ -1,0 +1,841 @@
+package repo
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"slices"
+	"sort"
+	"time"
+
+	"github.com/spf13/afero"
+
+	"github.com/artvcs/art/objects"
+	"github.com/artvcs/art/objects/walk"
+	"github.com/artvcs/art/repo/remote"
+)
+
+// Remote gc: see "Remote gc" in docs/architecture.md for the protocol and
+// why no interleaving with pushers loses a pushed version.
+
+// gcDocKey is the remote gc's document; gcClockKey is the key gc writes
+// and reads back to learn the remote's time.
+const (
+	gcDocKey   = "gc/state.json"
+	gcClockKey = "gc/clock"
+)
+
+// gcDocFormat is the format of the remote gc document.
+const gcDocFormat = 1
+
+// DefaultRemoteGrace is the grace period of a remote gc: longer than any
+// push. MinRemoteGrace is the shortest it accepts, and what a pusher
+// assumes of a gc that has not run yet.
+const (
+	DefaultRemoteGrace = 24 * time.Hour
+	MinRemoteGrace     = time.Second
+)
+
+// gcDoc is gc/state.json on a remote, replaced only by compare-and-swap.
+type gcDoc struct {
+	Format     int       `json:"format"`
+	Generation int64     `json:"generation"`
+	Phase      string    `json:"phase"` // gcIdle or gcMarked
+	MarkedAt   time.Time `json:"marked_at"`
+	GraceNanos int64     `json:"grace_ns"`   // the grace period of the gc that marked
+	Candidates []string  `json:"candidates"` // pack names, sorted
+}
+
+const (
+	gcIdle   = "idle"
+	gcMarked = "marked"
+)
+
+// maxGCDocSize bounds the gc document read from a remote.
+const maxGCDocSize = 64 << 20
+
+// grace is the document's grace period, at least MinRemoteGrace.
+func (d *gcDoc) grace() time.Duration {
+	if d == nil || time.Duration(d.GraceNanos) < MinRemoteGrace {
+		return MinRemoteGrace
+	}
+	return time.Duration(d.GraceNanos)
+}
+
+// candidates returns the packs a pusher must not rely on: those of a
+// marked document.
+func (d *gcDoc) candidates() map[string]bool {
+	m := map[string]bool{}
+	if d != nil && d.Phase == gcMarked {
+		for _, p := range d.Candidates {
+			m[p] = true
+		}
+	}
+	return m
+}
+
+func (d *gcDoc) encode() ([]byte, error) {
+	if d.Candidates == nil {
+		d.Candidates = []string{}
+	}
+	sort.Strings(d.Candidates)
+	b, err := json.MarshalIndent(d, "", " ")
+	if err != nil {
+		return nil, err
+	}
+	return append(b, '\n'), nil
+}
+
+// decodeGCDoc parses and checks a gc document read from a remote.
+func decodeGCDoc(b []byte) (*gcDoc, error) {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	var d gcDoc
+	if err := dec.Decode(&d); err != nil {
+		return nil, fmt.Errorf("%w: %s is not valid: %v", remote.ErrBadResponse, gcDocKey, err)
+	}
+	if dec.More() {
+		return nil, fmt.Errorf("%w: %s has trailing data", remote.ErrBadResponse, gcDocKey)
+	}
+	if d.Format != gcDocFormat {
+		return nil, fmt.Errorf("%s has format %d (this art reads %d; upgrade art)", gcDocKey, d.Format, gcDocFormat)
+	}
+	if d.Phase != gcIdle && d.Phase != gcMarked || d.Generation < 0 || d.GraceNanos < 0 {
+		return nil, fmt.Errorf("%w: %s: phase %q, generation %d, grace %d", remote.ErrBadResponse, gcDocKey, d.Phase, d.Generation, d.GraceNanos)
+	}
+	for _, p := range d.Candidates {
+		if !objects.IsIDPrefix(p) || len(p) != 2*len(objects.ZeroID) {
+			if len(p) > 80 {
+				p = p[:80] + "…"
+			}
+			return nil, fmt.Errorf("%w: %s names pack %q", remote.ErrBadResponse, gcDocKey, p)
+		}
+	}
+	return &d, nil
+}
+
+// getGCDoc reads the remote's gc document, its ETag and its time: nil,
+// "" and zero if there is none (no gc ever ran).
+func getGCDoc(ctx context.Context, t remote.Transport) (*gcDoc, string, time.Time, error) {
+	rc, info, err := t.Get(ctx, gcDocKey)
+	if errors.Is(err, remote.ErrNotFound) {
+		return nil, "", time.Time{}, nil
+	}
+	if err != nil {
+		return nil, "", time.Time{}, fmt.Errorf("read %s: %w", gcDocKey, err)
+	}
+	defer rc.Close()
+	b, err := readSized(rc, info.Size, maxGCDocSize)
+	if err != nil {
+		return nil, "", time.Time{}, fmt.Errorf("read %s: %w", gcDocKey, err)
+	}
+	if int64(len(b)) > maxGCDocSize {
+		return nil, "", time.Time{}, fmt.Errorf("%w: %s is larger than %d bytes", remote.ErrTooLarge, gcDocKey, maxGCDocSize)
+	}
+	d, err := decodeGCDoc(b)
+	if err != nil {
+		return nil, "", time.Time{}, err
+	}
+	if info.ModTime.IsZero() {
+		return nil, "", time.Time{}, fmt.Errorf("%s: %w", gcDocKey, ErrNoRemoteTime)
+	}
+	return d, info.ETag, info.ModTime, nil
+}
+
+// remoteClockSlack is added to every wait and age gc measures in remote
+// time: remotes stamp keys to the second (S3's LastModified), so a time
+// read back may be up to a second before the write.
+const remoteClockSlack = time.Second
+
+// remoteNow returns the remote's time: the modification time of a key gc
+// writes and reads back. gc compares only remote times with each other.
+func remoteNow(ctx context.Context, t remote.Transport) (time.Time, error) {
+	for attempt := 0; ; attempt++ {
+		etag := ""
+		if info, err := t.Stat(ctx, gcClockKey); err == nil {
+			etag = info.ETag
+		} else if !errors.Is(err, remote.ErrNotFound) {
+			return time.Time{}, fmt.Errorf("read the remote's clock: %w", err)
+		}
+		var nonce [16]byte
+		rand.Read(nonce[:])
+		if _, err := t.CompareAndSwap(ctx, gcClockKey, etag, []byte(hex.EncodeToString(nonce[:])+"\n")); err != nil {
+			if errors.Is(err, remote.ErrConflict) && attempt < maxCASRetries {
+				continue
+			}
+			return time.Time{}, fmt.Errorf("write the remote's clock: %w", err)
+		}
+		info, err := t.Stat(ctx, gcClockKey)
+		if err != nil {
+			return time.Time{}, fmt.Errorf("read the remote's clock: %w", err)
+		}
+		if info.ModTime.IsZero() {
+			return time.Time{}, ErrNoRemoteTime
+		}
+		return info.ModTime, nil
+	}
+}
+
+// ErrNoRemoteTime is returned by RemoteGC for a remote that does not say
+// when its keys were written: gc cannot tell a push in progress from an
+// abandoned one there.
+var ErrNoRemoteTime = errors.New("the remote does not report when keys were written")
+
+// ErrGCRaced is returned by RemoteGC when another gc changed the remote's
+// gc document while this one ran: nothing of this run was deleted; run
+// it again.
+var ErrGCRaced = errors.New("another gc changed the remote's gc document meanwhile")
+
+// RemoteGCOptions tunes RemoteGC.
+type RemoteGCOptions struct {
+	// Grace is how old an unreferenced pack must be before it becomes a
+	// candidate, and how long candidates wait before they are deleted:
+	// longer than any push (0: DefaultRemoteGrace). Below MinRemoteGrace
+	// is refused.
+	Grace time.Duration
+	// DryRun marks and reports, and writes and deletes nothing.
+	DryRun bool
+}
+
+// RemoteGCReport is what RemoteGC found and did.
+type RemoteGCReport struct {
+	Remote string
+	// Step is what this run did: "marked" (candidates recorded; the
+	// sweep is due after the grace period), "waiting" (marked before,
+	// the sweep not due yet), "swept" (candidates deleted), or "dry-run".
+	Step string
+	// SweepIn is how long until the sweep is due (marked, waiting).
+	SweepIn time.Duration
+
+	Versions    int   // versions the ref documents list
+	LiveObjects int   // objects reachable from them
+	Packs       int   // packs on the remote
+	StoredBytes int64 // bytes of every pack and index
+	LiveBytes   int64 // bytes of the live entries
+	// Candidates and CandidateBytes: the packs entirely dead and older
+	// than the grace period (or without an index: an interrupted push),
+	// recorded by this mark or, for a sweep, the previous one.
+	Candidates     int
+	CandidateBytes int64
+	// Deleted and FreedBytes: the packs the sweep deleted (a candidate
+	// that became live again stays).
+	Deleted    int
+	FreedBytes int64
+}
+
+// RemoteGC reclaims space on the remote remoteName, safely while other
+// machines push and pull, with no lock: each run does the step that is
+// due. With no mark in progress it marks: every object reachable from a
+// version listed in a ref document (or from a run object one lists) is
+// live, and the packs with no live entry whose index is older than the
+// grace period, and packs without an index that old, become candidates,
+// recorded in gc/state.json. A run at least the grace period later (by
+// the remote's clock) marks again and deletes the candidates still dead:
+// each pack's index first, then the pack. Pushers read the document and
+// never rely on a candidate (see push.go). Killed at any point, the
+// remote stays valid and the next run finishes the job.
+func (r *Repo) RemoteGC(ctx context.Context, remoteName string, opts *RemoteGCOptions) (RemoteGCReport, error) {
+	if opts == nil {
+		opts = &RemoteGCOptions{}
+	}
+	rep := RemoteGCReport{Remote: remoteName}
+	grace := opts.Grace
+	if grace == 0 {
+		grace = DefaultRemoteGrace
+	}
+	if grace < MinRemoteGrace {
+		return rep, fmt.Errorf("%w: a remote gc's grace period must be at least %v, longer than any push", ErrInvalidGrace, MinRemoteGrace)
+	}
+	t, err := r.transport(ctx, remoteName)
+	if err != nil {
+		return rep, err
+	}
+	doc, etag, docTime, err := getGCDoc(ctx, t)
+	if err != nil {
+		return rep, fmt.Errorf("remote %s: %w", remoteName, err)
+	}
+	if doc == nil {
+		doc = &gcDoc{Format: gcDocFormat, Phase: gcIdle}
+	}
+	var now time.Time
+	if opts.DryRun {
+		// The newest time the remote reports stands in for its clock.
+		now, err = newestKeyTime(ctx, t)
+	} else {
+		now, err = remoteNow(ctx, t)
+	}
+	if err != nil {
+		return rep, fmt.Errorf("remote %s: %w", remoteName, err)
+	}
+	if doc.Phase == gcMarked && !opts.DryRun {
+		// The grace period runs from the document's own time (read with
+		// it), when pushers could first see the candidates.
+		if wait := docTime.Add(doc.grace() + remoteClockSlack).Sub(now); wait > 0 {
+			rep.Step, rep.SweepIn = "waiting", wait
+			rep.Candidates = len(doc.Candidates)
+			return rep, nil
+		}
+		return r.sweepRemote(ctx, t, remoteName, doc, etag, rep)
+	}
+	m, err := r.markRemote(ctx, t, remoteName)
+	if err != nil {
+		return rep, err
+	}
+	m.report(&rep)
+	cutoff := now.Add(-grace - remoteClockSlack)
+	cand := map[string]bool{}
+	for name, p := range m.packs {
+		old := p.hasIdx && p.idxTime.Before(cutoff) || !p.hasIdx && p.hasPack && p.packTime.Before(cutoff)
+		if old && p.allDead() {
+			cand[name] = true
+		}
+	}
+	if err := r.protect(ctx, t, remoteName, m, cand); err != nil {
+		return rep, err
+	}
+	var candidates []string
+	for name := range cand {
+		candidates = append(candidates, name)
+		rep.CandidateBytes += m.packs[name].stored()
+	}
+	sort.Strings(candidates)
+	rep.Candidates = len(candidates)
+	if opts.DryRun {
+		rep.Step = "dry-run"
+		return rep, nil
+	}
+	next := &gcDoc{Format: gcDocFormat, Generation: doc.Generation + 1, Phase: gcMarked,
+		GraceNanos: int64(grace), Candidates: candidates}
+	if len(candidates) == 0 {
+		next.Phase = gcIdle
+	}
+	// marked_at records the remote time read before the mark; the sweep
+	// waits the grace period from the document's own time, when pushers
+	// can first see it.
+	next.MarkedAt = now
+	enc, err := next.encode()
+	if err != nil {
+		return rep, err
+	}
+	if _, err := t.CompareAndSwap(ctx, gcDocKey, etag, enc); err != nil {
+		if errors.Is(err, remote.ErrConflict) {
+			return rep, fmt.Errorf("remote %s: %w", remoteName, ErrGCRaced)
+		}
+		return rep, fmt.Errorf("remote %s: write %s: %w", remoteName, gcDocKey, err)
+	}
+	rep.Step = "marked"
+	if len(candidates) > 0 {
+		rep.SweepIn = grace + remoteClockSlack
+	}
+	return rep, nil
+}
+
+// ErrInvalidGrace is returned for a grace period out of bounds.
+var ErrInvalidGrace = errors.New("invalid grace period")
+
+// sweepRemote is RemoteGC's second step: mark again, delete the
+// candidates of doc still dead, then swap in an idle document.
+func (r *Repo) sweepRemote(ctx context.Context, t remote.Transport, remoteName string, doc *gcDoc, etag string, rep RemoteGCReport) (RemoteGCReport, error) {
+	m, err := r.markRemote(ctx, t, remoteName)
+	if err != nil {
+		return rep, err
+	}
+	m.report(&rep)
+	rep.Step = "swept"
+	rep.Candidates = len(doc.Candidates)
+	// The candidates still dead, less those a surviving object names now
+	// (a push since the mark may have left a tree naming one).
+	cand := map[string]bool{}
+	for _, name := range doc.Candidates {
+		if p, listed := m.packs[name]; listed {
+			rep.CandidateBytes += p.stored()
+			if p.allDead() {
+				cand[name] = true
+			}
+		}
+	}
+	if err := r.protect(ctx, t, remoteName, m, cand); err != nil {
+		return rep, err
+	}
+	for _, name := range doc.Candidates {
+		p, listed := m.packs[name]
+		if !listed || !cand[name] {
+			continue // deleted by an earlier sweep that was killed, revived, or named
+		}
+		// The index first: from then on no reader finds the pack.
+		if p.hasIdx {
+			if err := t.Delete(ctx, packIndexKey(name)); err != nil && !errors.Is(err, remote.ErrNotFound) {
+				return rep, fmt.Errorf("remote %s: delete %s: %w", remoteName, packIndexKey(name), err)
+			}
+		}
+		if p.hasPack {
+			if err := t.Delete(ctx, packKeyOf(name)); err != nil && !errors.Is(err, remote.ErrNotFound) {
+				return rep, fmt.Errorf("remote %s: delete %s: %w", remoteName, packKeyOf(name), err)
+			}
+		}
+		r.fs.Remove(filepath.Join(r.packCacheDir(remoteName), name+objects.PackIndexSuffix))
+		rep.Deleted++
+		rep.FreedBytes += p.stored()
+		rep.StoredBytes -= p.stored()
+		rep.Packs--
+	}
+	// Idle only after the last deletion: while a candidate may still be
+	// deleted, the document lists it.
+	next := &gcDoc{Format: gcDocFormat, Generation: doc.Generation + 1, Phase: gcIdle, MarkedAt: doc.MarkedAt,
+		GraceNanos: doc.GraceNanos}
+	enc, err := next.encode()
+	if err != nil {
+		return rep, err
+	}
+	if _, err := t.CompareAndSwap(ctx, gcDocKey, etag, enc); err != nil {
+		if errors.Is(err, remote.ErrConflict) {
+			return rep, fmt.Errorf("remote %s: %w", remoteName, ErrGCRaced)
+		}
+		return rep, fmt.Errorf("remote %s: write %s: %w", remoteName, gcDocKey, err)
+	}
+	return rep, nil
+}
+
+// remotePack is one pack on a remote, as a mark sees it.
+type remotePack struct {
+	hasPack, hasIdx   bool
+	packSize, idxSize int64
+	packTime, idxTime time.Time
+	entries           int   // entries its index lists
+	live              int   // of those, live
+	liveBytes         int64 // bytes of the live entries
+	dead              []deadEntry
+}
+
+// deadEntry is an entry of a pack that no listed version reaches, with
+// its offset in the pack.
+type deadEntry struct {
+	objects.PackEntry
+	off int64
+}
+
+// dead reports whether no entry of the pack is live (a pack without an
+// index has none a reader can find).
+func (p *remotePack) allDead() bool { return p.live == 0 }
+
+func (p *remotePack) stored() int64 { return p.packSize + p.idxSize }
+
+// remoteMark is what a mark of a remote found.
+type remoteMark struct {
+	versions int
+	live     *objects.IDSet
+	packs    map[string]*remotePack
+}
+
+func (m *remoteMark) report(rep *RemoteGCReport) {
+	rep.Versions = m.versions
+	rep.LiveObjects = m.live.Len()
+	rep.Packs, rep.StoredBytes, rep.LiveBytes = 0, 0, 0
+	for _, p := range m.packs {
+		rep.Packs++
+		rep.StoredBytes += p.stored()
+		rep.LiveBytes += p.liveBytes
+	}
+}
+
+// markRemote lists the remote's packs, then reads every ref document and
+// walks what it reaches (commits, trees, chunk lists, run objects and the
+// commits runs name) into a set of live IDs, and counts each pack's live
+// entries. The packs are listed first: a pack that appears after the
+// listing is not looked at (it is younger than any cutoff anyway).
+func (r *Repo) markRemote(ctx context.Context, t remote.Transport, remoteName string) (*remoteMark, error) {
+	m := &remoteMark{live: &objects.IDSet{}, packs: map[string]*remotePack{}}
+	err := t.List(ctx, remotePackDir, func(i remote.Info) error {
+		if name, ok := remotePackName(i.Key, objects.PackIndexSuffix); ok {
+			p := m.pack(name)
+			p.hasIdx, p.idxSize, p.idxTime = true, i.Size, i.ModTime
+		} else if name, ok := remotePackName(i.Key, objects.PackSuffix); ok {
+			p := m.pack(name)
+			p.hasPack, p.packSize, p.packTime = true, i.Size, i.ModTime
+		}
+		if i.ModTime.IsZero() {
+			return fmt.Errorf("%w (%s)", ErrNoRemoteTime, i.Key)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list packs on remote %s: %w", remoteName, err)
+	}
+	d, err := r.newDownloader(ctx, t, remoteName, nil)
+	if err != nil {
+		return nil, err
+	}
+	names, err := remoteArtifacts(ctx, t)
+	if err != nil {
+		return nil, fmt.Errorf("list artifacts on %s: %w", remoteName, err)
+	}
+	for _, name := range names {
+		doc, _, err := getRemoteDoc(ctx, t, name)
+		if err != nil {
+			return nil, fmt.Errorf("remote %s: %w", remoteName, err)
+		}
+		if doc == nil {
+			continue // removed since the listing
+		}
+		for _, v := range doc.Versions {
+			m.versions++
+			if err := d.markVersion(ctx, m.live, v.Commit); err != nil {
+				return nil, fmt.Errorf("remote %s: %s:%s: %w", remoteName, name, fmtVersion(v.Version), err)
+			}
+		}
+		for _, o := range doc.Runs {
+			if err := d.markRun(ctx, m.live, o); err != nil {
+				return nil, fmt.Errorf("remote %s: run object %s: %w", remoteName, o.Short(), err)
+			}
+		}
+	}
+	if err := d.batch.Sync(ctx); err != nil {
+		return nil, err
+	}
+	// Count each listed pack's live entries, from the headers the
+	// downloader's index read (cached here).
+	for name, p := range m.packs {
+		if !p.hasIdx {
+			continue
+		}
+		es, err := r.packEntries(ctx, t, remoteName, name)
+		if errors.Is(err, remote.ErrNotFound) {
+			// Deleted since the listing (another gc's sweep): none of it
+			// is readable.
+			p.hasIdx = false
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		p.entries = len(es)
+		off := p.idxSize // a pack is its header, then its entries
+		for _, e := range es {
+			if m.live.Has(e.ID) {
+				p.live++
+				p.liveBytes += e.Size
+			} else {
+				p.dead = append(p.dead, deadEntry{e, off})
+			}
+			off += e.Size
+		}
+	}
+	return m, nil
+}
+
+func (m *remoteMark) pack(name string) *remotePack {
+	p := m.packs[name]
+	if p == nil {
+		p = &remotePack{}
+		m.packs[name] = p
+	}
+	return p
+}
+
+func fmtVersion(n int64) string { return fmt.Sprintf("v%d", n) }
+
+// packEntries returns the entries of the remote's pack name: from the
+// header cached here when it still hashes to its name, else read from the
+// remote (and cached).
+func (r *Repo) packEntries(ctx context.Context, t remote.Transport, remoteName, name string) ([]objects.PackEntry, error) {
+	if b, err := afero.ReadFile(r.fs, filepath.Join(r.packCacheDir(remoteName), name+objects.PackIndexSuffix)); err == nil {
+		if es, err := objects.ParsePackHeader(name, b); err == nil {
+			return es, nil
+		}
+	}
+	b, es, err := readPackIndex(ctx, t, name)
+	if err != nil {
+		return nil, err
+	}
+	r.cachePackIndex(remoteName, name, b)
+	return es, nil
+}
+
+// markVersion adds a commit and everything below it to live, reading
+// what is not here from the remote (and keeping it here).
+func (d *downloader) markVersion(ctx context.Context, live *objects.IDSet, commit objects.ID) error {
+	if !live.Add(commit) {
+		return nil
+	}
+	b, err := d.meta(ctx, commit)
+	if err != nil {
+		return err
+	}
+	c, err := objects.DecodeCommit(b)
+	if err != nil {
+		return fmt.Errorf("commit %s: %w", commit.Short(), err)
+	}
+	return d.markTree(ctx, live, c.Tree)
+}
+
+// markTree adds a tree and everything below it to live; a tree already
+// live is skipped whole (it was marked with everything below it).
+func (d *downloader) markTree(ctx context.Context, live *objects.IDSet, tree objects.ID) error {
+	w := walk.Walker{
+		Source: &pullTrees{d: d, fetched: map[objects.ID][]byte{}},
+		Chunks: func(ctx context.Context, id objects.ID) (*objects.ChunkList, error) {
+			return d.chunkList(ctx, id)
+		},
+		Enter: func(_ context.Context, dir walk.Dir) error {
+			if live.Has(dir.ID) {
+				return walk.SkipDir
+			}
+			return nil
+		},
+		Entry: func(_ context.Context, e walk.Entry) error {
+			if e.Kind == objects.KindFile {
+				live.Add(e.ID)
+			}
+			return nil
+		},
+		Chunk: func(_ context.Context, _ walk.Entry, c objects.Chunk) error {
+			live.Add(c.ID)
+			return nil
+		},
+		// Left, not entered: a tree is live once all below it is.
+		Leave: func(_ context.Context, dir walk.Dir) error {
+			live.Add(dir.ID)
+			return nil
+		},
+	}
+	return w.Walk(ctx, tree, "")
+}
+
+// chunkList returns the chunk list of the blob id, or nil if it is stored
+// whole: from the store here, else from the remote.
+func (d *downloader) chunkList(ctx context.Context, id objects.ID) (*objects.ChunkList, error) {
+	if l, err := d.r.store.ReadChunkList(ctx, id); err == nil {
+		return l, nil
+	} else if !errors.Is(err, objects.ErrNotFound) {
+		return nil, err
+	}
+	k := objects.PackListKey(id)
+	if !d.x.Has(k) {
+		if _, err := d.t.Stat(ctx, remoteListKey(id)); err != nil {
+			return nil, nil // stored whole (or missing: not gc's to judge)
+		}
+	}
+	rc, _, err := d.open(ctx, k, objects.MaxMetaObjectSize, -1)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(io.LimitReader(rc, objects.MaxMetaObjectSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("fetch the %s from remote %s: %w", k, d.remote, err)
+	}
+	return d.decodeList(b, id, -1)
+}
+
+// markRun adds a run object and the commits it names to live.
+func (d *downloader) markRun(ctx context.Context, live *objects.IDSet, obj objects.ID) error {
+	live.Add(obj)
+	b, err := d.meta(ctx, obj)
+	if err != nil {
+		return err
+	}
+	o, err := objects.DecodeRun(b)
+	if err != nil {
+		return err
+	}
+	for _, c := range slices.Concat(o.Inputs, o.Outputs) {
+		live.Add(c)
+	}
+	return nil
+}
+
+// newestKeyTime is the newest modification time of the remote's keys
+// under packs/ and refs/ (a dry run's stand-in for the remote's clock:
+// it writes nothing).
+func newestKeyTime(ctx context.Context, t remote.Transport) (time.Time, error) {
+	var newest time.Time
+	for _, prefix := range []string{remotePackDir, "refs/", "gc/"} {
+		err := t.List(ctx, prefix, func(i remote.Info) error {
+			if i.ModTime.After(newest) {
+				newest = i.ModTime
+			}
+			return nil
+		})
+		if err != nil {
+			return time.Time{}, err
+		}
+	}
+	return newest, nil
+}
+
+// protect takes out of cand (pack names) every pack that holds an object
+// a surviving dead object names: a tree, tree index node, commit or chunk
+// list that is not live but lies in a pack that stays (mixed, young, or
+// itself protected). So deleting the packs left in cand never leaves an
+// object on the remote that names a missing one, and a pusher that finds
+// a tree there may rely on everything below it: the pack of any object
+// below would be deleted only with the tree's own.
+func (r *Repo) protect(ctx context.Context, t remote.Transport, remoteName string, m *remoteMark, cand map[string]bool) error {
+	holders := map[objects.ID][]string{}
+	for name := range cand {
+		for _, e := range m.packs[name].dead {
+			holders[e.ID] = append(holders[e.ID], name)
+		}
+	}
+	var work []string
+	for name, p := range m.packs {
+		if !cand[name] && len(p.dead) > 0 {
+			work = append(work, name)
+		}
+	}
+	sort.Strings(work)
+	read := map[string]bool{}
+	for len(work) > 0 {
+		name := work[len(work)-1]
+		work = work[:len(work)-1]
+		if read[name] {
+			continue
+		}
+		read[name] = true
+		err := deadChildren(ctx, t, name, m.packs[name].dead, func(id objects.ID) {
+			for _, h := range holders[id] {
+				if cand[h] {
+					delete(cand, h)
+					work = append(work, h)
+				}
+			}
+		})
+		if err != nil {
+			return fmt.Errorf("remote %s: pack %s: %w", remoteName, shortName(name), err)
+		}
+	}
+	return nil
+}
+
+// Reading dead entries: a metadata object is told from file content by
+// its first bytes; entries up to wholeReadMax bytes are read whole (small
+// trees and commits, and the small files between them, in few requests),
+// larger ones by their first probeBytes only, and whole if those say
+// they are metadata.
+const (
+	probeBytes   = 32
+	wholeReadMax = 64 << 10
+	maxReadSpan  = 8 << 20
+)
+
+// deadChildren calls fn with every ID named by a metadata object among
+// the dead entries of the remote's pack name.
+func deadChildren(ctx context.Context, t remote.Transport, name string, dead []deadEntry, fn func(objects.ID)) error {
+	dead = slices.Clone(dead)
+	sort.Slice(dead, func(i, j int) bool { return dead[i].off < dead[j].off })
+	want := func(e deadEntry) int64 {
+		if e.Kind == objects.PackList || e.Size <= wholeReadMax {
+			return e.Size
+		}
+		return probeBytes
+	}
+	for i := 0; i < len(dead); {
+		start := dead[i].off
+		end := start + want(dead[i])
+		j := i + 1
+		for j < len(dead) && dead[j].off-end <= rangeGap && dead[j].off+want(dead[j])-start <= maxReadSpan {
+			end = dead[j].off + want(dead[j])
+			j++
+		}
+		var b []byte
+		if end > start {
+			rc, err := t.GetRange(ctx, packKeyOf(name), start, end-start)
+			if err != nil {
+				return err
+			}
+			b, err = readSized(rc, end-start, end-start)
+			rc.Close()
+			if err != nil {
+				return err
+			}
+			if int64(len(b)) != end-start {
+				return fmt.Errorf("%w: %d bytes at %d, want %d", remote.ErrBadResponse, len(b), start, end-start)
+			}
+		}
+		for _, e := range dead[i:j] {
+			at := e.off - start
+			part := b[at : at+want(e)]
+			if !isMeta(e.Kind, part) {
+				continue
+			}
+			whole := part
+			if int64(len(part)) < e.Size {
+				if e.Size > objects.MaxMetaObjectSize {
+					continue // no metadata object is that large
+				}
+				rc, err := t.GetRange(ctx, packKeyOf(name), e.off, e.Size)
+				if err != nil {
+					return err
+				}
+				whole, err = readSized(rc, e.Size, e.Size)
+				rc.Close()
+				if err != nil {
+					return err
+				}
+			}
+			if objects.Hash(whole) != e.ID {
+				return fmt.Errorf("%w: entry %s does not hash to its ID", ErrCorrupt, e.PackKey)
+			}
+			namedBy(e.Kind, whole, fn)
+		}
+		i = j
+	}
+	return ctx.Err()
+}
+
+// isMeta reports whether an entry whose first bytes are b may be a
+// metadata object that names others.
+func isMeta(kind byte, b []byte) bool {
+	if kind == objects.PackList {
+		return true
+	}
+	for _, h := range []string{objects.TreeHeader, objects.TreeIndexHeader, objects.CommitHeader} {
+		n := min(len(h), len(b))
+		if n > 0 && string(b[:n]) == h[:n] {
+			return true
+		}
+	}
+	return false
+}
+
+// namedBy calls fn with the IDs the metadata object b names; content that
+// does not decode names nothing (a file that starts like a tree).
+func namedBy(kind byte, b []byte, fn func(objects.ID)) {
+	if kind == objects.PackList {
+		if l, err := objects.DecodeChunkList(b); err == nil {
+			for _, c := range l.Chunks {
+				fn(c.ID)
+			}
+		}
+		return
+	}
+	switch {
+	case bytes.HasPrefix(b, []byte(objects.CommitHeader)):
+		if c, err := objects.DecodeCommit(b); err == nil {
+			fn(c.Tree)
+		}
+	default:
+		n, err := objects.DecodeDirNode(b)
+		if err != nil {
+			return
+		}
+		if n.Index != nil {
+			for _, c := range n.Index.Children {
+				fn(c.ID)
+			}
+		}
+		if n.Tree != nil {
+			for _, e := range n.Tree.Entries {
+				if !e.ID.IsZero() {
+					fn(e.ID)
+				}
+			}
+		}
+	}
+}
