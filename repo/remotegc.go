@@ -50,7 +50,21 @@ type gcDoc struct {
 	MarkedAt   time.Time `json:"marked_at"`
 	GraceNanos int64     `json:"grace_ns"`   // the grace period of the gc that marked
 	Candidates []string  `json:"candidates"` // pack names, sorted
+	// Rewrites lists the candidates that still held something that
+	// stays, copied into a new pack: the old one goes once the new one
+	// holds all of it that stays.
+	Rewrites []gcRewrite `json:"rewrites"`
 }
+
+// gcRewrite is a pack rewritten by a mark.
+type gcRewrite struct {
+	Pack string `json:"pack"` // the old pack, a candidate
+	Into string `json:"into"` // the new pack, with what of it stays
+}
+
+// maxRewrite bounds the bytes a mark copies out of one mostly dead pack
+// (it holds them in memory): a pack keeping more is left as it is.
+const maxRewrite = 64 << 20
 
 const (
 	gcIdle   = "idle"
@@ -84,6 +98,9 @@ func (d *gcDoc) encode() ([]byte, error) {
 	if d.Candidates == nil {
 		d.Candidates = []string{}
 	}
+	if d.Rewrites == nil {
+		d.Rewrites = []gcRewrite{}
+	}
 	sort.Strings(d.Candidates)
 	b, err := json.MarshalIndent(d, "", " ")
 	if err != nil {
@@ -109,7 +126,18 @@ func decodeGCDoc(b []byte) (*gcDoc, error) {
 	if d.Phase != gcIdle && d.Phase != gcMarked || d.Generation < 0 || d.GraceNanos < 0 {
 		return nil, fmt.Errorf("%w: %s: phase %q, generation %d, grace %d", remote.ErrBadResponse, gcDocKey, d.Phase, d.Generation, d.GraceNanos)
 	}
+	cands := map[string]bool{}
 	for _, p := range d.Candidates {
+		cands[p] = true
+	}
+	names := slices.Clone(d.Candidates)
+	for _, w := range d.Rewrites {
+		if !cands[w.Pack] || cands[w.Into] {
+			return nil, fmt.Errorf("%w: %s rewrites %s, not a candidate, into %s", remote.ErrBadResponse, gcDocKey, shortName(w.Pack), shortName(w.Into))
+		}
+		names = append(names, w.Pack, w.Into)
+	}
+	for _, p := range names {
 		if !objects.IsIDPrefix(p) || len(p) != 2*len(objects.ZeroID) {
 			if len(p) > 80 {
 				p = p[:80] + "…"
@@ -217,12 +245,15 @@ type RemoteGCReport struct {
 	LiveObjects int   // objects reachable from them
 	Packs       int   // packs on the remote
 	StoredBytes int64 // bytes of every pack and index
-	LiveBytes   int64 // bytes of the live entries
+	LiveBytes   int64 // bytes of the live entries, and of the headers and indexes of their packs
 	// Candidates and CandidateBytes: the packs entirely dead and older
 	// than the grace period (or without an index: an interrupted push),
 	// recorded by this mark or, for a sweep, the previous one.
 	Candidates     int
 	CandidateBytes int64
+	// Rewritten: of the candidates, the packs mostly dead whose entries
+	// that stay were copied into a new pack.
+	Rewritten int
 	// Deleted and FreedBytes: the packs the sweep deleted (a candidate
 	// that became live again stays).
 	Deleted    int
@@ -289,14 +320,21 @@ func (r *Repo) RemoteGC(ctx context.Context, remoteName string, opts *RemoteGCOp
 	}
 	m.report(&rep)
 	cutoff := now.Add(-grace - remoteClockSlack)
-	cand := map[string]bool{}
+	cand, rw := map[string]bool{}, map[string]bool{}
 	for name, p := range m.packs {
 		old := p.hasIdx && p.idxTime.Before(cutoff) || !p.hasIdx && p.hasPack && p.packTime.Before(cutoff)
-		if old && p.allDead() {
+		switch {
+		case !old:
+		case p.allDead():
 			cand[name] = true
+		case p.hasPack && p.liveBytes*4 < p.packSize-p.idxSize && p.liveBytes <= maxRewrite:
+			// Mostly dead: what stays is copied into a new pack, and
+			// the old one goes.
+			rw[name] = true
 		}
 	}
-	if err := r.protect(ctx, t, remoteName, m, cand); err != nil {
+	protected, err := r.protect(ctx, t, remoteName, m, cand, rw)
+	if err != nil {
 		return rep, err
 	}
 	var candidates []string
@@ -304,14 +342,29 @@ func (r *Repo) RemoteGC(ctx context.Context, remoteName string, opts *RemoteGCOp
 		candidates = append(candidates, name)
 		rep.CandidateBytes += m.packs[name].stored()
 	}
+	var rewrites []gcRewrite
+	for name := range rw {
+		candidates = append(candidates, name)
+		rep.CandidateBytes += m.packs[name].stored()
+		rewrites = append(rewrites, gcRewrite{Pack: name})
+	}
 	sort.Strings(candidates)
-	rep.Candidates = len(candidates)
+	sort.Slice(rewrites, func(i, j int) bool { return rewrites[i].Pack < rewrites[j].Pack })
+	rep.Candidates, rep.Rewritten = len(candidates), len(rewrites)
 	if opts.DryRun {
 		rep.Step = "dry-run"
 		return rep, nil
 	}
+	keep := func(id objects.ID) bool { return m.live.Has(id) || protected[id] }
+	for i := range rewrites {
+		into, err := r.rewritePack(ctx, t, remoteName, rewrites[i].Pack, keep)
+		if err != nil {
+			return rep, err
+		}
+		rewrites[i].Into = into
+	}
 	next := &gcDoc{Format: gcDocFormat, Generation: doc.Generation + 1, Phase: gcMarked,
-		GraceNanos: int64(grace), Candidates: candidates}
+		GraceNanos: int64(grace), Candidates: candidates, Rewrites: rewrites}
 	if len(candidates) == 0 {
 		next.Phase = gcIdle
 	}
@@ -350,22 +403,55 @@ func (r *Repo) sweepRemote(ctx context.Context, t remote.Transport, remoteName s
 	rep.Step = "swept"
 	rep.Candidates = len(doc.Candidates)
 	// The candidates still dead, less those a surviving object names now
-	// (a push since the mark may have left a tree naming one).
-	cand := map[string]bool{}
+	// (a push since the mark may have left a tree naming one); the
+	// rewritten packs whose new pack is there.
+	into := map[string]string{}
+	for _, w := range doc.Rewrites {
+		into[w.Pack] = w.Into
+	}
+	cand, rw := map[string]bool{}, map[string]bool{}
 	for _, name := range doc.Candidates {
-		if p, listed := m.packs[name]; listed {
-			rep.CandidateBytes += p.stored()
-			if p.allDead() {
-				cand[name] = true
+		p, listed := m.packs[name]
+		if !listed {
+			continue
+		}
+		rep.CandidateBytes += p.stored()
+		if n, ok := into[name]; ok {
+			if q, ok := m.packs[n]; ok && q.hasIdx && q.hasPack {
+				rw[name] = true
+			}
+		} else if p.allDead() {
+			cand[name] = true
+		}
+	}
+	protected, err := r.protect(ctx, t, remoteName, m, cand, rw)
+	if err != nil {
+		return rep, err
+	}
+	// A rewritten pack goes if its new pack holds all of it that stays.
+	for name := range rw {
+		es, err := r.packEntries(ctx, t, remoteName, name)
+		if err != nil {
+			return rep, err
+		}
+		copied, err := r.packEntries(ctx, t, remoteName, into[name])
+		if err != nil {
+			return rep, err
+		}
+		has := map[objects.PackKey]bool{}
+		for _, e := range copied {
+			has[e.PackKey] = true
+		}
+		for _, e := range es {
+			if (m.live.Has(e.ID) || protected[e.ID]) && !has[e.PackKey] {
+				delete(rw, name) // revived since the rewrite: it stays
+				break
 			}
 		}
 	}
-	if err := r.protect(ctx, t, remoteName, m, cand); err != nil {
-		return rep, err
-	}
 	for _, name := range doc.Candidates {
 		p, listed := m.packs[name]
-		if !listed || !cand[name] {
+		if !listed || !cand[name] && !rw[name] {
 			continue // deleted by an earlier sweep that was killed, revived, or named
 		}
 		// The index first: from then on no reader finds the pack.
@@ -383,6 +469,9 @@ func (r *Repo) sweepRemote(ctx context.Context, t remote.Transport, remoteName s
 		rep.Deleted++
 		rep.FreedBytes += p.stored()
 		rep.StoredBytes -= p.stored()
+		if p.live > 0 {
+			rep.LiveBytes -= p.liveBytes + 2*p.idxSize
+		}
 		rep.Packs--
 	}
 	// Idle only after the last deletion: while a candidate may still be
@@ -440,7 +529,11 @@ func (m *remoteMark) report(rep *RemoteGCReport) {
 	for _, p := range m.packs {
 		rep.Packs++
 		rep.StoredBytes += p.stored()
-		rep.LiveBytes += p.liveBytes
+		if p.live > 0 {
+			// The live entries, and what holding them costs: the
+			// pack's header, in the pack and as its index.
+			rep.LiveBytes += p.liveBytes + 2*p.idxSize
+		}
 	}
 }
 
@@ -467,22 +560,28 @@ func (r *Repo) markRemote(ctx context.Context, t remote.Transport, remoteName st
 	if err != nil {
 		return nil, fmt.Errorf("list packs on remote %s: %w", remoteName, err)
 	}
-	d, err := r.newDownloader(ctx, t, remoteName, nil)
-	if err != nil {
-		return nil, err
-	}
 	names, err := remoteArtifacts(ctx, t)
 	if err != nil {
 		return nil, fmt.Errorf("list artifacts on %s: %w", remoteName, err)
 	}
+	var docs []*remoteDoc
 	for _, name := range names {
 		doc, _, err := getRemoteDoc(ctx, t, name)
 		if err != nil {
 			return nil, fmt.Errorf("remote %s: %w", remoteName, err)
 		}
-		if doc == nil {
-			continue // removed since the listing
+		if doc != nil { // nil: removed since the listing
+			docs = append(docs, doc)
 		}
+	}
+	// The pack index after the documents: every pack their versions use
+	// was indexed before the document that names them was swapped in.
+	d, err := r.newDownloader(ctx, t, remoteName, nil)
+	if err != nil {
+		return nil, err
+	}
+	for _, doc := range docs {
+		name := doc.Name
 		for _, v := range doc.Versions {
 			m.versions++
 			if err := d.markVersion(ctx, m.live, v.Commit); err != nil {
@@ -669,48 +768,84 @@ func newestKeyTime(ctx context.Context, t remote.Transport) (time.Time, error) {
 	return newest, nil
 }
 
-// protect takes out of cand (pack names) every pack that holds an object
-// a surviving dead object names: a tree, tree index node, commit or chunk
-// list that is not live but lies in a pack that stays (mixed, young, or
-// itself protected). So deleting the packs left in cand never leaves an
-// object on the remote that names a missing one, and a pusher that finds
-// a tree there may rely on everything below it: the pack of any object
-// below would be deleted only with the tree's own.
-func (r *Repo) protect(ctx context.Context, t remote.Transport, remoteName string, m *remoteMark, cand map[string]bool) error {
-	holders := map[objects.ID][]string{}
-	for name := range cand {
-		for _, e := range m.packs[name].dead {
-			holders[e.ID] = append(holders[e.ID], name)
-		}
+// protect works out what must stay on the remote besides the live
+// objects, given cand (packs to delete whole) and rw (packs to rewrite
+// with only what stays): a dead tree, tree index node, commit or chunk
+// list that stays (in a pack kept whole, or copied by a rewrite) must not
+// be left naming a deleted object. It reads the dead entries of the packs
+// kept whole and of what is copied; each object they name that lies in a
+// pack of cand takes that pack out of cand (kept whole, its dead entries
+// read in turn); one in a pack of rw is protected: copied by the rewrite,
+// and read in turn. It returns the protected objects. So no object on the
+// remote ever names a missing one, and a pusher that finds a tree there
+// may rely on what is below it: those objects can go only with the tree.
+func (r *Repo) protect(ctx context.Context, t remote.Transport, remoteName string, m *remoteMark, cand, rw map[string]bool) (map[objects.ID]bool, error) {
+	type holder struct {
+		pack string
+		e    deadEntry
 	}
-	var work []string
+	holders := map[objects.ID][]holder{}
 	for name, p := range m.packs {
-		if !cand[name] && len(p.dead) > 0 {
-			work = append(work, name)
+		if cand[name] || rw[name] {
+			for _, e := range p.dead {
+				holders[e.ID] = append(holders[e.ID], holder{name, e})
+			}
 		}
 	}
-	sort.Strings(work)
-	read := map[string]bool{}
+	type batch struct {
+		pack string
+		es   []deadEntry
+	}
+	var work []batch
+	for name, p := range m.packs {
+		if !cand[name] && !rw[name] && len(p.dead) > 0 {
+			work = append(work, batch{name, p.dead})
+		}
+	}
+	sort.Slice(work, func(i, j int) bool { return work[i].pack < work[j].pack })
+	type at struct {
+		pack string
+		off  int64
+	}
+	read := map[at]bool{}
+	protected := map[objects.ID]bool{}
 	for len(work) > 0 {
-		name := work[len(work)-1]
+		b := work[len(work)-1]
 		work = work[:len(work)-1]
-		if read[name] {
+		var es []deadEntry
+		for _, e := range b.es {
+			if !read[at{b.pack, e.off}] {
+				read[at{b.pack, e.off}] = true
+				es = append(es, e)
+			}
+		}
+		if len(es) == 0 {
 			continue
 		}
-		read[name] = true
-		err := deadChildren(ctx, t, name, m.packs[name].dead, func(id objects.ID) {
-			for _, h := range holders[id] {
-				if cand[h] {
-					delete(cand, h)
-					work = append(work, h)
+		err := deadChildren(ctx, t, b.pack, es, func(id objects.ID) {
+			if m.live.Has(id) || protected[id] {
+				return
+			}
+			hs := holders[id]
+			if len(hs) == 0 {
+				return // only in packs kept whole, whose entries are read anyway
+			}
+			protected[id] = true
+			for _, h := range hs {
+				switch {
+				case cand[h.pack]:
+					delete(cand, h.pack)
+					work = append(work, batch{h.pack, m.packs[h.pack].dead})
+				case rw[h.pack]:
+					work = append(work, batch{h.pack, []deadEntry{h.e}})
 				}
 			}
 		})
 		if err != nil {
-			return fmt.Errorf("remote %s: pack %s: %w", remoteName, shortName(name), err)
+			return nil, fmt.Errorf("remote %s: pack %s: %w", remoteName, shortName(b.pack), err)
 		}
 	}
-	return nil
+	return protected, nil
 }
 
 // Reading dead entries: a metadata object is told from file content by
@@ -838,4 +973,58 @@ func namedBy(kind byte, b []byte, fn func(objects.ID)) {
 			}
 		}
 	}
+}
+
+// rewritePack copies the entries of the remote's pack name that keep
+// says stay into a new pack (the pack, then its index) and returns the
+// new pack's name. Every entry copied is checked first: an object against
+// its ID, a chunk list by decoding it for its blob.
+func (r *Repo) rewritePack(ctx context.Context, t remote.Transport, remoteName, name string, keep func(objects.ID) bool) (string, error) {
+	es, err := r.packEntries(ctx, t, remoteName, name)
+	if err != nil {
+		return "", err
+	}
+	hdr0 := objects.EncodePackHeader(es)
+	off := int64(len(hdr0))
+	var kept []objects.PackEntry
+	var body bytes.Buffer
+	for _, e := range es {
+		at := off
+		off += e.Size
+		if !keep(e.ID) {
+			continue
+		}
+		var b []byte
+		if e.Size > 0 {
+			rc, err := t.GetRange(ctx, packKeyOf(name), at, e.Size)
+			if err != nil {
+				return "", fmt.Errorf("remote %s: rewrite pack %s: %w", remoteName, shortName(name), err)
+			}
+			b, err = readSized(rc, e.Size, e.Size)
+			rc.Close()
+			if err != nil {
+				return "", fmt.Errorf("remote %s: rewrite pack %s: %w", remoteName, shortName(name), err)
+			}
+		}
+		if e.Kind == objects.PackList {
+			if l, err := objects.DecodeChunkList(b); err != nil || l.Blob != e.ID {
+				return "", fmt.Errorf("remote %s: pack %s: %w", remoteName, shortName(name), &objects.CorruptError{ID: e.ID, Reason: "chunk list does not decode for its blob"})
+			}
+		} else if got := objects.Hash(b); got != e.ID {
+			return "", fmt.Errorf("remote %s: pack %s: %w", remoteName, shortName(name), &objects.CorruptError{ID: e.ID, Reason: "content hashes to " + got.String()})
+		}
+		kept = append(kept, e)
+		body.Write(b)
+	}
+	hdr := objects.EncodePackHeader(kept)
+	into := objects.Hash(hdr).String()
+	pack := io.MultiReader(bytes.NewReader(hdr), bytes.NewReader(body.Bytes()))
+	if err := t.PutIfAbsent(ctx, packKeyOf(into), pack, int64(len(hdr)+body.Len())); err != nil && !errors.Is(err, remote.ErrExists) {
+		return "", fmt.Errorf("remote %s: write the rewrite of pack %s: %w", remoteName, shortName(name), err)
+	}
+	if err := t.PutIfAbsent(ctx, packIndexKey(into), bytes.NewReader(hdr), int64(len(hdr))); err != nil && !errors.Is(err, remote.ErrExists) {
+		return "", fmt.Errorf("remote %s: write the rewrite of pack %s: %w", remoteName, shortName(name), err)
+	}
+	r.cachePackIndex(remoteName, into, hdr)
+	return into, nil
 }

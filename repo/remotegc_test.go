@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -209,7 +210,8 @@ func TestRemoteGC(t *testing.T) {
 	v0 := e.commit(e.r, "ds", map[string]string{"a": "a of v0", "keep": "in both"})
 	e.push(e.r)
 	before := e.packs()
-	v1 := e.commit(e.r, "ds", map[string]string{"a": "a of v1", "keep": "in both"})
+	big := strings.Repeat("a large file of v1 ", 100)
+	v1 := e.commit(e.r, "ds", map[string]string{"a": "a of v1", "keep": "in both", "big": big})
 	e.push(e.r)
 	if _, err := e.r.DeleteOnRemote(ctx, "origin", "ds:v0", false); err != nil {
 		t.Fatal(err)
@@ -229,7 +231,7 @@ func TestRemoteGC(t *testing.T) {
 		t.Fatal(err)
 	}
 	named := e.sendPack(y)
-	mixed := e.sendPack(e.put(enc), e.put([]byte("a of v1")))
+	mixed := e.sendPack(e.put(enc), e.put([]byte(big))) // mostly live: kept as it is
 	unnamed := e.sendPack(e.put([]byte("named by nothing")))
 
 	// Too young: nothing is a candidate.
@@ -401,4 +403,52 @@ func TestRemoteGCRefusals(t *testing.T) {
 	if _, err := e.r.Push(e.ctx, "origin", nil, nil); !errors.Is(err, remote.ErrBadResponse) {
 		t.Errorf("a push beside a damaged gc document: %v", err)
 	}
+}
+
+// TestRemoteGCRewrite: a pack mostly dead (a removed version's large file
+// beside a small one a kept version shares) is rewritten: what stays is
+// copied into a new pack, the old pack is a candidate, and the sweep
+// deletes it once the new one holds all that stays.
+func TestRemoteGCRewrite(t *testing.T) {
+	e := newGCEnv(t)
+	large := strings.Repeat("only in v0 ", 400)
+	e.commit(e.r, "ds", map[string]string{"large": large, "small": "shared"})
+	e.push(e.r)
+	first := e.packs()
+	v1 := e.commit(e.r, "ds", map[string]string{"small": "shared", "new": "new in v1"})
+	e.push(e.r)
+	if _, err := e.r.DeleteOnRemote(e.ctx, "origin", "ds:v0", false); err != nil {
+		t.Fatal(err)
+	}
+	e.age("packs", 2*time.Hour)
+	rep := e.gc(time.Hour)
+	if rep.Rewritten != 1 || rep.Candidates != 2 {
+		t.Fatalf("the mark: %+v; want v0's two packs, one rewritten", rep)
+	}
+	doc, _, _, err := getGCDoc(e.ctx, e.tr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(doc.Rewrites) != 1 || !slices.Contains(first, doc.Rewrites[0].Pack) {
+		t.Fatalf("rewrites %+v of v0's packs %v", doc.Rewrites, first)
+	}
+	into, err := e.r.packEntries(e.ctx, e.tr, "origin", doc.Rewrites[0].Into)
+	if err != nil || len(into) != 1 || into[0].Size != int64(len("shared")) {
+		t.Fatalf("the new pack holds %+v, %v; want the shared file alone", into, err)
+	}
+	before := rep.StoredBytes
+	e.age("gc", 2*time.Hour)
+	rep = e.gc(time.Hour)
+	if rep.Step != "swept" || rep.Deleted != 2 {
+		t.Fatalf("the sweep: %+v", rep)
+	}
+	if rep.StoredBytes >= before-int64(len(large)) {
+		t.Fatalf("stored %d bytes after the sweep, %d before", rep.StoredBytes, before)
+	}
+	for _, p := range first {
+		if slices.Contains(e.packs(), p) {
+			t.Errorf("v0's pack %s is still there", shortName(p))
+		}
+	}
+	e.pulled("ds", v1)
 }

@@ -13,7 +13,7 @@ import (
 )
 
 // servedPrefixes are the only keys a served remote exposes.
-var servedPrefixes = []string{"objects/", "packs/", "refs/"}
+var servedPrefixes = []string{"objects/", "packs/", "refs/", "gc/"}
 
 func servedKey(key string) error {
 	for _, p := range servedPrefixes {
@@ -21,12 +21,13 @@ func servedKey(key string) error {
 			return nil
 		}
 	}
-	return fmt.Errorf("%w: %q is not under objects/, packs/ or refs/", remote.ErrInvalidKey, key)
+	return fmt.Errorf("%w: %q is not under objects/, packs/, refs/ or gc/", remote.ErrInvalidKey, key)
 }
 
 // ServedStore wraps the remote store t for `art serve`: only keys under
-// objects/, packs/ and refs/ can be read or written, and nothing can be deleted
-// (pushes never delete).
+// objects/, packs/, refs/ and gc/ can be read or written; only ref
+// documents and the remote gc's two keys are swapped, and only packs are
+// deleted (by a remote gc; the handler lets only write tokens delete).
 func ServedStore(t remote.Transport) remote.Transport { return servedStore{t} }
 
 type servedStore struct{ remote.Transport }
@@ -60,8 +61,8 @@ func (s servedStore) PutIfAbsent(ctx context.Context, key string, r io.Reader, s
 }
 
 func (s servedStore) CompareAndSwap(ctx context.Context, key, etag string, data []byte) (string, error) {
-	if !strings.HasPrefix(key, "refs/") {
-		return "", fmt.Errorf("%w: only ref documents are swapped, not %q", remote.ErrInvalidKey, key)
+	if !strings.HasPrefix(key, "refs/") && key != gcDocKey && key != gcClockKey {
+		return "", fmt.Errorf("%w: only ref documents and %s are swapped, not %q", remote.ErrInvalidKey, gcDocKey, key)
 	}
 	return s.Transport.CompareAndSwap(ctx, key, etag, data)
 }
@@ -76,7 +77,12 @@ func (s servedStore) List(ctx context.Context, prefix string, fn func(remote.Inf
 }
 
 func (s servedStore) Delete(ctx context.Context, key string) error {
-	return fmt.Errorf("%w: a served remote deletes nothing", remote.ErrPermission)
+	if _, ok := remotePackName(key, objects.PackSuffix); !ok {
+		if _, ok := remotePackName(key, objects.PackIndexSuffix); !ok {
+			return fmt.Errorf("%w: a served remote deletes only packs (a remote gc does), not %q", remote.ErrPermission, key)
+		}
+	}
+	return s.Transport.Delete(ctx, key)
 }
 
 // UploadVerifier returns the check `art serve` runs on every upload to the
@@ -105,6 +111,18 @@ func UploadVerifier(t remote.Transport) func(ctx context.Context, key string, bo
 			return bytes.NewReader(b), verifyChunkListUpload(ctx, t, key, b)
 		case strings.HasPrefix(key, "objects/"):
 			return body, nil // hashed by the handler against the key
+		case key == gcDocKey:
+			b, err := readBounded(body, maxGCDocSize)
+			if err != nil {
+				return nil, err
+			}
+			_, err = decodeGCDoc(b)
+			return bytes.NewReader(b), err
+		case key == gcClockKey:
+			b, err := readBounded(body, 64)
+			return bytes.NewReader(b), err
+		case strings.HasPrefix(key, "gc/"):
+			return nil, fmt.Errorf("%w: under gc/ only %s and %s are kept, not %q", remote.ErrInvalidKey, gcDocKey, gcClockKey, key)
 		default: // refs/
 			name, ok := strings.CutSuffix(strings.TrimPrefix(key, "refs/"), ".json")
 			if !ok || strings.Contains(name, "/") {

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -451,6 +452,192 @@ func TestRemoteRm(t *testing.T) {
 				t.Fatal("B's checkout after the prune differs")
 			}
 			b.ok("fsck")
+		})
+	}
+}
+
+// TestRemoteGCWhilePushing: for a directory remote and MinIO, four
+// processes push new versions of two artifacts (pulling and retrying when
+// refused) and remove every other one of their own from the remote, while
+// a fifth runs `art gc --remote --grace 1s` in a loop. Afterwards every
+// version reported pushed and not removed pulls into a fresh repository
+// and checks out byte-identical, fsck is clean, and once gc has settled
+// the remote stores little more than its live bytes.
+func TestRemoteGCWhilePushing(t *testing.T) {
+	for _, d := range drivers {
+		t.Run(d.name, func(t *testing.T) {
+			t.Parallel()
+			rem := d.make(t)
+			const pushers, rounds = 4, 6
+			type pushed struct{ name, version, content string }
+			var mu sync.Mutex
+			var kept []pushed
+			var problems []string
+			fail := func(format string, args ...any) {
+				mu.Lock()
+				problems = append(problems, fmt.Sprintf(format, args...))
+				mu.Unlock()
+			}
+			ps := make([]*project, pushers)
+			for i := range ps {
+				ps[i] = remoteProject(t, rem)
+			}
+			gcer := remoteProject(t, rem)
+			var wg sync.WaitGroup
+			done := make(chan struct{})
+			gcRuns := 0
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for gcRuns < 200 {
+					select {
+					case <-done:
+						return
+					default:
+					}
+					if res := gcer.run("gc", "--remote", "origin", "--grace", "1s"); res.code != 0 {
+						fail("gc: %v", res)
+						return
+					}
+					gcRuns++
+					time.Sleep(200 * time.Millisecond)
+				}
+			}()
+			var pwg sync.WaitGroup
+			for i, p := range ps {
+				pwg.Add(1)
+				go func() {
+					defer pwg.Done()
+					name := []string{"left", "right"}[i%2]
+					var prev string
+					for r := range rounds {
+						content := fmt.Sprintf("pusher %d round %d\n%s", i, r, strings.Repeat("x", 1000*(i+1)))
+						p.write("d/own.txt", content)
+						p.write("d/common.txt", "the same everywhere")
+						if res := p.run("commit", name, "d", "-q"); res.code != 0 {
+							fail("pusher %d commit: %v", i, res)
+							return
+						}
+						var version string
+						for try := 0; ; try++ {
+							res := p.runIn("", nil, "push", "--strategy", "new", "--json")
+							if res.code == 0 {
+								var out struct {
+									Artifacts []struct {
+										Name     string   `json:"name"`
+										Versions []string `json:"versions"`
+									} `json:"artifacts"`
+								}
+								if err := json.Unmarshal([]byte(res.stdout), &out); err != nil {
+									fail("pusher %d push printed %q: %v", i, res.stdout, err)
+									return
+								}
+								for _, a := range out.Artifacts {
+									if a.Name == name && len(a.Versions) > 0 {
+										version = a.Versions[len(a.Versions)-1]
+									}
+								}
+								break
+							}
+							if try == 20 {
+								fail("pusher %d never got through: %v", i, res)
+								return
+							}
+							time.Sleep(50 * time.Millisecond)
+						}
+						if version == "" {
+							fail("pusher %d round %d: the push reported no version of %s", i, r, name)
+							return
+						}
+						if r%2 == 1 {
+							if res := p.run("rm", name+":"+prev, "--remote", "origin", "--force"); res.code != 0 {
+								fail("pusher %d rm --remote %s:%s: %v", i, name, prev, res)
+								return
+							}
+							mu.Lock()
+							kept = slices.DeleteFunc(kept, func(k pushed) bool { return k.name == name && k.version == prev })
+							mu.Unlock()
+						}
+						mu.Lock()
+						kept = append(kept, pushed{name, version, content})
+						mu.Unlock()
+						prev = version
+					}
+				}()
+			}
+			pwg.Wait()
+			close(done)
+			wg.Wait()
+			if len(problems) > 0 {
+				t.Fatalf("%d problems:\n%s", len(problems), strings.Join(problems, "\n"))
+			}
+			if gcRuns < 3 {
+				t.Fatalf("only %d gc runs beside the pushes", gcRuns)
+			}
+			if len(kept) != pushers*rounds/2 {
+				t.Fatalf("%d versions kept, want %d", len(kept), pushers*rounds/2)
+			}
+			check := func(stage string) {
+				fresh := remoteProject(t, rem)
+				fresh.ok("pull")
+				for _, k := range kept {
+					dir := "out-" + k.name + "-" + k.version
+					if res := fresh.run("checkout", k.name+":"+k.version, "-o", dir); res.code != 0 {
+						t.Fatalf("%s: %s:%s does not check out: %v", stage, k.name, k.version, res)
+					}
+					if got := fresh.read(dir + "/own.txt"); got != k.content {
+						t.Fatalf("%s: %s:%s holds %.30q, want %.30q", stage, k.name, k.version, got, k.content)
+					}
+				}
+				for _, name := range []string{"left", "right"} {
+					if got := len(fresh.versionIDs(name)); got != pushers*rounds/4 {
+						t.Fatalf("%s: a fresh pull has %d versions of %s, want %d", stage, got, name, pushers*rounds/4)
+					}
+				}
+				fresh.ok("fsck")
+			}
+			check("after the pushes")
+			// Settle: a grace period after the last push, finish the round
+			// in progress, then a mark of everything the pushes left and,
+			// a grace period later, its sweep.
+			gcStep := func() (string, float64) {
+				out := gcer.ok("gc", "--remote", "origin", "--grace", "1s", "--json")
+				var m map[string]any
+				if err := json.Unmarshal([]byte(out), &m); err != nil {
+					t.Fatal(err)
+				}
+				n, _ := m["candidates"].(float64)
+				return fmt.Sprint(m["step"]), n
+			}
+			time.Sleep(2200 * time.Millisecond)
+			step, n := gcStep()
+			for i := 0; step == "waiting"; i++ {
+				if i == 5 {
+					t.Fatal("the gc round in progress never swept")
+				}
+				time.Sleep(2200 * time.Millisecond)
+				step, n = gcStep()
+			}
+			if step == "swept" {
+				step, n = gcStep()
+			}
+			if step != "marked" {
+				t.Fatalf("a gc after the round: %s, want marked", step)
+			}
+			if n > 0 {
+				time.Sleep(2200 * time.Millisecond)
+				if step, _ := gcStep(); step != "swept" {
+					t.Fatalf("a gc a grace period after the mark: %s, want swept", step)
+				}
+			}
+			check("after the last sweep")
+			rep := gcer.jsonOut(0, "gc", "--remote", "origin", "--grace", "1s", "--dry-run")
+			stored, _ := rep.at("stored_bytes").value.(json.Number).Int64()
+			live, _ := rep.at("live_bytes").value.(json.Number).Int64()
+			if live <= 0 || float64(stored) > 1.1*float64(live) {
+				t.Fatalf("the remote stores %d bytes for %d live", stored, live)
+			}
+			t.Logf("%d gc runs beside the pushes; %d bytes stored for %d live", gcRuns, stored, live)
 		})
 	}
 }
