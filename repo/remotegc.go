@@ -337,6 +337,21 @@ func (r *Repo) RemoteGC(ctx context.Context, remoteName string, opts *RemoteGCOp
 	if err != nil {
 		return rep, err
 	}
+	// A rewrite that would drop nothing (every dead entry protected) is
+	// no rewrite: the pack stays as it is (its entries were all read as
+	// protected ones, so what they name is protected too).
+	for name := range rw {
+		drops := false
+		for _, e := range m.packs[name].dead {
+			if !protected[e.ID] {
+				drops = true
+				break
+			}
+		}
+		if !drops {
+			delete(rw, name)
+		}
+	}
 	var candidates []string
 	for name := range cand {
 		candidates = append(candidates, name)
@@ -363,6 +378,20 @@ func (r *Repo) RemoteGC(ctx context.Context, remoteName string, opts *RemoteGCOp
 		}
 		rewrites[i].Into = into
 	}
+	// A rewrite into a pack that is itself going (or into itself) would
+	// delete what it keeps: such a pack stays as it is.
+	going := map[string]bool{}
+	for _, c := range candidates {
+		going[c] = true
+	}
+	for _, w := range rewrites {
+		if going[w.Into] {
+			delete(going, w.Pack)
+		}
+	}
+	rewrites = slices.DeleteFunc(rewrites, func(w gcRewrite) bool { return !going[w.Pack] })
+	candidates = slices.DeleteFunc(candidates, func(c string) bool { return !going[c] })
+	rep.Candidates, rep.Rewritten = len(candidates), len(rewrites)
 	next := &gcDoc{Format: gcDocFormat, Generation: doc.Generation + 1, Phase: gcMarked,
 		GraceNanos: int64(grace), Candidates: candidates, Rewrites: rewrites}
 	if len(candidates) == 0 {
@@ -416,11 +445,13 @@ func (r *Repo) sweepRemote(ctx context.Context, t remote.Transport, remoteName s
 			continue
 		}
 		rep.CandidateBytes += p.stored()
-		if n, ok := into[name]; ok {
+		if n, ok := into[name]; ok && p.hasIdx {
 			if q, ok := m.packs[n]; ok && q.hasIdx && q.hasPack {
 				rw[name] = true
 			}
 		} else if p.allDead() {
+			// Dead, or a rewritten pack whose index a killed sweep
+			// deleted: nobody can read it any more.
 			cand[name] = true
 		}
 	}

@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -163,7 +166,8 @@ func (e *gcEnv) gc(grace time.Duration) RemoteGCReport {
 // exactly the versions want, each holding the files it was committed with.
 func (e *gcEnv) pulled(name string, want ...Version) {
 	e.t.Helper()
-	fresh, err := Init(e.ctx, afero.NewOsFs(), filepath.Join(e.t.TempDir(), ".art"), nil)
+	// In memory: the pull is what is checked, not the file system.
+	fresh, err := Init(e.ctx, afero.NewMemMapFs(), "/fresh/.art", nil)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -184,7 +188,7 @@ func (e *gcEnv) pulled(name string, want ...Version) {
 		if err != nil || v.Tree != w.Tree {
 			e.t.Fatalf("a fresh pull's %s: %v (tree %s, want %s)", w.Ref(), err, v.Tree.Short(), w.Tree.Short())
 		}
-		dir := filepath.Join(e.t.TempDir(), "co")
+		dir := "/fresh/co-" + w.Ref()
 		if _, err := v.Download(e.ctx, dir, nil); err != nil {
 			e.t.Fatalf("checkout of the pulled %s: %v", w.Ref(), err)
 		}
@@ -451,4 +455,270 @@ func TestRemoteGCRewrite(t *testing.T) {
 		}
 	}
 	e.pulled("ds", v1)
+}
+
+// stopTransport dies at a request: request number at (counting from 0,
+// every method) fails, and so does every one after it, as if the process
+// had been killed there. With applied, a request that changes the remote
+// is carried out before it fails (the process died before it heard back).
+type stopTransport struct {
+	remote.Transport
+	mu      sync.Mutex
+	at      int
+	applied bool
+	n       int
+	changes []bool // of each request made: whether it changes the remote
+}
+
+var errKilled = errors.New("killed")
+
+func (s *stopTransport) step(mutating bool, do func() error) error {
+	s.mu.Lock()
+	i := s.n
+	s.n++
+	s.changes = append(s.changes, mutating)
+	s.mu.Unlock()
+	switch {
+	case i < s.at:
+		return do()
+	case i == s.at && mutating && s.applied:
+		do()
+	}
+	return errKilled
+}
+
+func (s *stopTransport) Stat(ctx context.Context, key string) (remote.Info, error) {
+	var info remote.Info
+	err := s.step(false, func() (err error) { info, err = s.Transport.Stat(ctx, key); return })
+	return info, err
+}
+
+func (s *stopTransport) Get(ctx context.Context, key string) (io.ReadCloser, remote.Info, error) {
+	var rc io.ReadCloser
+	var info remote.Info
+	err := s.step(false, func() (err error) { rc, info, err = s.Transport.Get(ctx, key); return })
+	return rc, info, err
+}
+
+func (s *stopTransport) GetRange(ctx context.Context, key string, off, n int64) (io.ReadCloser, error) {
+	var rc io.ReadCloser
+	err := s.step(false, func() (err error) { rc, err = s.Transport.GetRange(ctx, key, off, n); return })
+	return rc, err
+}
+
+func (s *stopTransport) PutIfAbsent(ctx context.Context, key string, r io.Reader, size int64) error {
+	return s.step(true, func() error { return s.Transport.PutIfAbsent(ctx, key, r, size) })
+}
+
+func (s *stopTransport) CompareAndSwap(ctx context.Context, key, etag string, data []byte) (string, error) {
+	var out string
+	err := s.step(true, func() (err error) { out, err = s.Transport.CompareAndSwap(ctx, key, etag, data); return })
+	return out, err
+}
+
+func (s *stopTransport) List(ctx context.Context, prefix string, fn func(remote.Info) error) error {
+	return s.step(false, func() error { return s.Transport.List(ctx, prefix, fn) })
+}
+
+func (s *stopTransport) Delete(ctx context.Context, key string) error {
+	return s.step(true, func() error { return s.Transport.Delete(ctx, key) })
+}
+
+func (s *stopTransport) Close() error { return nil }
+
+// copyDir copies the directory tree src to dst, keeping file times.
+func copyDir(t *testing.T, src, dst string) {
+	t.Helper()
+	err := filepath.WalkDir(src, func(p string, de fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		target := filepath.Join(dst, rel)
+		if de.IsDir() {
+			return os.MkdirAll(target, 0o755)
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(target, b, 0o644); err != nil {
+			return err
+		}
+		fi, err := de.Info()
+		if err != nil {
+			return err
+		}
+		return os.Chtimes(target, fi.ModTime(), fi.ModTime())
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestRemoteGCKilled kills a remote gc at every request it makes, in the
+// mark and in the sweep, with the request carried out or not: after each,
+// every kept version pulls whole from the remote, and a gc run to the end
+// afterwards (mark, then sweep a grace period later) reclaims everything
+// an uninterrupted one does, leaving the kept versions whole.
+func TestRemoteGCKilled(t *testing.T) {
+	e := newGCEnv(t)
+	var kept []Version
+	for i := range 6 {
+		v := e.commit(e.r, "ds", map[string]string{
+			"own":    strings.Repeat(fmt.Sprintf("version %d ", i), 200),
+			"shared": "in every version",
+			fmt.Sprintf("d%d/f", i%2): fmt.Sprint("file ", i),
+		})
+		e.push(e.r)
+		if i%2 == 1 {
+			kept = append(kept, v)
+		}
+	}
+	for i := 0; i < 6; i += 2 {
+		if _, err := e.r.DeleteOnRemote(e.ctx, "origin", fmt.Sprintf("ds:v%d", i), true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	orphan := objects.Hash([]byte("orphan")).String()
+	if err := e.tr.PutIfAbsent(e.ctx, packKeyOf(orphan), bytes.NewReader([]byte("half")), 4); err != nil {
+		t.Fatal(err)
+	}
+	e.age("", 2*time.Hour)
+	template := filepath.Join(t.TempDir(), "template")
+	copyDir(t, e.remote, template)
+
+	gcer, err := Init(e.ctx, afero.NewOsFs(), filepath.Join(t.TempDir(), "gcer", ".art"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gcer.Close()
+	// gcOn runs one gc step on a copy of the remote in state dir through
+	// a transport that dies at request at (-1: never), and returns the
+	// requests made.
+	gcOn := func(dir string, at int, applied bool) ([]bool, error) {
+		tr, err := dirremote.New(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st := &stopTransport{Transport: tr, at: at, applied: applied}
+		if at < 0 {
+			st.at = 1 << 30
+		}
+		// One machine runs every gc, as one would from cron: what it
+		// keeps between runs (pack headers, trees) is named by content.
+		gcer.SetTransport("origin", st)
+		_, err = gcer.RemoteGC(e.ctx, "origin", &RemoteGCOptions{Grace: time.Hour})
+		st.mu.Lock()
+		defer st.mu.Unlock()
+		return st.changes, err
+	}
+	pulls := func(dir, what string) {
+		tr, err := dirremote.New(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tr.Close()
+		saved := e.tr
+		e.tr = tr
+		defer func() { e.tr = saved }()
+		e.t.Helper()
+		e.pulled("ds", kept...)
+	}
+	age := func(dir string) {
+		saved := e.remote
+		e.remote = dir
+		e.age("", 2*time.Hour)
+		e.remote = saved
+	}
+	packsIn := func(dir string) []string {
+		names, _ := filepath.Glob(filepath.Join(dir, "packs", "*.pack"))
+		sort.Strings(names)
+		for i, n := range names {
+			names[i] = filepath.Base(n)
+		}
+		return names
+	}
+	// An uninterrupted run: a mark, then (aged) a sweep.
+	clean := filepath.Join(t.TempDir(), "clean")
+	copyDir(t, template, clean)
+	markChanges, err := gcOn(clean, -1, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	marked := filepath.Join(t.TempDir(), "marked")
+	copyDir(t, clean, marked)
+	age(clean)
+	sweepChanges, err := gcOn(clean, -1, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := packsIn(clean)
+	if len(want) >= len(packsIn(template)) {
+		t.Fatalf("an uninterrupted gc reclaimed nothing: %d packs of %d", len(want), len(packsIn(template)))
+	}
+	pulls(clean, "after an uninterrupted gc")
+
+	// mutatingAt reports whether request at of an uninterrupted run of
+	// the phase changes the remote (recorded by the counting runs).
+	markReqs, sweepReqs := len(markChanges), len(sweepChanges)
+	points := 0
+	for _, phase := range []struct {
+		name  string
+		from  string
+		total int
+	}{{"mark", template, markReqs}, {"sweep", marked, sweepReqs}} {
+		for at := 0; at < phase.total; at++ {
+			for _, applied := range []bool{false, true} {
+				dir := filepath.Join(t.TempDir(), "r")
+				copyDir(t, phase.from, dir)
+				if phase.name == "sweep" {
+					age(dir)
+				}
+				changes, err := gcOn(dir, at, applied)
+				if err == nil && len(changes) <= at {
+					continue // this run needed fewer requests (what it kept from earlier runs)
+				}
+				if !errors.Is(err, errKilled) {
+					t.Fatalf("%s killed at request %d: %v", phase.name, at, err)
+				}
+				if applied && !changes[at] {
+					continue // nothing to carry out: the same as not applied
+				}
+				points++
+				pulls(dir, "after a killed gc")
+				// The next runs finish the job: whatever is due, until a
+				// sweep after a mark that follows the kill.
+				swept := false
+				for range 4 {
+					age(dir)
+					tr, _ := dirremote.New(dir)
+					d, _, _, err := getGCDoc(e.ctx, tr)
+					tr.Close()
+					if err != nil {
+						t.Fatalf("%s killed at %d: the gc document: %v", phase.name, at, err)
+					}
+					wasMarked := d != nil && d.Phase == gcMarked
+					if _, err := gcOn(dir, -1, false); err != nil {
+						t.Fatalf("%s killed at %d, then a gc: %v", phase.name, at, err)
+					}
+					if wasMarked {
+						if swept {
+							break
+						}
+						swept = true
+					}
+				}
+				if got := packsIn(dir); len(got) > len(want) {
+					t.Fatalf("%s killed at request %d (applied %v): %d packs left after the next runs, an uninterrupted gc leaves %d",
+						phase.name, at, applied, len(got), len(want))
+				}
+				pulls(dir, "after the next runs")
+			}
+		}
+	}
+	if points < 50 {
+		t.Fatalf("only %d points to kill a gc at", points)
+	}
+	t.Logf("killed at %d points (%d requests to mark, %d to sweep)", points, markReqs, sweepReqs)
 }
