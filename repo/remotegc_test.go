@@ -566,8 +566,8 @@ func TestRemoteGCKilled(t *testing.T) {
 	var kept []Version
 	for i := range 6 {
 		v := e.commit(e.r, "ds", map[string]string{
-			"own":    strings.Repeat(fmt.Sprintf("version %d ", i), 200),
-			"shared": "in every version",
+			"own":                     strings.Repeat(fmt.Sprintf("version %d ", i), 200),
+			"shared":                  "in every version",
 			fmt.Sprintf("d%d/f", i%2): fmt.Sprint("file ", i),
 		})
 		e.push(e.r)
