@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/spf13/afero"
@@ -551,6 +552,7 @@ type remoteMark struct {
 	versions int
 	live     *objects.IDSet
 	packs    map[string]*remotePack
+	docs     []*remoteDoc
 }
 
 func (m *remoteMark) report(rep *RemoteGCReport) {
@@ -605,6 +607,7 @@ func (r *Repo) markRemote(ctx context.Context, t remote.Transport, remoteName st
 			docs = append(docs, doc)
 		}
 	}
+	m.docs = docs
 	// The pack index after the documents: every pack their versions use
 	// was indexed before the document that names them was swapped in.
 	d, err := r.newDownloader(ctx, t, remoteName, nil)
@@ -1058,4 +1061,68 @@ func (r *Repo) rewritePack(ctx context.Context, t remote.Transport, remoteName, 
 	}
 	r.cachePackIndex(remoteName, into, hdr)
 	return into, nil
+}
+
+// RemoteUsage is what a remote holds, as DiskUsageRemote measures it.
+type RemoteUsage struct {
+	Remote    string
+	Artifacts []RemoteArtifactUsage
+	Logical   int64 // bytes of every listed version's files, as checked out
+	Stored    int64 // bytes of the remote's packs, indexes and loose objects
+	// Live is what the listed versions and runs take: their entries, with
+	// the headers and indexes of the packs holding them, and their loose
+	// objects. Garbage is the rest: what remote gc can reclaim (packs of
+	// interrupted pushes, removed versions' objects, the dead part of
+	// packs it leaves whole).
+	Live    int64
+	Garbage int64
+	Packs   int
+	Loose   int // loose objects (pushed by an art from before packs)
+}
+
+// RemoteArtifactUsage is one artifact of RemoteUsage.
+type RemoteArtifactUsage struct {
+	Name     string
+	Versions int
+	Logical  int64
+}
+
+// DiskUsageRemote measures the remote remoteName: it marks as a remote
+// gc does (reading every ref document and what it reaches) and changes
+// nothing there.
+func (r *Repo) DiskUsageRemote(ctx context.Context, remoteName string) (RemoteUsage, error) {
+	u := RemoteUsage{Remote: remoteName, Artifacts: []RemoteArtifactUsage{}}
+	t, err := r.transport(ctx, remoteName)
+	if err != nil {
+		return u, err
+	}
+	m, err := r.markRemote(ctx, t, remoteName)
+	if err != nil {
+		return u, err
+	}
+	var rep RemoteGCReport
+	m.report(&rep)
+	u.Packs, u.Stored, u.Live = rep.Packs, rep.StoredBytes, rep.LiveBytes
+	for _, d := range m.docs {
+		a := RemoteArtifactUsage{Name: d.Name, Versions: len(d.Versions)}
+		for _, v := range d.Versions {
+			a.Logical += v.Size
+		}
+		u.Logical += a.Logical
+		u.Artifacts = append(u.Artifacts, a)
+	}
+	err = t.List(ctx, "objects/", func(i remote.Info) error {
+		u.Loose++
+		u.Stored += i.Size
+		h := strings.ReplaceAll(strings.TrimSuffix(strings.TrimPrefix(i.Key, "objects/"), objects.ChunkListSuffix), "/", "")
+		if id, err := objects.ParseID(h); err == nil && m.live.Has(id) {
+			u.Live += i.Size
+		}
+		return nil
+	})
+	if err != nil {
+		return u, fmt.Errorf("list objects on remote %s: %w", remoteName, err)
+	}
+	u.Garbage = max(u.Stored-u.Live, 0)
+	return u, nil
 }

@@ -107,6 +107,7 @@ type remoteGCJSON struct {
 	LiveBytes      int64   `json:"live_bytes"`
 	Candidates     int     `json:"candidates"`
 	CandidateBytes int64   `json:"candidate_bytes"`
+	Rewritten      int     `json:"rewritten"`
 	DeletedPacks   int     `json:"deleted_packs"`
 	FreedBytes     int64   `json:"freed_bytes"`
 }
@@ -120,7 +121,7 @@ func (a *app) runRemoteGC(ctx context.Context, opts gcOptions) error {
 		if a.global.json {
 			return a.printJSON(remoteGCJSON{Remote: rep.Remote, Step: rep.Step, SweepInSeconds: rep.SweepIn.Seconds(),
 				Versions: rep.Versions, LiveObjects: rep.LiveObjects, Packs: rep.Packs, StoredBytes: rep.StoredBytes,
-				LiveBytes: rep.LiveBytes, Candidates: rep.Candidates, CandidateBytes: rep.CandidateBytes,
+				LiveBytes: rep.LiveBytes, Candidates: rep.Candidates, CandidateBytes: rep.CandidateBytes, Rewritten: rep.Rewritten,
 				DeletedPacks: rep.Deleted, FreedBytes: rep.FreedBytes})
 		}
 		switch rep.Step {

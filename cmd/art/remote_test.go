@@ -431,6 +431,22 @@ func TestRemoteRm(t *testing.T) {
 			if out := a.ok("push"); !strings.Contains(out, "did not send v1: removed from origin") {
 				t.Fatalf("push said %q", out)
 			}
+			// What the remote holds: v1's objects are garbage now.
+			du := a.jsonOut(0, "du", "--remote", "origin")
+			pinKeys(t, "du --remote", du, "remote artifacts logical stored live garbage packs loose_objects")
+			pinKeys(t, "du --remote artifact", du.at("artifacts", 0), "name versions logical")
+			if g, _ := du.at("garbage").value.(json.Number).Int64(); g <= 0 {
+				t.Fatalf("du --remote: no garbage after rm --remote")
+			}
+			if out := a.ok("du", "--remote", "origin"); !strings.Contains(out, "garbage for `art gc --remote origin`") {
+				t.Fatalf("du --remote said %q", out)
+			}
+			gc := a.jsonOut(0, "gc", "--remote", "origin", "--grace", "1h")
+			pinKeys(t, "gc --remote", gc, "remote step sweep_in_seconds versions live_objects packs stored_bytes live_bytes candidates candidate_bytes rewritten deleted_packs freed_bytes")
+			if gc.at("step").value != "marked" || gc.at("candidates").value.(json.Number).String() != "0" {
+				t.Fatalf("gc --remote of young packs: step %v, candidates %v", gc.at("step").value, gc.at("candidates").value)
+			}
+			a.fail(2, "gc", "--remote", "origin", "--grace", "10ms")
 			d := remoteProject(t, rem)
 			d.ok("pull")
 			if got := d.versionIDs("ds"); len(got) != 2 || !strings.HasPrefix(got[0], "v2 ") || !strings.HasPrefix(got[1], "v0 ") {
