@@ -95,6 +95,7 @@ var migrations = []string{
 	) STRICT`,
 	`ALTER TABLE versions ADD COLUMN added INTEGER NOT NULL DEFAULT -1`,
 	`ALTER TABLE versions ADD COLUMN remote TEXT NOT NULL DEFAULT ''`,
+	`ALTER TABLE artifacts ADD COLUMN retention TEXT NOT NULL DEFAULT ''`,
 }
 
 // Migrate creates or upgrades the index tables in db. Each step runs in its

@@ -151,7 +151,7 @@ func TestMigrateIdempotent(t *testing.T) {
 	if err := db.QueryRow(`SELECT count(*) FROM schema_migrations WHERE component = 'refs'`).Scan(&steps); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := steps, 6; got != want {
+	if got, want := steps, 7; got != want {
 		t.Fatalf("recorded migration steps=%d, want %d", got, want)
 	}
 }

@@ -37,6 +37,10 @@ type GCReport struct {
 	Deleted int   // of those, deleted (0 on a dry run)
 	Young   int   // unreachable objects kept because they are young
 	Bytes   int64 // bytes of Garbage (chunk lists count their own size; chunks are objects)
+	// Expired lists the versions retention policies let go ("ds:v3"):
+	// deleted before the mark (listed only, on a dry run, whose other
+	// counts still hold them live).
+	Expired []string
 }
 
 // GC deletes objects that no version or run uses. It marks everything
@@ -81,6 +85,14 @@ func (r *Repo) GC(ctx context.Context, opts *GCOptions) (rep GCReport, retErr er
 			return rep, fmt.Errorf("gc: %w", err)
 		}
 		defer unlock()
+	}
+	// Retention first: the versions it lets go are garbage for this mark.
+	expired, err := r.expire(ctx, r.now(), opts.DryRun)
+	if err != nil {
+		return rep, fmt.Errorf("gc: %w", err)
+	}
+	rep.Expired = expired
+	if !opts.DryRun {
 		r.clearStatCache()
 		if err := r.bumpGCGeneration(ctx); err != nil {
 			return rep, err

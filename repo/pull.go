@@ -232,6 +232,15 @@ func (r *Repo) importArtifact(ctx context.Context, remoteName string, doc *remot
 		if err := idx.EnsureNewArtifact(ctx, doc.Name, doc.Type); err != nil {
 			return err
 		}
+		// The retention policy follows the remote's if it changed there
+		// since this repository last saw it, and not here.
+		if lp, err := idx.Retention(ctx, doc.Name); err != nil {
+			return err
+		} else if rp, tp := doc.retention(), tracked.retention(); rp != tp && lp == tp {
+			if err := idx.SetRetention(ctx, doc.Name, rp); err != nil {
+				return err
+			}
+		}
 		vs, err := idx.Versions(ctx, doc.Name)
 		if err != nil {
 			return err

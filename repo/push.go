@@ -247,6 +247,18 @@ func (r *Repo) pushArtifact(ctx context.Context, t remote.Transport, remoteName,
 		if doc != nil {
 			nd.Removed = append(nd.Removed, doc.Removed...)
 		}
+		// The retention policy: this repository's if it changed here
+		// since the remote was last seen (or the remote has none yet),
+		// else the remote's.
+		policy, err := r.index().Retention(ctx, name)
+		if err != nil {
+			return pa, err
+		}
+		if tracked := r.readTracking(remoteName, name); doc == nil || policy != tracked.retention() {
+			nd.Retention = &policy
+		} else {
+			nd.Retention = doc.Retention
+		}
 		if doc != nil && !replace {
 			for id, o := range doc.Runs {
 				nd.Runs[id] = o

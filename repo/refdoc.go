@@ -39,6 +39,8 @@ type refDoc struct {
 	// Added is what each version added to the store when it was
 	// recorded ("3" -> bytes), which no object holds.
 	Added map[string]int64 `json:"added,omitempty"`
+	// Retention is the artifact's retention policy (refs.EncodeRetention).
+	Retention string `json:"retention,omitempty"`
 
 	deleted map[int64]bool // Deleted as a set, filled by readRefDocs
 }
@@ -131,8 +133,13 @@ func (r *Repo) buildRefDoc(ctx context.Context, name string) (*refDoc, error) {
 	if err != nil {
 		return nil, err
 	}
+	p, err := idx.Retention(ctx, name)
+	if err != nil {
+		return nil, err
+	}
 	doc := &refDoc{Name: name, Type: typ, NextVersion: next, Aliases: aliases,
-		Deleted: []int64{}, Versions: make(map[string]string, len(commits)), Added: added}
+		Deleted: []int64{}, Versions: make(map[string]string, len(commits)), Added: added,
+		Retention: refs.EncodeRetention(p)}
 	for v := int64(0); v < next; v++ {
 		if id, ok := commits[v]; ok {
 			doc.Versions[strconv.FormatInt(v, 10)] = id.String()

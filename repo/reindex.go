@@ -101,6 +101,7 @@ func (r *Repo) Reindex(ctx context.Context) (ReindexReport, error) {
 		next      int64
 		versions  []refs.Version
 		aliases   map[string]int64
+		retention refs.Retention
 	}
 	// The index being replaced, if it holds anything, is newer than any
 	// ref document (a document is rewritten after each transaction) and
@@ -194,6 +195,9 @@ func (r *Repo) Reindex(ctx context.Context) (ReindexReport, error) {
 					a.aliases[alias] = v
 				}
 			}
+			if p, err := refs.DecodeRetention(doc.Retention); err == nil {
+				a.retention = p
+			}
 		}
 		arts = append(arts, a)
 	}
@@ -241,6 +245,9 @@ func (r *Repo) Reindex(ctx context.Context) (ReindexReport, error) {
 				if _, err := idx.SetAlias(ctx, a.name, alias, v); err != nil {
 					return err
 				}
+			}
+			if err := idx.SetRetention(ctx, a.name, a.retention); err != nil {
+				return err
 			}
 			rep.Artifacts++
 			rep.Versions += len(a.versions)

@@ -11,9 +11,10 @@ import (
 )
 
 // remoteDocFormat is the format of ref documents on remotes; a document
-// that lists removed versions has format remoteDocFormatRemoved, so that
-// an art from before removals refuses it ("upgrade art") rather than
-// push the removed versions back.
+// that lists removed versions or has a retention policy has format
+// remoteDocFormatRemoved, so that an art from before them refuses it
+// ("upgrade art") rather than push the removed versions back or drop the
+// policy.
 const (
 	remoteDocFormat        = 1
 	remoteDocFormatRemoved = 2
@@ -38,7 +39,21 @@ type remoteDoc struct {
 	// --remote), ascending by number: a push never sends them back, and
 	// a pull reports them (and with Prune removes them here).
 	Removed []removedVersion `json:"removed,omitempty"`
+	// Retention is the artifact's retention policy, which remote gc
+	// applies there and pulls take here (nil: none).
+	Retention *refs.Retention `json:"retention,omitempty"`
 }
+
+// retention returns the document's retention policy (zero for none).
+func (d *remoteDoc) retention() refs.Retention {
+	if d == nil || d.Retention == nil {
+		return refs.Retention{}
+	}
+	return *d.Retention
+}
+
+// newer reports whether the document uses what only format 2 holds.
+func (d *remoteDoc) newer() bool { return len(d.Removed) > 0 || d.Retention != nil }
 
 // removedVersion is a version removed from a remote's document.
 type removedVersion struct {
@@ -78,8 +93,11 @@ func (d *remoteDoc) encode() ([]byte, error) {
 	}
 	sort.Slice(d.Versions, func(i, j int) bool { return d.Versions[i].Version < d.Versions[j].Version })
 	sort.Slice(d.Removed, func(i, j int) bool { return d.Removed[i].Version < d.Removed[j].Version })
+	if d.Retention != nil && d.Retention.IsZero() {
+		d.Retention = nil
+	}
 	d.Format = remoteDocFormat
-	if len(d.Removed) > 0 {
+	if d.newer() {
 		d.Format = remoteDocFormatRemoved
 	}
 	b, err := json.MarshalIndent(d, "", " ")
@@ -110,9 +128,12 @@ func decodeRemoteDoc(b []byte, name string) (*remoteDoc, error) {
 	if d.Format != remoteDocFormat && d.Format != remoteDocFormatRemoved {
 		return nil, fmt.Errorf("ref document of %s has format %d (this art reads %d and %d; upgrade art)", name, d.Format, remoteDocFormat, remoteDocFormatRemoved)
 	}
-	if (d.Format == remoteDocFormatRemoved) != (len(d.Removed) > 0) {
-		return nil, fmt.Errorf("ref document of %s: format %d with %d removed versions (format %d lists them, and only it)",
-			name, d.Format, len(d.Removed), remoteDocFormatRemoved)
+	if d.Retention != nil && (d.Retention.IsZero() || d.Retention.Validate() != nil) {
+		return nil, fmt.Errorf("ref document of %s: bad retention policy", name)
+	}
+	if (d.Format == remoteDocFormatRemoved) != d.newer() {
+		return nil, fmt.Errorf("ref document of %s: format %d with %d removed versions and retention %v (format %d has them, and only it)",
+			name, d.Format, len(d.Removed), d.Retention != nil, remoteDocFormatRemoved)
 	}
 	if d.Name != name {
 		return nil, fmt.Errorf("ref document of %s names artifact %q", name, d.Name)

@@ -19,6 +19,7 @@ import (
 
 	"github.com/artvcs/art/objects"
 	"github.com/artvcs/art/objects/walk"
+	"github.com/artvcs/art/refs"
 	"github.com/artvcs/art/repo/remote"
 )
 
@@ -252,6 +253,10 @@ type RemoteGCReport struct {
 	// recorded by this mark or, for a sweep, the previous one.
 	Candidates     int
 	CandidateBytes int64
+	// Expired lists the versions the ref documents' retention policies
+	// let go, removed from them before the mark ("ds:v3"; listed only on
+	// a dry run).
+	Expired []string
 	// Rewritten: of the candidates, the packs mostly dead whose entries
 	// that stay were copied into a new pack.
 	Rewritten int
@@ -314,6 +319,10 @@ func (r *Repo) RemoteGC(ctx context.Context, remoteName string, opts *RemoteGCOp
 			return rep, nil
 		}
 		return r.sweepRemote(ctx, t, remoteName, doc, etag, rep)
+	}
+	// Retention first: the versions it lets go are garbage for this mark.
+	if rep.Expired, err = r.expireRemote(ctx, t, remoteName, now, opts.DryRun); err != nil {
+		return rep, err
 	}
 	m, err := r.markRemote(ctx, t, remoteName)
 	if err != nil {
@@ -1125,4 +1134,168 @@ func (r *Repo) DiskUsageRemote(ctx context.Context, remoteName string) (RemoteUs
 	}
 	u.Garbage = max(u.Stored-u.Live, 0)
 	return u, nil
+}
+
+// expireRemote applies the retention policies in the remote's ref
+// documents at now (the remote's time): the versions a policy lets go
+// are removed from their document by compare-and-swap, as by
+// DeleteOnRemote, unless an alias was set on them meanwhile; the newest
+// version, aliased ones, and the inputs of the runs that produced kept
+// versions (of any artifact, to a fixed point) stay. With dryRun it only
+// lists them. It returns them as refs, sorted.
+func (r *Repo) expireRemote(ctx context.Context, t remote.Transport, remoteName string, now time.Time, dryRun bool) ([]string, error) {
+	names, err := remoteArtifacts(ctx, t)
+	if err != nil {
+		return nil, fmt.Errorf("list artifacts on %s: %w", remoteName, err)
+	}
+	var docs []*remoteDoc
+	policies := false
+	for _, name := range names {
+		doc, _, err := getRemoteDoc(ctx, t, name)
+		if err != nil {
+			return nil, fmt.Errorf("remote %s: %w", remoteName, err)
+		}
+		if doc != nil {
+			docs = append(docs, doc)
+			policies = policies || doc.Retention != nil
+		}
+	}
+	if !policies {
+		return nil, nil
+	}
+	d, err := r.newDownloader(ctx, t, remoteName, nil)
+	if err != nil {
+		return nil, err
+	}
+	runObj := map[string]objects.ID{}
+	for _, doc := range docs {
+		for id, o := range doc.Runs {
+			runObj[id] = o
+		}
+	}
+	going := map[objects.ID]refs.Version{}
+	var kept []refs.Version
+	for _, doc := range docs {
+		byVersion := map[int64][]string{}
+		for a, n := range doc.Aliases {
+			byVersion[n] = append(byVersion[n], a)
+		}
+		vs := make([]refs.Version, 0, len(doc.Versions))
+		for _, v := range doc.Versions {
+			b, err := d.meta(ctx, v.Commit)
+			if err != nil {
+				return nil, fmt.Errorf("remote %s: %s:%s: %w", remoteName, doc.Name, fmtVersion(v.Version), err)
+			}
+			c, err := objects.DecodeCommit(b)
+			if err != nil {
+				return nil, fmt.Errorf("remote %s: commit %s: %w", remoteName, v.Commit.Short(), err)
+			}
+			vs = append(vs, refs.Version{Name: doc.Name, Version: v.Version, Commit: v.Commit, Created: c.Created,
+				Producer: c.Run, Aliases: byVersion[v.Version]})
+		}
+		exp := map[int64]bool{}
+		for _, v := range refs.Expired(vs, doc.retention(), now, nil) {
+			exp[v.Version] = true
+			going[v.Commit] = v
+		}
+		for _, v := range vs {
+			if !exp[v.Version] {
+				kept = append(kept, v)
+			}
+		}
+	}
+	seen := map[string]bool{}
+	for len(kept) > 0 && len(going) > 0 {
+		v := kept[len(kept)-1]
+		kept = kept[:len(kept)-1]
+		o, ok := runObj[v.Producer]
+		if v.Producer == "" || seen[v.Producer] || !ok {
+			continue
+		}
+		seen[v.Producer] = true
+		b, err := d.meta(ctx, o)
+		if err != nil {
+			return nil, fmt.Errorf("remote %s: run object %s: %w", remoteName, o.Short(), err)
+		}
+		run, err := objects.DecodeRun(b)
+		if err != nil {
+			return nil, fmt.Errorf("remote %s: run object %s: %w", remoteName, o.Short(), err)
+		}
+		for _, c := range run.Inputs {
+			if g, ok := going[c]; ok {
+				delete(going, c)
+				kept = append(kept, g)
+			}
+		}
+	}
+	if err := d.batch.Sync(ctx); err != nil {
+		return nil, err
+	}
+	byName := map[string]map[objects.ID]bool{}
+	for c, v := range going {
+		if byName[v.Name] == nil {
+			byName[v.Name] = map[objects.ID]bool{}
+		}
+		byName[v.Name][c] = true
+	}
+	var out []string
+	for name, commits := range byName {
+		if dryRun {
+			for c := range commits {
+				out = append(out, going[c].Ref())
+			}
+			continue
+		}
+		gone, err := r.removeOnRemote(ctx, t, remoteName, name, commits)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, gone...)
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// removeOnRemote removes the versions of name whose commits are in
+// commits from the remote's document, by compare-and-swap, skipping any
+// that an alias now points at; it returns those removed, as refs.
+func (r *Repo) removeOnRemote(ctx context.Context, t remote.Transport, remoteName, name string, commits map[objects.ID]bool) ([]string, error) {
+	for attempt := 0; ; attempt++ {
+		doc, etag, err := getRemoteDoc(ctx, t, name)
+		if err != nil || doc == nil {
+			return nil, err
+		}
+		aliased := map[int64]bool{}
+		for _, n := range doc.Aliases {
+			aliased[n] = true
+		}
+		var out []string
+		keep := doc.Versions[:0:0]
+		for i, v := range doc.Versions {
+			if commits[v.Commit] && !aliased[v.Version] && i < len(doc.Versions)-1 {
+				doc.Removed = append(doc.Removed, removedVersion{Version: v.Version, Commit: v.Commit})
+				out = append(out, name+":"+fmtVersion(v.Version))
+				continue
+			}
+			keep = append(keep, v)
+		}
+		if len(out) == 0 {
+			return nil, nil
+		}
+		doc.Versions = keep
+		enc, err := doc.encode()
+		if err != nil {
+			return nil, err
+		}
+		if _, err := decodeRemoteDoc(enc, name); err != nil {
+			return nil, fmt.Errorf("retention of %s: the ref document built is invalid (%v); nothing was changed on the remote", name, err)
+		}
+		if _, err := t.CompareAndSwap(ctx, remoteRefKey(name), etag, enc); err != nil {
+			if errors.Is(err, remote.ErrConflict) && attempt < maxCASRetries {
+				continue
+			}
+			return nil, fmt.Errorf("remote %s: move the ref document of %s: %w", remoteName, name, err)
+		}
+		return out, nil
+	}
 }

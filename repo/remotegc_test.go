@@ -722,3 +722,102 @@ func TestRemoteGCKilled(t *testing.T) {
 	}
 	t.Logf("killed at %d points (%d requests to mark, %d to sweep)", points, markReqs, sweepReqs)
 }
+
+// TestRetention: keep-last 2 over six versions, one aliased, one the
+// input of the run that produced a kept version of another artifact: gc
+// deletes exactly the others (a dry run lists them first and deletes
+// nothing); the policy travels with push and pull, and a remote gc
+// applies it there.
+func TestRetention(t *testing.T) {
+	e := newGCEnv(t)
+	ctx := e.ctx
+	var vs []Version
+	for i := range 6 {
+		vs = append(vs, e.commit(e.r, "ds", map[string]string{"f": strings.Repeat(fmt.Sprint(i), 3000)}))
+	}
+	if _, _, err := e.r.AddAlias(ctx, "ds:v1", "golden"); err != nil {
+		t.Fatal(err)
+	}
+	run, err := e.r.StartRun(ctx, "train", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := run.UseArtifact(ctx, "ds:v2"); err != nil {
+		t.Fatal(err)
+	}
+	a := e.r.NewArtifact("model", "model")
+	w, _ := a.NewFile(ctx, "w.bin")
+	w.Write([]byte("weights"))
+	w.Close()
+	model, _, err := run.LogArtifact(ctx, a, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := run.Finish(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.r.SetRetention(ctx, "ds", Retention{KeepLast: -1}); !errors.Is(err, ErrInvalidRetention) {
+		t.Fatalf("keep-last -1: %v", err)
+	}
+	if err := e.r.SetRetention(ctx, "nope", Retention{KeepLast: 2}); !errors.Is(err, ErrVersionNotFound) {
+		t.Fatalf("an unknown artifact: %v", err)
+	}
+	if err := e.r.SetRetention(ctx, "ds", Retention{KeepLast: 2}); err != nil {
+		t.Fatal(err)
+	}
+	e.push(e.r)
+	want := []string{"ds:v0", "ds:v3"}
+	dry, err := e.r.GC(ctx, &GCOptions{DryRun: true})
+	if err != nil || !slices.Equal(dry.Expired, want) {
+		t.Fatalf("dry run: %v, %v; want %v", dry.Expired, err, want)
+	}
+	if got, _ := e.r.Versions(ctx, "ds"); len(got) != 6 {
+		t.Fatalf("a dry run deleted versions: %d left", len(got))
+	}
+	time.Sleep(2 * clockSlack) // no grace: every object older than gc's cutoff
+	rep, err := e.r.GC(ctx, &GCOptions{Grace: -1})
+	if err != nil || !slices.Equal(rep.Expired, want) || rep.Bytes < 6000 {
+		t.Fatalf("gc: %+v, %v; want %v expired and their bytes freed", rep, err, want)
+	}
+	for _, v := range vs {
+		_, err := e.r.Resolve(ctx, v.Ref())
+		if gone := slices.Contains(want, v.Ref()); gone != errors.Is(err, ErrVersionNotFound) {
+			t.Errorf("%s after gc: %v", v.Ref(), err)
+		}
+	}
+	if _, err := e.r.Resolve(ctx, model.Ref()); err != nil {
+		t.Fatal(err)
+	}
+
+	// Another machine pulls the policy; a remote gc applies it there.
+	b, err := Init(ctx, afero.NewOsFs(), filepath.Join(t.TempDir(), ".art"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	b.SetTransport("origin", e.tr)
+	if _, err := b.Pull(ctx, "origin", nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if p, err := b.Retention(ctx, "ds"); err != nil || p.KeepLast != 2 {
+		t.Fatalf("the pulled policy: %+v, %v", p, err)
+	}
+	grep, err := e.r.RemoteGC(ctx, "origin", &RemoteGCOptions{Grace: time.Hour})
+	if err != nil || !slices.Equal(grep.Expired, want) {
+		t.Fatalf("remote gc: %v, %v; want %v removed", grep.Expired, err, want)
+	}
+	e.pulled("ds", vs[1], vs[2], vs[4], vs[5])
+	// Clearing it travels too.
+	if err := b.SetRetention(ctx, "ds", Retention{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Push(ctx, "origin", nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.r.Pull(ctx, "origin", nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if p, err := e.r.Retention(ctx, "ds"); err != nil || !p.IsZero() {
+		t.Fatalf("the cleared policy after a pull: %+v, %v", p, err)
+	}
+}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -58,12 +59,21 @@ period apart.`,
 
 // gcJSON is the outcome of `art gc --json`.
 type gcJSON struct {
-	Live    int   `json:"live"`
-	Garbage int   `json:"garbage"`
-	Deleted int   `json:"deleted"`
-	Young   int   `json:"young"`
-	Bytes   int64 `json:"bytes"`
-	DryRun  bool  `json:"dry_run"`
+	Live    int      `json:"live"`
+	Garbage int      `json:"garbage"`
+	Deleted int      `json:"deleted"`
+	Young   int      `json:"young"`
+	Bytes   int64    `json:"bytes"`
+	DryRun  bool     `json:"dry_run"`
+	Expired []string `json:"expired"` // versions retention deleted (would delete, with --dry-run)
+}
+
+// nonNil returns xs, or an empty list for nil (JSON [] rather than null).
+func nonNil(xs []string) []string {
+	if xs == nil {
+		return []string{}
+	}
+	return xs
 }
 
 func (a *app) runGC(ctx context.Context, opts gcOptions, _ []string) error {
@@ -80,7 +90,15 @@ func (a *app) runGC(ctx context.Context, opts gcOptions, _ []string) error {
 				Young:   rep.Young,
 				Bytes:   rep.Bytes,
 				DryRun:  opts.dryRun,
+				Expired: nonNil(rep.Expired),
 			})
+		}
+		if len(rep.Expired) > 0 {
+			verb := "deleted"
+			if opts.dryRun {
+				verb = "would delete"
+			}
+			a.printf("retention %s %s\n", verb, strings.Join(rep.Expired, ", "))
 		}
 		if opts.dryRun {
 			a.printf("would delete %s (%s); %d live", plural(int64(rep.Garbage), "object"), formatBytes(rep.Bytes), rep.Live)
@@ -97,19 +115,20 @@ func (a *app) runGC(ctx context.Context, opts gcOptions, _ []string) error {
 
 // remoteGCJSON is the outcome of `art gc --remote NAME --json`.
 type remoteGCJSON struct {
-	Remote         string  `json:"remote"`
-	Step           string  `json:"step"` // marked, waiting, swept, dry-run
-	SweepInSeconds float64 `json:"sweep_in_seconds"`
-	Versions       int     `json:"versions"`
-	LiveObjects    int     `json:"live_objects"`
-	Packs          int     `json:"packs"`
-	StoredBytes    int64   `json:"stored_bytes"`
-	LiveBytes      int64   `json:"live_bytes"`
-	Candidates     int     `json:"candidates"`
-	CandidateBytes int64   `json:"candidate_bytes"`
-	Rewritten      int     `json:"rewritten"`
-	DeletedPacks   int     `json:"deleted_packs"`
-	FreedBytes     int64   `json:"freed_bytes"`
+	Remote         string   `json:"remote"`
+	Step           string   `json:"step"` // marked, waiting, swept, dry-run
+	SweepInSeconds float64  `json:"sweep_in_seconds"`
+	Versions       int      `json:"versions"`
+	LiveObjects    int      `json:"live_objects"`
+	Packs          int      `json:"packs"`
+	StoredBytes    int64    `json:"stored_bytes"`
+	LiveBytes      int64    `json:"live_bytes"`
+	Candidates     int      `json:"candidates"`
+	CandidateBytes int64    `json:"candidate_bytes"`
+	Rewritten      int      `json:"rewritten"`
+	Expired        []string `json:"expired"`
+	DeletedPacks   int      `json:"deleted_packs"`
+	FreedBytes     int64    `json:"freed_bytes"`
 }
 
 func (a *app) runRemoteGC(ctx context.Context, opts gcOptions) error {
@@ -122,7 +141,15 @@ func (a *app) runRemoteGC(ctx context.Context, opts gcOptions) error {
 			return a.printJSON(remoteGCJSON{Remote: rep.Remote, Step: rep.Step, SweepInSeconds: rep.SweepIn.Seconds(),
 				Versions: rep.Versions, LiveObjects: rep.LiveObjects, Packs: rep.Packs, StoredBytes: rep.StoredBytes,
 				LiveBytes: rep.LiveBytes, Candidates: rep.Candidates, CandidateBytes: rep.CandidateBytes, Rewritten: rep.Rewritten,
+				Expired:      nonNil(rep.Expired),
 				DeletedPacks: rep.Deleted, FreedBytes: rep.FreedBytes})
+		}
+		if len(rep.Expired) > 0 {
+			verb := "removed"
+			if opts.dryRun {
+				verb = "would remove"
+			}
+			a.printf("%s: retention %s %s\n", rep.Remote, verb, strings.Join(rep.Expired, ", "))
 		}
 		switch rep.Step {
 		case "waiting":
