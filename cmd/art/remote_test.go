@@ -442,7 +442,7 @@ func TestRemoteRm(t *testing.T) {
 				t.Fatalf("du --remote said %q", out)
 			}
 			gc := a.jsonOut(0, "gc", "--remote", "origin", "--grace", "1h")
-			pinKeys(t, "gc --remote", gc, "remote step sweep_in_seconds versions live_objects packs stored_bytes live_bytes candidates candidate_bytes rewritten deleted_packs freed_bytes")
+			pinKeys(t, "gc --remote", gc, "remote step sweep_in_seconds versions live_objects packs stored_bytes live_bytes candidates candidate_bytes rewritten expired deleted_packs freed_bytes")
 			if gc.at("step").value != "marked" || gc.at("candidates").value.(json.Number).String() != "0" {
 				t.Fatalf("gc --remote of young packs: step %v, candidates %v", gc.at("step").value, gc.at("candidates").value)
 			}
@@ -654,6 +654,86 @@ func TestRemoteGCWhilePushing(t *testing.T) {
 				t.Fatalf("the remote stores %d bytes for %d live", stored, live)
 			}
 			t.Logf("%d gc runs beside the pushes; %d bytes stored for %d live", gcRuns, stored, live)
+		})
+	}
+}
+
+// TestRetentionEndToEnd is the scenario through the binary on a
+// directory remote and MinIO: 20 versions, --keep-last 3, one older
+// version aliased: after gc, exactly 4 versions remain here and on the
+// remote, and the freed bytes are reported.
+func TestRetentionEndToEnd(t *testing.T) {
+	for _, d := range drivers[:2] {
+		t.Run(d.name, func(t *testing.T) {
+			t.Parallel()
+			rem := d.make(t)
+			p := remoteProject(t, rem)
+			contents := map[string]string{}
+			for i := range 20 {
+				c := fmt.Sprintf("version %d\n%s", i, strings.Repeat("data ", 2000))
+				p.write("d/f.txt", c)
+				p.ok("commit", "ds", "d", "-q")
+				contents[fmt.Sprint("v", i)] = c
+			}
+			p.ok("alias", "add", "ds:v5", "golden")
+			p.fail(2, "retention", "ds", "--keep-last", "0")
+			p.fail(2, "retention", "ds", "--clear", "--keep-last", "3")
+			p.fail(1, "retention", "nope", "--keep-last", "3")
+			r := p.jsonOut(0, "retention", "ds", "--keep-last", "3")
+			pinKeys(t, "retention", r, "name keep_last keep_within policy")
+			if r.at("keep_last").value.(json.Number).String() != "3" || r.at("keep_within").value != nil {
+				t.Fatalf("retention --json: keep_last %v keep_within %v", r.at("keep_last").value, r.at("keep_within").value)
+			}
+			if out := p.ok("retention", "ds"); !strings.Contains(out, "keep the last 3 versions") {
+				t.Fatalf("retention said %q", out)
+			}
+			p.ok("push")
+			want := []string{"v19", "v18", "v17", "v5"}
+			dry := p.jsonOut(0, "gc", "--dry-run")
+			if n := len(dry.at("expired").items); n != 16 {
+				t.Fatalf("gc --dry-run lists %d versions to expire, want 16", n)
+			}
+			if got := p.versions("ds"); len(got) != 20 {
+				t.Fatalf("a dry run deleted versions: %v", got)
+			}
+			time.Sleep(100 * time.Millisecond)
+			gc := p.jsonOut(0, "gc", "--grace", "0s")
+			freed, _ := gc.at("bytes").value.(json.Number).Int64()
+			if n := len(gc.at("expired").items); n != 16 || freed < 16*10000 {
+				t.Fatalf("gc expired %d versions and freed %d bytes; want 16 and their files", n, freed)
+			}
+			if got := p.versions("ds"); !slices.Equal(got, want) {
+				t.Fatalf("after gc this repository has %v, want %v", got, want)
+			}
+			p.ok("fsck")
+			// The remote: the policy is there; a gc there removes the same,
+			// and once marked and swept a grace period apart, frees them.
+			gcRemote := func() *jsonNode { return p.jsonOut(0, "gc", "--remote", "origin", "--grace", "1s") }
+			first := gcRemote()
+			if n := len(first.at("expired").items); n != 16 {
+				t.Fatalf("gc --remote expired %d versions, want 16", n)
+			}
+			var freedThere int64
+			for i := 0; i < 6 && freedThere == 0; i++ {
+				time.Sleep(2200 * time.Millisecond)
+				n, _ := gcRemote().at("freed_bytes").value.(json.Number).Int64()
+				freedThere += n
+			}
+			if freedThere < 16*10000 {
+				t.Fatalf("gc --remote freed %d bytes, want the expired versions' files", freedThere)
+			}
+			fresh := remoteProject(t, rem)
+			fresh.ok("pull")
+			if got := fresh.versions("ds"); !slices.Equal(got, want) {
+				t.Fatalf("a fresh pull has %v, want %v", got, want)
+			}
+			for _, v := range want {
+				fresh.ok("checkout", "ds:"+v, "-o", "out-"+v)
+				if fresh.read("out-"+v+"/f.txt") != contents[v] {
+					t.Fatalf("ds:%s pulled after gc differs", v)
+				}
+			}
+			fresh.ok("fsck")
 		})
 	}
 }
