@@ -24,8 +24,11 @@ type downloader struct {
 	r      *Repo
 	t      remote.Transport
 	remote string
-	x      *objects.PackIndex
-	batch  *objects.Batch
+	// xp is the remote's pack index, replaced (reload) when a pack it
+	// lists is found gone (deleted by a remote gc since it was read).
+	xp       atomic.Pointer[objects.PackIndex]
+	reloadMu sync.Mutex
+	batch    *objects.Batch
 	sem
 	done idDone // trees here, or being fetched
 
@@ -76,8 +79,10 @@ func (r *Repo) newDownloader(ctx context.Context, t remote.Transport, remoteName
 	if err != nil {
 		return nil, err
 	}
-	return &downloader{r: r, t: t, remote: remoteName, x: x, batch: r.store.NewBatch(),
-		sem: newSem(), progress: progress}, nil
+	d := &downloader{r: r, t: t, remote: remoteName, batch: r.store.NewBatch(),
+		sem: newSem(), progress: progress}
+	d.xp.Store(x)
+	return d, nil
 }
 
 // artifact fetches what doc names that is missing here: the commits and
@@ -177,11 +182,34 @@ func sizeWant(max, want int64) string {
 	return fmt.Sprintf("at most %d", max)
 }
 
+// idx returns the remote's pack index as last read.
+func (d *downloader) idx() *objects.PackIndex { return d.xp.Load() }
+
+// reload reads the remote's pack index again, after a pack the one held
+// lists was found gone: a remote gc deleted it, having put what it keeps
+// in another (or what it held is no longer used). It returns false if
+// the index did not change (the pack is gone with nothing in its place:
+// the remote is damaged).
+func (d *downloader) reload(ctx context.Context, held *objects.PackIndex) (bool, error) {
+	d.reloadMu.Lock()
+	defer d.reloadMu.Unlock()
+	if d.idx() != held {
+		return true, nil // another reader reloaded meanwhile
+	}
+	x, err := d.r.loadRemoteIndex(ctx, d.t, d.remote)
+	if err != nil {
+		return false, err
+	}
+	d.xp.Store(x)
+	return x != held, nil
+}
+
 // open opens the entry k: from its pack if an index lists it, else under
 // its own key. Content larger than max or, if want >= 0, of another size
 // than want is refused.
 func (d *downloader) open(ctx context.Context, k objects.PackKey, max, want int64) (io.ReadCloser, int64, error) {
-	loc, ok := d.x.Lookup(k)
+	held := d.idx()
+	loc, ok := held.Lookup(k)
 	if !ok {
 		key := remoteObjectKey(k.ID)
 		if k.Kind == objects.PackList {
@@ -196,6 +224,18 @@ func (d *downloader) open(ctx context.Context, k objects.PackKey, max, want int6
 		return io.NopCloser(eofReader{}), 0, nil
 	}
 	rc, err := d.t.GetRange(ctx, packKeyOf(loc.Pack), loc.Off, loc.Size)
+	if errors.Is(err, remote.ErrNotFound) {
+		// The pack is gone: read the index again, and the entry from
+		// where it is now.
+		if changed, rerr := d.reload(ctx, held); rerr != nil {
+			return nil, 0, rerr
+		} else if changed {
+			if nl, ok := d.idx().Lookup(k); ok && nl.Pack != loc.Pack && nl.Size == loc.Size {
+				loc = nl
+				rc, err = d.t.GetRange(ctx, packKeyOf(loc.Pack), loc.Off, loc.Size)
+			}
+		}
+	}
 	if err != nil {
 		return nil, 0, d.rangeError(loc.Pack, err)
 	}
@@ -370,10 +410,10 @@ func (d *downloader) blobs(ctx context.Context, ws []wantBlob) error {
 			continue
 		}
 		switch {
-		case d.x.Has(objects.PackListKey(w.id)):
+		case d.idx().Has(objects.PackListKey(w.id)):
 			lists = append(lists, objects.PackListKey(w.id))
 			listSize[w.id] = w.size
-		case d.x.Has(objects.PackObjectKey(w.id)):
+		case d.idx().Has(objects.PackObjectKey(w.id)):
 			if k := objects.PackObjectKey(w.id); !need[k] {
 				need[k] = true
 				data = append(data, k)
@@ -414,7 +454,7 @@ func (d *downloader) blobs(ctx context.Context, ws []wantBlob) error {
 			if _, err := d.r.store.Stat(ctx, c.ID); err == nil {
 				continue
 			}
-			if loc, ok := d.x.Lookup(ck); ok && loc.Size == c.Size {
+			if loc, ok := d.idx().Lookup(ck); ok && loc.Size == c.Size {
 				data = append(data, ck)
 			} else {
 				looseChunks = append(looseChunks, c)
@@ -511,6 +551,13 @@ type byteRange struct {
 // it can, packWorkers*2 at once, and hands each entry's bytes to fn, which
 // must read them all.
 func (d *downloader) ranges(ctx context.Context, ks []objects.PackKey, fn func(k objects.PackKey, size int64, r io.Reader) error) error {
+	return d.rangesOnce(ctx, ks, fn, true)
+}
+
+// rangesOnce is ranges; with retry, the entries of packs found gone are
+// read again, once, from where a fresh pack index says they are now.
+func (d *downloader) rangesOnce(ctx context.Context, ks []objects.PackKey, fn func(k objects.PackKey, size int64, r io.Reader) error, retry bool) error {
+	held := d.idx()
 	type item struct {
 		k    objects.PackKey
 		pack string
@@ -518,7 +565,7 @@ func (d *downloader) ranges(ctx context.Context, ks []objects.PackKey, fn func(k
 	}
 	items := make([]item, 0, len(ks))
 	for _, k := range ks {
-		loc, ok := d.x.Lookup(k)
+		loc, ok := held.Lookup(k)
 		if !ok {
 			return fmt.Errorf("%w: %s is in no pack of remote %s", ErrObjectNotFound, k, d.remote)
 		}
@@ -544,11 +591,44 @@ func (d *downloader) ranges(ctx context.Context, ks []objects.PackKey, fn func(k
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(2 * packWorkers)
+	var goneMu sync.Mutex
+	var gone []*byteRange // ranges of packs gone, none of whose entries fn saw
 	for _, br := range rs {
-		g.Go(func() error { return d.readRange(gctx, br, fn) })
+		g.Go(func() error {
+			err := d.readRange(gctx, br, fn)
+			var pg *packGoneError
+			if retry && errors.As(err, &pg) {
+				goneMu.Lock()
+				gone = append(gone, br)
+				goneMu.Unlock()
+				return nil
+			}
+			return err
+		})
 	}
-	return g.Wait()
+	if err := g.Wait(); err != nil || len(gone) == 0 {
+		return err
+	}
+	changed, err := d.reload(ctx, held)
+	if err != nil {
+		return err
+	}
+	if !changed {
+		return d.rangeError(gone[0].pack, remote.ErrNotFound)
+	}
+	var again []objects.PackKey
+	for _, br := range gone {
+		again = append(again, br.entries...)
+	}
+	return d.rangesOnce(ctx, again, fn, false)
 }
+
+// packGoneError is a range read of a pack that is not on the remote (a
+// remote gc may have deleted it since the index was read).
+type packGoneError struct{ err error }
+
+func (e *packGoneError) Error() string { return e.err.Error() }
+func (e *packGoneError) Unwrap() error { return e.err }
 
 func (d *downloader) readRange(ctx context.Context, br *byteRange, fn func(k objects.PackKey, size int64, r io.Reader) error) error {
 	if br.end == br.start {
@@ -561,6 +641,9 @@ func (d *downloader) readRange(ctx context.Context, br *byteRange, fn func(k obj
 	}
 	key := packKeyOf(br.pack)
 	rc, err := d.t.GetRange(ctx, key, br.start, br.end-br.start)
+	if errors.Is(err, remote.ErrNotFound) {
+		return &packGoneError{d.rangeError(br.pack, err)}
+	}
 	if err != nil {
 		return d.rangeError(br.pack, err)
 	}
@@ -598,7 +681,7 @@ func (d *downloader) blob(ctx context.Context, id objects.ID, size int64) error 
 		return nil
 	}
 	order := []bool{false, true} // whole, then chunked
-	if size >= chunkedGuess || d.x.Has(objects.PackListKey(id)) {
+	if size >= chunkedGuess || d.idx().Has(objects.PackListKey(id)) {
 		order = []bool{true, false}
 	}
 	var err error

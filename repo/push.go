@@ -946,7 +946,8 @@ func (u *uploader) blob(ctx context.Context, id objects.ID) error {
 // id, which is stored whole here: a chunk the remote lacks (or that lies
 // where this push may not rely on it) means the blob is sent whole.
 func (u *uploader) remoteChunks(ctx context.Context, id objects.ID) error {
-	d := &downloader{r: u.r, t: u.t, remote: u.remote, x: u.x, sem: newSem()}
+	d := &downloader{r: u.r, t: u.t, remote: u.remote, sem: newSem()}
+	d.xp.Store(u.x)
 	l, err := d.chunkList(ctx, id)
 	if err != nil {
 		return err

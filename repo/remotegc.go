@@ -758,7 +758,7 @@ func (d *downloader) chunkList(ctx context.Context, id objects.ID) (*objects.Chu
 		return nil, err
 	}
 	k := objects.PackListKey(id)
-	if !d.x.Has(k) {
+	if !d.idx().Has(k) {
 		if _, err := d.t.Stat(ctx, remoteListKey(id)); err != nil {
 			return nil, nil // stored whole (or missing: not gc's to judge)
 		}

@@ -425,6 +425,17 @@ func TestRemoteGCRewrite(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.age("packs", 2*time.Hour)
+	// A reader whose pack index predates the rewrite.
+	reader, err := Init(e.ctx, afero.NewMemMapFs(), "/reader/.art", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reader.Close()
+	reader.SetTransport("origin", e.tr)
+	stale, err := reader.newDownloader(e.ctx, e.tr, "origin", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	rep := e.gc(time.Hour)
 	if rep.Rewritten != 1 || rep.Candidates != 2 {
 		t.Fatalf("the mark: %+v; want v0's two packs, one rewritten", rep)
@@ -455,6 +466,18 @@ func TestRemoteGCRewrite(t *testing.T) {
 		}
 	}
 	e.pulled("ds", v1)
+	// The stale reader finds the pack gone, reads the index again and
+	// fetches the file from the new pack.
+	shared := objects.Hash([]byte("shared"))
+	if err := stale.blobs(e.ctx, []wantBlob{{shared, 6}}); err != nil {
+		t.Fatalf("a read through an index older than the sweep: %v", err)
+	}
+	if err := stale.batch.Sync(e.ctx); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := objects.ReadAll(e.ctx, reader.store, shared, 100); err != nil || string(b) != "shared" {
+		t.Fatalf("the reader holds %q, %v", b, err)
+	}
 }
 
 // stopTransport dies at a request: request number at (counting from 0,
