@@ -146,3 +146,16 @@ func Expired(versions []Version, p Retention, now time.Time, keep func(Version) 
 	}
 	return out
 }
+
+// SetRemote records that version of name came from (and its missing files
+// are fetched from) the remote remoteName.
+func (x *Index) SetRemote(ctx context.Context, name string, version int64, remoteName string) error {
+	res, err := x.q.ExecContext(ctx, `UPDATE versions SET remote = ? WHERE name = ? AND version = ?`, remoteName, name, version)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("%w: %s:%s", ErrNotFound, name, VersionString(version))
+	}
+	return nil
+}

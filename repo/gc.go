@@ -28,6 +28,11 @@ type GCOptions struct {
 	// Grace keeps unreferenced objects younger than this (0 means
 	// DefaultGrace; use a negative value for none).
 	Grace time.Duration
+	// MaxCache, when positive, then shrinks the store under this many
+	// bytes by evicting file contents a configured remote holds, least
+	// recently used first (see GCReport.Evicted): a checkout fetches them
+	// again. What no remote holds is never evicted.
+	MaxCache int64
 }
 
 // GCReport says what GC found and did.
@@ -41,6 +46,10 @@ type GCReport struct {
 	// deleted before the mark (listed only, on a dry run, whose other
 	// counts still hold them live).
 	Expired []string
+	// Evicted and EvictedBytes: the file contents MaxCache evicted (would
+	// evict, on a dry run), and their bytes.
+	Evicted      int
+	EvictedBytes int64
 }
 
 // GC deletes objects that no version or run uses. It marks everything
@@ -239,6 +248,13 @@ func (r *Repo) GC(ctx context.Context, opts *GCOptions) (rep GCReport, retErr er
 	if !opts.DryRun {
 		if _, err := r.store.RemoveStaleTemps(cutoff); err != nil {
 			return rep, err
+		}
+	}
+	if opts.MaxCache > 0 {
+		n, b, err := r.evict(ctx, opts.MaxCache, opts.DryRun)
+		rep.Evicted, rep.EvictedBytes = n, b
+		if err != nil {
+			return rep, fmt.Errorf("gc --max-cache: %w", err)
 		}
 	}
 	return rep, nil

@@ -11,9 +11,10 @@ import (
 )
 
 type gcOptions struct {
-	dryRun bool
-	grace  time.Duration
-	remote string
+	dryRun   bool
+	grace    time.Duration
+	remote   string
+	maxCache string
 }
 
 func (a *app) newGCCommand() *cobra.Command {
@@ -38,6 +39,14 @@ period apart.`,
 			if opts.grace < 0 {
 				return usagef(cmd, "--grace %s: want a duration of 0 or more", opts.grace)
 			}
+			if opts.maxCache != "" {
+				if opts.remote != "" {
+					return usagef(cmd, "--max-cache shrinks this repository's store, not a remote's")
+				}
+				if n, err := parseByteSize(opts.maxCache); err != nil || n <= 0 {
+					return usagef(cmd, "--max-cache %q: want a size such as 20GiB", opts.maxCache)
+				}
+			}
 			if opts.remote != "" {
 				if cmd.Flags().Changed("grace") && opts.grace < repo.MinRemoteGrace {
 					return usagef(cmd, "--grace %s: a remote gc's grace period is at least %s, longer than any push", opts.grace, repo.MinRemoteGrace)
@@ -54,6 +63,7 @@ period apart.`,
 	f.BoolVarP(&opts.dryRun, "dry-run", "n", false, "report what would be deleted, delete nothing")
 	f.DurationVar(&opts.grace, "grace", 0, "keep objects younger than `DURATION` (default "+repo.DefaultGrace.String()+"; with --remote "+repo.DefaultRemoteGrace.String()+")")
 	f.StringVar(&opts.remote, "remote", "", "reclaim space on the remote `NAME` instead of here")
+	f.StringVar(&opts.maxCache, "max-cache", "", "then evict file contents a remote holds, least recently used first, until the store is under `SIZE` (checkouts fetch them again)")
 	return cmd
 }
 
@@ -66,6 +76,9 @@ type gcJSON struct {
 	Bytes   int64    `json:"bytes"`
 	DryRun  bool     `json:"dry_run"`
 	Expired []string `json:"expired"` // versions retention deleted (would delete, with --dry-run)
+	// file contents --max-cache evicted (would evict), and their bytes
+	Evicted      int   `json:"evicted"`
+	EvictedBytes int64 `json:"evicted_bytes"`
 }
 
 // nonNil returns xs, or an empty list for nil (JSON [] rather than null).
@@ -78,19 +91,25 @@ func nonNil(xs []string) []string {
 
 func (a *app) runGC(ctx context.Context, opts gcOptions, _ []string) error {
 	return a.withRepo(ctx, func(r *repo.Repo) error {
-		rep, err := r.GC(ctx, &repo.GCOptions{DryRun: opts.dryRun, Grace: opts.grace})
+		var maxCache int64
+		if opts.maxCache != "" {
+			maxCache, _ = parseByteSize(opts.maxCache) // checked in RunE
+		}
+		rep, err := r.GC(ctx, &repo.GCOptions{DryRun: opts.dryRun, Grace: opts.grace, MaxCache: maxCache})
 		if err != nil {
 			return err
 		}
 		if a.global.json {
 			return a.printJSON(gcJSON{
-				Live:    rep.Live,
-				Garbage: rep.Garbage,
-				Deleted: rep.Deleted,
-				Young:   rep.Young,
-				Bytes:   rep.Bytes,
-				DryRun:  opts.dryRun,
-				Expired: nonNil(rep.Expired),
+				Live:         rep.Live,
+				Garbage:      rep.Garbage,
+				Deleted:      rep.Deleted,
+				Young:        rep.Young,
+				Bytes:        rep.Bytes,
+				DryRun:       opts.dryRun,
+				Expired:      nonNil(rep.Expired),
+				Evicted:      rep.Evicted,
+				EvictedBytes: rep.EvictedBytes,
 			})
 		}
 		if len(rep.Expired) > 0 {
@@ -109,6 +128,14 @@ func (a *app) runGC(ctx context.Context, opts gcOptions, _ []string) error {
 			a.printf(", %d unused but younger than the grace period kept", rep.Young)
 		}
 		a.printf("\n")
+		if opts.maxCache != "" {
+			verb := "evicted"
+			if opts.dryRun {
+				verb = "would evict"
+			}
+			a.printf("%s %s (%s) that a remote holds; checkouts fetch them again\n", verb,
+				plural(int64(rep.Evicted), "file content"), formatBytes(rep.EvictedBytes))
+		}
 		return nil
 	})
 }

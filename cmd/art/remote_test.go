@@ -737,3 +737,91 @@ func TestRetentionEndToEnd(t *testing.T) {
 		})
 	}
 }
+
+// TestMaxCache: `art gc --max-cache` shrinks the store under the limit by
+// evicting what the remote holds, least recently used first; a checkout
+// of the evicted version fetches and verifies what it needs; what no
+// remote holds (an unpushed version, a local-only artifact) is never
+// evicted, and checks out with the remote gone.
+func TestMaxCache(t *testing.T) {
+	rem := dirRemote(t)
+	p := remoteProject(t, rem)
+	fill := func(seed, n int) string {
+		var b strings.Builder
+		for i := 0; b.Len() < n; i++ {
+			fmt.Fprintf(&b, "%d-%d ", seed, i*7919%100003)
+		}
+		return b.String()[:n]
+	}
+	pushed := map[string]string{}
+	for i := range 5 {
+		pushed[fmt.Sprintf("a%d.bin", i)] = fill(i, 300<<10)
+		p.write(fmt.Sprintf("v0/a%d.bin", i), pushed[fmt.Sprintf("a%d.bin", i)])
+	}
+	p.ok("commit", "ds", "v0", "-q")
+	p.ok("push")
+	p.write("v1/b.bin", fill(100, 100<<10))
+	p.ok("commit", "ds", "v1", "-q") // not pushed
+	p.write("scratch/c.bin", fill(200, 100<<10))
+	p.ok("commit", "scratch", "scratch", "-q") // never pushed
+	stored := func() int64 {
+		n, _ := p.jsonOut(0, "du").at("stored").value.(json.Number).Int64()
+		return n
+	}
+	before := stored()
+	if before < 1700<<10 {
+		t.Fatalf("the store holds %d bytes", before)
+	}
+	p.fail(2, "gc", "--max-cache", "lots")
+	p.fail(2, "gc", "--max-cache", "1MiB", "--remote", "origin")
+	dry := p.jsonOut(0, "gc", "--max-cache", "600KiB", "--dry-run")
+	if n, _ := dry.at("evicted").value.(json.Number).Int64(); n == 0 {
+		t.Fatal("gc --max-cache --dry-run would evict nothing")
+	}
+	if stored() != before {
+		t.Fatal("a dry run evicted")
+	}
+	gc := p.jsonOut(0, "gc", "--max-cache", "600KiB")
+	n, _ := gc.at("evicted").value.(json.Number).Int64()
+	freed, _ := gc.at("evicted_bytes").value.(json.Number).Int64()
+	if n < 4 || freed < 4*300<<10 {
+		t.Fatalf("gc --max-cache evicted %d contents (%d bytes)", n, freed)
+	}
+	if after := stored(); after > 600<<10 {
+		t.Fatalf("the store holds %d bytes after gc --max-cache 600KiB", after)
+	}
+	p.ok("fsck")
+	p.ok("checkout", "ds:v0", "-o", "out0")
+	for name, c := range pushed {
+		if p.read("out0/"+name) != c {
+			t.Fatalf("%s checked out after eviction differs", name)
+		}
+	}
+	p.ok("verify", "ds:v0", "out0")
+	// Evict everything it can, then take the remote away: what was never
+	// pushed still checks out.
+	p.ok("gc", "--max-cache", "1")
+	if err := os.Rename(rem.dir, rem.dir+".gone"); err != nil {
+		t.Fatal(err)
+	}
+	p.ok("checkout", "ds:v1", "-o", "out1")
+	p.ok("checkout", "scratch", "-o", "out2")
+	if p.read("out1/b.bin") != fill(100, 100<<10) || p.read("out2/c.bin") != fill(200, 100<<10) {
+		t.Fatal("unpushed contents differ after eviction")
+	}
+	if res := p.run("checkout", "ds:v0", "-o", "out3"); res.code == 0 {
+		t.Fatal("ds:v0 checked out with its contents evicted and the remote gone")
+	}
+	// With the remote gone, eviction finds nothing it holds: it evicts
+	// nothing (or, unreachable, refuses).
+	res := p.runIn("", nil, "gc", "--max-cache", "1", "--json")
+	if res.code == 0 {
+		if n := parseJSON(t, res.stdout).at("evicted").value.(json.Number).String(); n != "0" {
+			t.Fatalf("gc --max-cache with the remote gone evicted %s", n)
+		}
+	} else if !strings.Contains(res.stderr, "nothing was evicted") {
+		t.Fatalf("gc --max-cache with the remote gone: %v", res)
+	}
+	p.ok("checkout", "ds:v1", "-o", "out4")
+	p.ok("fsck")
+}
