@@ -18,8 +18,9 @@ const checkoutBatch = 4096
 
 // checkoutTouchedMax is how many paths with something to do the first
 // pass of a streaming checkout remembers for the second; past it, the
-// second plans every path again.
-const checkoutTouchedMax = 1 << 16
+// second plans every path again. A fixed bound (about 6 MiB of paths), a
+// variable for the test of flat memory, which lowers it.
+var checkoutTouchedMax = 1 << 16
 
 // A streaming checkout (downloadStream) holds a batch of paths at a time,
 // never the version's manifest, the directory's whole disk state or its

@@ -26,3 +26,12 @@ func SetPrefetchKeep(n int) (restore func()) {
 	prefetchKeep = n
 	return func() { prefetchKeep = old }
 }
+
+// SetCheckoutTouchedMax sets how many paths a streaming checkout's first
+// pass remembers for the second, and returns what restores it. Tests that
+// call it must not run in parallel.
+func SetCheckoutTouchedMax(n int) (restore func()) {
+	old := checkoutTouchedMax
+	checkoutTouchedMax = n
+	return func() { checkoutTouchedMax = old }
+}

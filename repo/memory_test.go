@@ -75,6 +75,7 @@ func TestMemoryFlatInFileCount(t *testing.T) {
 	}()
 	defer repo.SetPullBatch(4096)()
 	defer repo.SetPrefetchKeep(256 << 10)()
+	defer repo.SetCheckoutTouchedMax(4096)()
 	ctx := context.Background()
 	const n, perDir = 15_000, 200
 	ops := []string{"commit", "recommit", "manifest", "diff", "verify", "checkout", "recheckout", "switch", "gc", "du",

@@ -388,14 +388,21 @@ func (r *Repo) RemoteGC(ctx context.Context, remoteName string, opts *RemoteGCOp
 		}
 		rewrites[i].Into = into
 	}
-	// A rewrite into a pack that is itself going (or into itself) would
-	// delete what it keeps: such a pack stays as it is.
+	// A rewrite's new pack that was a candidate lacked only its index (a
+	// mark killed while writing it): rewritePack has just written it, so
+	// it stays. A rewrite into a pack that is itself rewritten (or into
+	// itself) would delete what it keeps: such a pack stays as it is.
 	going := map[string]bool{}
 	for _, c := range candidates {
 		going[c] = true
 	}
 	for _, w := range rewrites {
-		if going[w.Into] {
+		if cand[w.Into] {
+			delete(going, w.Into)
+		}
+	}
+	for _, w := range rewrites {
+		if going[w.Into] || w.Into == w.Pack {
 			delete(going, w.Pack)
 		}
 	}

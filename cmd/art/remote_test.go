@@ -9,6 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	mrand "math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -824,4 +826,125 @@ func TestMaxCache(t *testing.T) {
 	}
 	p.ok("checkout", "ds:v1", "-o", "out4")
 	p.ok("fsck")
+}
+
+// TestRemoteGCSigkill: `art gc --remote` killed with SIGKILL after a
+// random delay, on copies of one directory remote holding removed
+// versions, a mostly dead pack and an interrupted push's pack, in the
+// mark and in the sweep, at 60 points in all: after each kill every kept
+// version pulls and checks out identical, and the next runs finish the
+// job (the remote ends as small as after an uninterrupted gc).
+func TestRemoteGCSigkill(t *testing.T) {
+	rem := dirRemote(t)
+	p := remoteProject(t, rem)
+	kept := map[string]string{}
+	for i := range 8 {
+		c := fmt.Sprintf("version %d\n%s", i, strings.Repeat(fmt.Sprint(i), 40000))
+		p.write("d/own.txt", c)
+		p.write("d/shared.txt", "in every version")
+		p.ok("commit", "ds", "d", "-q")
+		p.ok("push")
+		if i%2 == 1 || i == 7 {
+			kept[fmt.Sprint("v", i)] = c
+		}
+	}
+	for i := 0; i < 7; i += 2 {
+		p.ok("rm", fmt.Sprintf("ds:v%d", i), "--remote", "origin")
+	}
+	if err := os.WriteFile(filepath.Join(rem.dir, "packs", strings.Repeat("ab", 32)+".pack"), []byte("half a pack"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	age := func(dir string) {
+		old := time.Now().Add(-2 * time.Hour)
+		filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+			if err == nil && !d.IsDir() {
+				os.Chtimes(path, old, old)
+			}
+			return err
+		})
+	}
+	age(rem.dir)
+	copyTree := func(src, dst string) {
+		if out, err := exec.Command("cp", "-a", src, dst).CombinedOutput(); err != nil {
+			t.Fatalf("cp: %v: %s", err, out)
+		}
+	}
+	gcIn := func(dir string) *project {
+		q := newProject(t)
+		q.ok("remote", "add", "origin", dir)
+		return q
+	}
+	packs := func(dir string) int {
+		names, _ := filepath.Glob(filepath.Join(dir, "packs", "[0-9a-f]*.pack")) // not the driver's lock files
+		return len(names)
+	}
+	// An uninterrupted round, timed: the mark, then (aged) the sweep.
+	clean := filepath.Join(t.TempDir(), "clean")
+	copyTree(rem.dir, clean)
+	g := gcIn(clean)
+	start := time.Now()
+	g.ok("gc", "--remote", "origin", "--grace", "1h")
+	markTime := time.Since(start)
+	marked := filepath.Join(t.TempDir(), "marked")
+	copyTree(clean, marked)
+	age(clean)
+	start = time.Now()
+	g.ok("gc", "--remote", "origin", "--grace", "1h")
+	sweepTime := time.Since(start)
+	want := packs(clean)
+	if want >= packs(rem.dir) {
+		t.Fatalf("an uninterrupted gc left %d packs of %d", want, packs(rem.dir))
+	}
+	check := func(dir, when string) {
+		t.Helper()
+		q := gcIn(dir)
+		q.ok("pull")
+		for v, c := range kept {
+			q.ok("checkout", "ds:"+v, "-o", "out-"+v)
+			if q.read("out-"+v+"/own.txt") != c {
+				t.Fatalf("%s: ds:%s differs", when, v)
+			}
+		}
+		q.ok("fsck")
+	}
+	rng := mrand.New(mrand.NewPCG(16, 3))
+	points := 0
+	for _, phase := range []struct {
+		from string
+		took time.Duration
+	}{{rem.dir, markTime}, {marked, sweepTime}} {
+		for range 30 {
+			dir := filepath.Join(t.TempDir(), "r")
+			copyTree(phase.from, dir)
+			age(dir)
+			q := gcIn(dir)
+			cmd := exec.Command(artBin, "gc", "--remote", "origin", "--grace", "1h")
+			cmd.Dir = q.dir
+			cmd.Env = baseEnv()
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(time.Duration(rng.Int64N(int64(phase.took) + 1)))
+			cmd.Process.Signal(syscall.SIGKILL)
+			cmd.Wait()
+			points++
+			check(dir, fmt.Sprintf("after a kill at point %d", points))
+			// The next runs finish the job.
+			var runs []string
+			docOf := func() string { b, _ := os.ReadFile(filepath.Join(dir, "gc", "state.json")); return string(b) }
+			runs = append(runs, "after the kill: "+docOf())
+			for range 3 {
+				age(dir)
+				runs = append(runs, q.ok("gc", "--remote", "origin", "--grace", "1h", "--json"), docOf())
+			}
+			if got := packs(dir); got > want {
+				a, _ := filepath.Glob(filepath.Join(dir, "packs", "*"))
+				b, _ := filepath.Glob(filepath.Join(clean, "packs", "*"))
+				doc, _ := os.ReadFile(filepath.Join(dir, "gc", "state.json"))
+				t.Fatalf("after a kill at point %d and three more runs, %d packs; an uninterrupted gc leaves %d\n%v\n%v\n%s\n%s", points, got, want, a, b, doc, strings.Join(runs, "\n"))
+			}
+			check(dir, fmt.Sprintf("after the runs that followed kill %d", points))
+		}
+	}
+	t.Logf("killed at %d points (mark %v, sweep %v uninterrupted)", points, markTime, sweepTime)
 }
