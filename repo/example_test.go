@@ -404,6 +404,52 @@ func ExampleRepo_Push() {
 	// [v2]
 }
 
+// A bucket that shrinks: a version removed from the remote, a retention
+// policy that travels with push, and remote gc's two steps, a grace
+// period apart (here a second, the shortest it takes).
+func ExampleRepo_RemoteGC() {
+	ctx := context.Background()
+	r, project := exampleRepo(ctx)
+	defer os.RemoveAll(project)
+	defer r.Close()
+	check(r.AddRemote(ctx, "origin", filepath.Join(project, "shared")))
+	for i := range 3 { // three versions, pushed one by one
+		putFile(project, "data/train.csv", fmt.Sprintf("day,rides\n2011-01-0%d,%d\n", i+1, 985+i))
+		logData(ctx, r, project)
+		_, err := r.Push(ctx, "origin", nil, nil)
+		check(err)
+	}
+
+	// readme:start
+	gone, err := r.DeleteOnRemote(ctx, "origin", "bike-dataset:v0", false) // art rm --remote; force: aliased too
+	check(err)
+	fmt.Println(gone.Ref()) // bike-dataset:v0: no push sends it back; pulls report it (PullOptions.Prune)
+
+	check(r.SetRetention(ctx, "bike-dataset", repo.Retention{KeepLast: 1})) // aliased versions always stay
+	_, err = r.Push(ctx, "origin", nil, nil)                                // the policy travels with the ref document
+	check(err)
+
+	opts := &repo.RemoteGCOptions{Grace: time.Second} // default 24h: longer than any push
+	mark, err := r.RemoteGC(ctx, "origin", opts)      // retention, then the mark: what nothing uses becomes a candidate
+	check(err)
+	fmt.Println(mark.Step, mark.Expired) // marked [bike-dataset:v1]
+	// readme:end
+
+	// Nothing is old enough yet; a mark once the packs are, then the sweep
+	// a grace period later.
+	time.Sleep(2100 * time.Millisecond)
+	_, err = r.RemoteGC(ctx, "origin", opts)
+	check(err)
+	time.Sleep(2100 * time.Millisecond)
+	sweep, err := r.RemoteGC(ctx, "origin", opts)
+	check(err)
+	fmt.Println(sweep.Step, sweep.Deleted > 0, sweep.Versions)
+	// Output:
+	// bike-dataset:v0
+	// marked [bike-dataset:v1]
+	// swept true 1
+}
+
 // Aliases, deletion, and the repository's upkeep: fsck re-hashes every
 // object, gc deletes what no version or run uses, reindex rebuilds the
 // index from the objects.

@@ -844,3 +844,48 @@ func TestRetention(t *testing.T) {
 		t.Fatalf("the cleared policy after a pull: %+v, %v", p, err)
 	}
 }
+
+// TestServedStoreGC: what `art serve` lets a remote gc do, and nothing
+// more: swap the gc document (a valid one) and the clock, delete packs;
+// never delete a ref document or anything else.
+func TestServedStoreGC(t *testing.T) {
+	ctx := context.Background()
+	tr, err := dirremote.New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	s := ServedStore(tr)
+	verify := UploadVerifier(tr)
+	name := strings.Repeat("ab", 32)
+	if err := tr.PutIfAbsent(ctx, packKeyOf(name), bytes.NewReader([]byte("x")), 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := tr.PutIfAbsent(ctx, remoteRefKey("ds"), bytes.NewReader([]byte("{}")), 2); err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []string{remoteRefKey("ds"), "objects/ab/" + strings.Repeat("c", 62), gcDocKey} {
+		if err := s.Delete(ctx, key); !errors.Is(err, remote.ErrPermission) {
+			t.Errorf("Delete(%s) = %v, want ErrPermission", key, err)
+		}
+	}
+	if err := s.Delete(ctx, packKeyOf(name)); err != nil {
+		t.Errorf("Delete of a pack: %v", err)
+	}
+	doc, _ := (&gcDoc{Format: gcDocFormat, Phase: gcIdle}).encode()
+	if _, err := verify(ctx, gcDocKey, bytes.NewReader(doc)); err != nil {
+		t.Errorf("a valid gc document refused: %v", err)
+	}
+	if _, err := verify(ctx, gcDocKey, bytes.NewReader([]byte(`{"format": 1, "phase": "gone"}`))); err == nil {
+		t.Error("an invalid gc document accepted")
+	}
+	if _, err := verify(ctx, "gc/other", bytes.NewReader([]byte("x"))); err == nil {
+		t.Error("another key under gc/ accepted")
+	}
+	if _, err := s.CompareAndSwap(ctx, gcDocKey, "", doc); err != nil {
+		t.Errorf("swap of the gc document: %v", err)
+	}
+	if _, err := s.CompareAndSwap(ctx, "packs/x.pack", "", doc); !errors.Is(err, remote.ErrInvalidKey) {
+		t.Errorf("swap of a pack: %v", err)
+	}
+}
