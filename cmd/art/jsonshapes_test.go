@@ -206,7 +206,7 @@ func TestJSONKeys(t *testing.T) {
 	pinKeys(t, "fsck", f, "objects bytes versions ok problems")
 	pinList(t, "fsck problems (none)", f.at("problems"), 0)
 
-	pinKeys(t, "gc", p.jsonOut(0, "gc", "--dry-run"), "live garbage deleted young bytes dry_run expired")
+	pinKeys(t, "gc", p.jsonOut(0, "gc", "--dry-run"), "live garbage deleted young bytes dry_run expired evicted evicted_bytes")
 	pinKeys(t, "reindex", p.jsonOut(0, "reindex"), "objects artifacts versions runs running skipped unknown_runs damaged bad_ref_documents")
 	pinKeys(t, "alias add", p.jsonOut(0, "alias", "add", "ds:v0", "best"), "name alias version previous")
 	pinKeys(t, "alias rm", p.jsonOut(0, "alias", "rm", "ds", "best"), "alias name")
