@@ -32,7 +32,8 @@ what no version on the remote reaches and records the packs that hold only
 that (and packs of interrupted pushes) as candidates; a run at least the
 grace period later (default ` + repo.DefaultRemoteGrace.String() + `, longer than any push) marks again and
 deletes the candidates still unused. Run it from cron, or twice a grace
-period apart.`,
+period apart. Every machine that pushes there must run an art with remote gc
+(this one or later): an older one does not read gc's document.`,
 		Example: "  art gc\n  art gc --remote origin --grace 1h",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
