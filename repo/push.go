@@ -1046,6 +1046,9 @@ func (u *uploader) sendPack(ctx context.Context, es []objects.PackEntry) error {
 	for _, e := range es {
 		delete(u.planned, e.PackKey) // x lists it now
 	}
+	// The push relies on its own packs too: one older than the grace
+	// period at a mark (a push that long) may be a candidate.
+	u.relied[name] = true
 	u.mu.Unlock()
 	return nil
 }

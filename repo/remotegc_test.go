@@ -372,6 +372,51 @@ func TestRemoteGCPushRevives(t *testing.T) {
 	}
 	e.pulled("late", w)
 	_ = other
+
+	// A push longer than the grace period: its own packs, sent and not
+	// yet named by its document, become candidates and are swept before
+	// it checks; it sends them again.
+	slow := e.commit(e.r, "slow", map[string]string{"s": "the slow push's own file"})
+	hooked := &hookTransport{Transport: e.tr, onGCRead: 2, hook: func() {
+		e.age("packs", 2*time.Hour)
+		e.gc(time.Hour)
+		e.age("gc", 2*time.Hour)
+		if rep := e.gc(time.Hour); rep.Step != "swept" || rep.Deleted == 0 {
+			t.Errorf("the sweep during the slow push: %+v", rep)
+		}
+	}}
+	su, err := e.r.newUploader(ctx, hooked, "origin", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.r.pushArtifact(ctx, hooked, "origin", "slow", su, &PushOptions{}); err != nil {
+		t.Fatalf("the slow push: %v", err)
+	}
+	if !hooked.ran {
+		t.Fatal("the gc round never ran during the slow push")
+	}
+	e.pulled("slow", slow)
+}
+
+// hookTransport runs hook once, just before the onGCRead-th read of the
+// gc document.
+type hookTransport struct {
+	remote.Transport
+	onGCRead int
+	hook     func()
+	reads    int
+	ran      bool
+}
+
+func (h *hookTransport) Get(ctx context.Context, key string) (io.ReadCloser, remote.Info, error) {
+	if key == gcDocKey {
+		h.reads++
+		if h.reads == h.onGCRead && !h.ran {
+			h.ran = true
+			h.hook()
+		}
+	}
+	return h.Transport.Get(ctx, key)
 }
 
 // TestRemoteGCRefusals: a grace period below the minimum, an unknown
