@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -331,21 +332,70 @@ func (r *Repo) RemoteGC(ctx context.Context, remoteName string, opts *RemoteGCOp
 	m.report(&rep)
 	cutoff := now.Add(-grace - remoteClockSlack)
 	cand, rw := map[string]bool{}, map[string]bool{}
+	var mixed []string // old packs holding live and dead entries
+	var live, dead int64
 	for name, p := range m.packs {
+		live += p.liveBytes
+		dead += p.deadBytes()
 		old := p.hasIdx && p.idxTime.Before(cutoff) || !p.hasIdx && p.hasPack && p.packTime.Before(cutoff)
 		switch {
 		case !old:
 		case p.allDead():
 			cand[name] = true
-		case p.hasPack && p.liveBytes*4 < p.packSize-p.idxSize && p.liveBytes <= maxRewrite:
-			// Mostly dead: what stays is copied into a new pack, and
-			// the old one goes.
-			rw[name] = true
+			dead -= p.deadBytes()
+		case p.hasPack && p.liveBytes <= maxRewrite:
+			mixed = append(mixed, name)
 		}
 	}
+	// Rewrite mixed packs, the deadest first, until what stays dead is
+	// at most a tenth of the live bytes: what stays of each is copied
+	// into a new pack, and the old one goes. A pack mostly dead is
+	// rewritten whatever the total.
+	sort.Slice(mixed, func(i, j int) bool {
+		a, b := m.packs[mixed[i]], m.packs[mixed[j]]
+		return a.deadBytes()*(b.liveBytes+b.deadBytes()) > b.deadBytes()*(a.liveBytes+a.deadBytes()) ||
+			a.deadBytes()*(b.liveBytes+b.deadBytes()) == b.deadBytes()*(a.liveBytes+a.deadBytes()) && mixed[i] < mixed[j]
+	})
+	for _, name := range mixed {
+		p := m.packs[name]
+		if p.liveBytes*4 >= p.liveBytes+p.deadBytes() && dead*10 <= live {
+			break
+		}
+		rw[name] = true
+		dead -= p.deadBytes()
+	}
+	allDead := maps.Clone(cand)
 	protected, err := r.protect(ctx, t, remoteName, m, cand, rw)
 	if err != nil {
 		return rep, err
+	}
+	// Dead trees in the packs that stay may keep much of what was meant
+	// to go (a push of many versions puts their trees in one pack): then
+	// rewrite every old pack with something dead, which drops those
+	// trees too, and work out the protection again.
+	var kept int64
+	for name, p := range m.packs {
+		if !rw[name] && !cand[name] {
+			kept += p.deadBytes()
+		}
+	}
+	for name := range rw {
+		for _, e := range m.packs[name].dead {
+			if protected[e.ID] {
+				kept += e.Size
+			}
+		}
+	}
+	if kept*10 > live {
+		cand = maps.Clone(allDead)
+		for _, name := range mixed {
+			if m.packs[name].deadBytes() > 0 {
+				rw[name] = true
+			}
+		}
+		if protected, err = r.protect(ctx, t, remoteName, m, cand, rw); err != nil {
+			return rep, err
+		}
 	}
 	// A rewrite that would drop nothing (every dead entry protected) is
 	// no rewrite: the pack stays as it is (its entries were all read as
@@ -548,6 +598,7 @@ type remotePack struct {
 	live              int   // of those, live
 	liveBytes         int64 // bytes of the live entries
 	dead              []deadEntry
+	deadSize          int64 // bytes of dead
 }
 
 // deadEntry is an entry of a pack that no listed version reaches, with
@@ -562,6 +613,9 @@ type deadEntry struct {
 func (p *remotePack) allDead() bool { return p.live == 0 }
 
 func (p *remotePack) stored() int64 { return p.packSize + p.idxSize }
+
+// deadBytes is the bytes of the pack's entries no listed version reaches.
+func (p *remotePack) deadBytes() int64 { return p.deadSize }
 
 // remoteMark is what a mark of a remote found.
 type remoteMark struct {
@@ -671,6 +725,7 @@ func (r *Repo) markRemote(ctx context.Context, t remote.Transport, remoteName st
 				p.liveBytes += e.Size
 			} else {
 				p.dead = append(p.dead, deadEntry{e, off})
+				p.deadSize += e.Size
 			}
 			off += e.Size
 		}

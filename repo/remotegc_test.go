@@ -934,3 +934,30 @@ func TestServedStoreGC(t *testing.T) {
 		t.Errorf("swap of a pack: %v", err)
 	}
 }
+
+// TestRemoteGCOnePush: five versions pushed at once share their packs;
+// three removed, the rest of a pack too live to be "mostly dead" is still
+// rewritten until what stays dead is at most a tenth of what is live.
+func TestRemoteGCOnePush(t *testing.T) {
+	e := newGCEnv(t)
+	var vs []Version
+	for i := range 5 {
+		vs = append(vs, e.commit(e.r, "ds", map[string]string{"f": strings.Repeat(fmt.Sprint(i), 20000), "same": "same"}))
+	}
+	e.push(e.r)
+	for _, v := range []string{"ds:v0", "ds:v2", "ds:v3"} {
+		if _, err := e.r.DeleteOnRemote(e.ctx, "origin", v, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.age("packs", 2*time.Hour)
+	if rep := e.gc(time.Hour); rep.Rewritten == 0 {
+		t.Fatalf("the mark rewrote nothing: %+v", rep)
+	}
+	e.age("gc", 2*time.Hour)
+	rep := e.gc(time.Hour)
+	if rep.Step != "swept" || float64(rep.StoredBytes) > 1.1*float64(rep.LiveBytes) {
+		t.Fatalf("after the sweep %d bytes stored for %d live: %+v", rep.StoredBytes, rep.LiveBytes, rep)
+	}
+	e.pulled("ds", vs[1], vs[4])
+}
