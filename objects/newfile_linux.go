@@ -70,6 +70,28 @@ func readFileInto(name string, buf []byte) ([]byte, error) {
 	return buf[:n], nil
 }
 
+// preadFile reads len(buf) bytes of the file name at off into buf (fewer
+// at its end) with raw system calls: open, pread, close.
+func preadFile(name string, buf []byte, off int64) ([]byte, error) {
+	fd, err := retryEINTR(func() (int, error) { return unix.Open(name, unix.O_RDONLY|unix.O_CLOEXEC, 0) })
+	if err != nil {
+		return nil, &os.PathError{Op: "open", Path: name, Err: err}
+	}
+	defer unix.Close(fd)
+	n := 0
+	for n < len(buf) {
+		k, err := retryEINTR(func() (int, error) { return unix.Pread(fd, buf[n:], off+int64(n)) })
+		if err != nil {
+			return nil, &os.PathError{Op: "pread", Path: name, Err: err}
+		}
+		if k == 0 {
+			break
+		}
+		n += k
+	}
+	return buf[:n], nil
+}
+
 func retryEINTR(f func() (int, error)) (int, error) {
 	for {
 		n, err := f()
