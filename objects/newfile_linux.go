@@ -50,25 +50,7 @@ func writeNewFile(name string, data []byte, perm os.FileMode) (fs.FileInfo, erro
 // readFileInto reads the file name into buf until buf is full or the
 // file ends, with raw system calls: open, read (once, for a file no
 // larger than buf), close.
-func readFileInto(name string, buf []byte) ([]byte, error) {
-	fd, err := retryEINTR(func() (int, error) { return unix.Open(name, unix.O_RDONLY|unix.O_CLOEXEC, 0) })
-	if err != nil {
-		return nil, &os.PathError{Op: "open", Path: name, Err: err}
-	}
-	defer unix.Close(fd)
-	n := 0
-	for n < len(buf) {
-		k, err := retryEINTR(func() (int, error) { return unix.Read(fd, buf[n:]) })
-		if err != nil {
-			return nil, &os.PathError{Op: "read", Path: name, Err: err}
-		}
-		if k == 0 {
-			break
-		}
-		n += k
-	}
-	return buf[:n], nil
-}
+func readFileInto(name string, buf []byte) ([]byte, error) { return preadFile(name, buf, 0) }
 
 // preadFile reads len(buf) bytes of the file name at off into buf (fewer
 // at its end) with raw system calls: open, pread, close.

@@ -468,21 +468,30 @@ func (r *Repo) RemoteGC(ctx context.Context, remoteName string, opts *RemoteGCOp
 	// waits the grace period from the document's own time, when pushers
 	// can first see it.
 	next.MarkedAt = now
-	enc, err := next.encode()
-	if err != nil {
+	if err := swapGCDoc(ctx, t, remoteName, etag, next); err != nil {
 		return rep, err
-	}
-	if _, err := t.CompareAndSwap(ctx, gcDocKey, etag, enc); err != nil {
-		if errors.Is(err, remote.ErrConflict) {
-			return rep, fmt.Errorf("remote %s: %w", remoteName, ErrGCRaced)
-		}
-		return rep, fmt.Errorf("remote %s: write %s: %w", remoteName, gcDocKey, err)
 	}
 	rep.Step = "marked"
 	if len(candidates) > 0 {
 		rep.SweepIn = grace + remoteClockSlack
 	}
 	return rep, nil
+}
+
+// swapGCDoc replaces the remote's gc document, read with etag, by next;
+// another gc's swap since the read is ErrGCRaced.
+func swapGCDoc(ctx context.Context, t remote.Transport, remoteName, etag string, next *gcDoc) error {
+	enc, err := next.encode()
+	if err != nil {
+		return err
+	}
+	if _, err := t.CompareAndSwap(ctx, gcDocKey, etag, enc); err != nil {
+		if errors.Is(err, remote.ErrConflict) {
+			return fmt.Errorf("remote %s: %w", remoteName, ErrGCRaced)
+		}
+		return fmt.Errorf("remote %s: write %s: %w", remoteName, gcDocKey, err)
+	}
+	return nil
 }
 
 // ErrInvalidGrace is returned for a grace period out of bounds.
@@ -576,15 +585,8 @@ func (r *Repo) sweepRemote(ctx context.Context, t remote.Transport, remoteName s
 	// deleted, the document lists it.
 	next := &gcDoc{Format: gcDocFormat, Generation: doc.Generation + 1, Phase: gcIdle, MarkedAt: doc.MarkedAt,
 		GraceNanos: doc.GraceNanos}
-	enc, err := next.encode()
-	if err != nil {
+	if err := swapGCDoc(ctx, t, remoteName, etag, next); err != nil {
 		return rep, err
-	}
-	if _, err := t.CompareAndSwap(ctx, gcDocKey, etag, enc); err != nil {
-		if errors.Is(err, remote.ErrConflict) {
-			return rep, fmt.Errorf("remote %s: %w", remoteName, ErrGCRaced)
-		}
-		return rep, fmt.Errorf("remote %s: write %s: %w", remoteName, gcDocKey, err)
 	}
 	return rep, nil
 }
